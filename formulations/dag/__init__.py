@@ -1,0 +1,1 @@
+"""F1 — DAG scheduling on heterogeneous devices (Chrion, arXiv 2307.11339)."""

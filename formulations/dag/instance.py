@@ -1,0 +1,347 @@
+"""F1 instance: an operator DAG, CPU/GPU devices with parallel slots, and the links between them.
+
+File format (JSON, ``"family": "dag"``, ``"version": 1``)::
+
+    devices:   [{id, kind: "cpu"|"gpu", slots = 1, mem_capacity_mb = null}]
+    operators: [{id, time_ms: {kind: ms}, mem_mb = 0, devices = null, op_type = null}]
+    edges:     [{src, dst, bytes = 0}]
+    links:     {latency_ms, bandwidth_gb_s, pairs = [{devices: [a, b], latency_ms, bandwidth_gb_s}]}
+    slo_ms:    optional latency SLO for the memory-optimal pattern
+    name, meta: free text / free object (source, attribution, importer notes)
+
+An operator can run on device d iff ``time_ms`` has d's kind and ``devices`` (if given) lists d.
+Between different devices an edge costs ``latency_ms + bytes / bandwidth``; on one device it is
+free. Times are kept in integer microseconds and memory in integer kilobytes: the loader rounds
+``time_ms`` and ``mem_mb`` to three decimals, and a transfer is rounded up to the next microsecond.
+That quantised data *is* the problem every model and the evaluator solve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from solvers import fields as F
+from solvers.errors import InputError
+
+FAMILY = "dag"
+VERSION = 1
+KINDS = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    kind: str
+    slots: int = 1
+    mem_capacity_kb: int | None = None
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    time_us: dict[str, int]  # by device kind
+    mem_kb: int = 0
+    devices: tuple[str, ...] | None = None  # restriction to these device ids
+    op_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    dst: str
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Link:
+    latency_us: int = 0
+    bandwidth_gb_s: float | None = None  # None: infinite
+
+
+@dataclass(frozen=True)
+class DagInstance:
+    devices: tuple[Device, ...]
+    operators: tuple[Operator, ...]
+    edges: tuple[Edge, ...]
+    link: Link = Link()
+    pair_links: dict[frozenset[str], Link] = field(default_factory=dict)
+    slo_us: int | None = None
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- derived views, for models and heuristics (the evaluator recomputes its own) --
+
+    def device(self, device_id: str) -> Device:
+        return next(d for d in self.devices if d.id == device_id)
+
+    def allowed(self, op: Operator) -> list[Device]:
+        return [
+            d
+            for d in self.devices
+            if d.kind in op.time_us and (op.devices is None or d.id in op.devices)
+        ]
+
+    def duration_us(self, op: Operator, device: Device) -> int:
+        return op.time_us[device.kind]
+
+    def link_between(self, a: str, b: str) -> Link:
+        return self.pair_links.get(frozenset((a, b)), self.link)
+
+    def transfer_us(self, src_device: str, dst_device: str, nbytes: int) -> int:
+        if src_device == dst_device:
+            return 0
+        link = self.link_between(src_device, dst_device)
+        if link.bandwidth_gb_s is None or nbytes == 0:
+            return link.latency_us
+        return link.latency_us + _ceil_div_bytes(nbytes, link.bandwidth_gb_s)
+
+    def graph(self) -> nx.DiGraph:
+        g = nx.DiGraph()
+        g.add_nodes_from(op.id for op in self.operators)
+        g.add_edges_from((e.src, e.dst, {"bytes": e.bytes}) for e in self.edges)
+        return g
+
+
+def _ceil_div_bytes(nbytes: int, bandwidth_gb_s: float) -> int:
+    """ceil(bytes / (GB/s)) in microseconds; 1 GB/s moves 1000 bytes per microsecond."""
+    from fractions import Fraction
+
+    q = Fraction(nbytes) / (Fraction(bandwidth_gb_s) * 1000)
+    return -((-q.numerator) // q.denominator)
+
+
+def us(ms: float) -> int:
+    return round(ms * 1000)
+
+
+def kb(mb: float) -> int:
+    return round(mb * 1000)
+
+
+# ------------------------------------------------------------------------------ load
+
+
+def load(data: Any) -> DagInstance:
+    """Validate a parsed JSON object and build the instance; one-line InputError otherwise."""
+    top = F.obj(
+        data,
+        "instance",
+        {"family", "devices", "operators"},
+        {"version", "name", "edges", "links", "slo_ms", "meta"},
+    )
+    if top["family"] != FAMILY:
+        raise InputError(f"instance.family: expected {FAMILY!r}, got {top['family']!r}")
+    version = top.get("version", VERSION)
+    if version != VERSION:
+        raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
+
+    devices = [
+        _device(d, f"devices[{i}]")
+        for i, d in enumerate(F.array(top["devices"], "devices", min_len=1))
+    ]
+    _unique([d.id for d in devices], "devices")
+    device_ids = {d.id for d in devices}
+    kinds = {d.kind for d in devices}
+
+    operators = [
+        _operator(o, f"operators[{i}]", device_ids)
+        for i, o in enumerate(F.array(top["operators"], "operators", min_len=1))
+    ]
+    _unique([o.id for o in operators], "operators")
+    op_ids = {o.id for o in operators}
+    edges = [
+        _edge(e, f"edges[{i}]", op_ids)
+        for i, e in enumerate(F.array(top.get("edges", []), "edges"))
+    ]
+    seen: set[tuple[str, str]] = set()
+    for i, e in enumerate(edges):
+        if (e.src, e.dst) in seen:
+            raise InputError(f"edges[{i}]: duplicate edge {e.src} -> {e.dst}")
+        seen.add((e.src, e.dst))
+
+    link, pair_links = _links(top.get("links", {}), device_ids)
+    slo = top.get("slo_ms")
+    inst = DagInstance(
+        devices=tuple(devices),
+        operators=tuple(operators),
+        edges=tuple(edges),
+        link=link,
+        pair_links=pair_links,
+        slo_us=None
+        if slo is None
+        else us(F.number(slo, "slo_ms", minimum=0, exclusive_minimum=True)),
+        name=str(top.get("name", "")),
+        meta=_meta(top.get("meta", {})),
+    )
+    for i, op in enumerate(inst.operators):
+        if not inst.allowed(op):
+            have = ", ".join(sorted(op.time_us))
+            raise InputError(
+                f"operators[{i}] ({op.id}): can run on no device "
+                f"(times for kinds {have}; devices of kinds {', '.join(sorted(kinds))}"
+                + (f"; restricted to {', '.join(op.devices)}" if op.devices else "")
+                + ")"
+            )
+    g = inst.graph()
+    if not nx.is_directed_acyclic_graph(g):
+        cycle = nx.find_cycle(g)
+        raise InputError(
+            "edges: the graph has a cycle: " + " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+        )
+    return inst
+
+
+def slo_us(inst: DagInstance, slo_ms: float | None) -> int:
+    """The SLO of the memory pattern: the one asked for, else the file's ``slo_ms``, else the
+    GPU-only latency (Chrion's memory-optimal setting: no slower than running on the GPU)."""
+    if slo_ms is not None:
+        return us(slo_ms)
+    if inst.slo_us is not None:
+        return inst.slo_us
+    from heuristics.dag.heft import heft_schedule  # late: heuristics build on this module
+
+    return heft_schedule(inst, "gpu").makespan
+
+
+def _meta(m: Any) -> dict[str, Any]:
+    if not isinstance(m, dict):
+        raise InputError(f"meta: expected an object, got {F.type_name(m)}")
+    return dict(m)
+
+
+def _unique(ids: list[str], path: str) -> None:
+    seen: set[str] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise InputError(f"{path}[{i}].id: duplicate id {x!r}")
+        seen.add(x)
+
+
+def _device(d: Any, path: str) -> Device:
+    F.obj(d, path, {"id", "kind"}, {"slots", "mem_capacity_mb"})
+    cap = d.get("mem_capacity_mb")
+    return Device(
+        id=F.string(d["id"], f"{path}.id"),
+        kind=F.string(d["kind"], f"{path}.kind", choices=KINDS),
+        slots=int(F.number(d.get("slots", 1), f"{path}.slots", minimum=1, integer=True)),
+        mem_capacity_kb=None if cap is None else kb(F.number(cap, f"{path}.mem_capacity_mb")),
+    )
+
+
+def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
+    F.obj(o, path, {"id", "time_ms"}, {"mem_mb", "devices", "op_type"})
+    op_id = F.string(o["id"], f"{path}.id")
+    times = o["time_ms"]
+    if not isinstance(times, dict) or not times:
+        raise InputError(f"{path}.time_ms: expected an object {{kind: ms}} with at least one kind")
+    time_us = {}
+    for kind, t in times.items():
+        if kind not in KINDS:
+            raise InputError(f"{path}.time_ms.{kind}: unknown device kind (expected cpu or gpu)")
+        time_us[kind] = us(F.number(t, f"{path}.time_ms.{kind}"))
+    devices = None
+    if o.get("devices") is not None:
+        devices = tuple(
+            F.string(x, f"{path}.devices[{j}]")
+            for j, x in enumerate(F.array(o["devices"], f"{path}.devices", min_len=1))
+        )
+        for j, dev in enumerate(devices):
+            if dev not in device_ids:
+                raise InputError(f"{path}.devices[{j}]: unknown device {dev!r}")
+    op_type = o.get("op_type")
+    return Operator(
+        id=op_id,
+        time_us=time_us,
+        mem_kb=kb(F.number(o.get("mem_mb", 0), f"{path}.mem_mb")),
+        devices=devices,
+        op_type=None if op_type is None else F.string(op_type, f"{path}.op_type"),
+    )
+
+
+def _edge(e: Any, path: str, op_ids: set[str]) -> Edge:
+    F.obj(e, path, {"src", "dst"}, {"bytes"})
+    src = F.string(e["src"], f"{path}.src")
+    dst = F.string(e["dst"], f"{path}.dst")
+    for end, name in (("src", src), ("dst", dst)):
+        if name not in op_ids:
+            raise InputError(f"{path}.{end}: unknown operator {name!r}")
+    if src == dst:
+        raise InputError(f"{path}: self-loop on {src!r} (the graph has a cycle)")
+    return Edge(src, dst, int(F.number(e.get("bytes", 0), f"{path}.bytes", integer=True)))
+
+
+def _link(d: dict, path: str) -> Link:
+    bw = d.get("bandwidth_gb_s")
+    return Link(
+        latency_us=us(F.number(d.get("latency_ms", 0), f"{path}.latency_ms")),
+        bandwidth_gb_s=None
+        if bw is None
+        else F.number(bw, f"{path}.bandwidth_gb_s", exclusive_minimum=True),
+    )
+
+
+def _links(d: Any, device_ids: set[str]) -> tuple[Link, dict[frozenset[str], Link]]:
+    F.obj(d, "links", set(), {"latency_ms", "bandwidth_gb_s", "pairs"})
+    pairs: dict[frozenset[str], Link] = {}
+    for i, p in enumerate(F.array(d.get("pairs", []), "links.pairs")):
+        path = f"links.pairs[{i}]"
+        F.obj(p, path, {"devices"}, {"latency_ms", "bandwidth_gb_s"})
+        ends = F.array(p["devices"], f"{path}.devices", min_len=2)
+        if len(ends) != 2 or ends[0] == ends[1]:
+            raise InputError(f"{path}.devices: expected two different device ids")
+        for j, dev in enumerate(ends):
+            if dev not in device_ids:
+                raise InputError(f"{path}.devices[{j}]: unknown device {dev!r}")
+        pairs[frozenset(ends)] = _link(p, path)
+    return _link(d, "links"), pairs
+
+
+# ------------------------------------------------------------------------------ dump
+
+
+def dump(inst: DagInstance) -> dict[str, Any]:
+    """The JSON object of an instance; ``load(dump(x)) == x``."""
+    out: dict[str, Any] = {"family": FAMILY, "version": VERSION}
+    if inst.name:
+        out["name"] = inst.name
+    out["devices"] = [
+        {"id": d.id, "kind": d.kind, "slots": d.slots}
+        | ({} if d.mem_capacity_kb is None else {"mem_capacity_mb": d.mem_capacity_kb / 1000})
+        for d in inst.devices
+    ]
+    out["operators"] = [
+        {
+            "id": o.id,
+            "time_ms": {k: t / 1000 for k, t in o.time_us.items()},
+            "mem_mb": o.mem_kb / 1000,
+        }
+        | ({} if o.devices is None else {"devices": list(o.devices)})
+        | ({} if o.op_type is None else {"op_type": o.op_type})
+        for o in inst.operators
+    ]
+    out["edges"] = [{"src": e.src, "dst": e.dst, "bytes": e.bytes} for e in inst.edges]
+    out["links"] = _dump_link(inst.link) | (
+        {"pairs": [{"devices": sorted(k)} | _dump_link(v) for k, v in inst.pair_links.items()]}
+        if inst.pair_links
+        else {}
+    )
+    if inst.slo_us is not None:
+        out["slo_ms"] = inst.slo_us / 1000
+    if inst.meta:
+        out["meta"] = inst.meta
+    return out
+
+
+def _dump_link(link: Link) -> dict[str, Any]:
+    d: dict[str, Any] = {"latency_ms": link.latency_us / 1000}
+    if link.bandwidth_gb_s is not None:
+        d["bandwidth_gb_s"] = link.bandwidth_gb_s
+    return d
+
+
+def describe(inst: DagInstance) -> str:
+    devs = ", ".join(f"{d.id}({d.kind}x{d.slots})" for d in inst.devices)
+    return f"{len(inst.operators)} operators, {len(inst.edges)} edges, devices {devs}"

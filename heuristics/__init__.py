@@ -1,0 +1,1 @@
+"""Fast methods per family, each measured against the exact optimum."""

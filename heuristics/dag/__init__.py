@@ -1,0 +1,1 @@
+"""F1 heuristics: list schedulers (HEFT, CPOP, ...) and single-device baselines."""

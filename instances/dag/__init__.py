@@ -1,0 +1,1 @@
+"""F1 instances: shipped JSON files, the random generator and the importers."""

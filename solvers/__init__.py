@@ -1,0 +1,1 @@
+"""The solve layer: result type, method registry, backend adapters, CLI and compare harness."""

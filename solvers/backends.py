@@ -1,0 +1,234 @@
+"""Backend adapters: one function per modelling library, each honouring the time limit, the
+thread count and the seed, and reporting status and best bound honestly.
+
+- ``solve_pulp``: CBC (bundled with pulp) and HiGHS (highspy). MILP gap tolerances are zero:
+  with the defaults CBC and HiGHS stop at different "optimal" costs on objectives of small
+  magnitude. CBC's bound is read from its log; HiGHS's from ``mip_dual_bound``.
+- ``solve_cpsat``: OR-Tools CP-SAT, bound from ``BestObjectiveBound``.
+- ``solve_cvxpy``: Clarabel or SCS; the bound is not a certified dual bound for SCS (first-order
+  accuracy), so only a status ``optimal`` from Clarabel counts as proven.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+from solvers.result import SolveOptions, Status
+
+MILP_BACKENDS = ("cbc", "highs")
+SDP_BACKENDS = ("clarabel", "scs")
+
+
+@dataclass
+class Outcome:
+    """What a backend says about one solve; the model reads variable values itself."""
+
+    status: Status
+    objective: float | None = None
+    bound: float | None = None
+    message: str = ""
+
+
+# ---------------------------------------------------------------------------- pulp
+
+
+def solve_pulp(prob, options: SolveOptions, backend: str | None = None) -> Outcome:
+    """Solve a pulp minimisation problem with CBC or HiGHS."""
+    import pulp
+
+    backend = backend or options.backend or "cbc"
+    if prob.sense != pulp.LpMinimize:
+        raise ValueError("solve_pulp expects a minimisation problem")
+    if backend not in MILP_BACKENDS:
+        raise ValueError(f"unknown MILP backend {backend!r}")
+    # Scale the objective by a power of ten so its largest coefficient lies in [1, 10): below
+    # ~1e-7, CBC reads cost coefficients as zero whatever gap tolerance is set.
+    original = prob.objective
+    scale = _objective_scale(original)
+    if scale != 1.0:
+        prob.objective = original * scale
+    try:
+        out = _solve_cbc(prob, options) if backend == "cbc" else _solve_highs(prob, options)
+    finally:
+        prob.objective = original
+    if scale != 1.0:
+        out.objective = None if out.objective is None else pulp.value(original)
+        out.bound = None if out.bound is None else out.bound / scale
+        if out.status == Status.OPTIMAL:
+            out.bound = out.objective
+    return out
+
+
+def _objective_scale(objective) -> float:
+    coefs = [abs(c) for c in objective.values() if c != 0]
+    if not coefs:
+        return 1.0
+    return 10.0 ** -math.floor(math.log10(max(coefs)))
+
+
+def _solve_cbc(prob, options: SolveOptions) -> Outcome:
+    import pulp
+
+    fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
+    os.close(fd)
+    try:
+        solver = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=options.time_limit_s,
+            threads=options.threads,
+            gapRel=0.0,
+            gapAbs=0.0,
+            logPath=log_path,
+            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+        )
+        prob.solve(solver)
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+    finally:
+        os.unlink(log_path)
+    objective = pulp.value(prob.objective)
+    if prob.status == pulp.LpStatusInfeasible:
+        return Outcome(Status.INFEASIBLE, message="CBC proved the model infeasible")
+    if prob.status == pulp.LpStatusUnbounded:
+        return Outcome(Status.ERROR, message="CBC reports the model unbounded")
+    if prob.sol_status == pulp.LpSolutionOptimal:
+        return Outcome(Status.OPTIMAL, objective, objective)
+    if prob.sol_status == pulp.LpSolutionIntegerFeasible:
+        m = re.search(r"^Lower bound:\s+(\S+)", log, re.MULTILINE)
+        bound = float(m.group(1)) if m else None
+        return Outcome(Status.FEASIBLE, objective, bound)
+    if "Stopped on time" in log or "time limit" in log.lower():
+        return Outcome(Status.TIME_LIMIT, message="CBC found no solution within the time limit")
+    if "infeasible" in log.lower():
+        return Outcome(Status.INFEASIBLE, message="CBC proved the model infeasible")
+    return Outcome(Status.ERROR, message=f"CBC status {pulp.LpStatus[prob.status]}")
+
+
+def _solve_highs(prob, options: SolveOptions) -> Outcome:
+    import highspy
+    import pulp
+
+    # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
+    highspy.Highs.resetGlobalScheduler(True)
+    solver = pulp.HiGHS(
+        msg=False,
+        timeLimit=options.time_limit_s,
+        threads=options.threads,
+        gapRel=0.0,
+        gapAbs=0.0,
+        random_seed=options.seed,
+    )
+    prob.solve(solver)
+    h = prob.solverModel
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    objective = pulp.value(prob.objective) if has_solution else None
+    bound = info.mip_dual_bound if math.isfinite(info.mip_dual_bound) else None
+    if ms == highspy.HighsModelStatus.kOptimal:
+        return Outcome(Status.OPTIMAL, objective, objective)
+    if ms == highspy.HighsModelStatus.kInfeasible:
+        return Outcome(Status.INFEASIBLE, message="HiGHS proved the model infeasible")
+    if ms in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
+    if has_solution:
+        return Outcome(Status.FEASIBLE, objective, bound)
+    if ms == highspy.HighsModelStatus.kTimeLimit:
+        return Outcome(Status.TIME_LIMIT, bound=bound, message="HiGHS found no solution in time")
+    return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
+
+
+def write_pulp(prob, path: str) -> None:
+    """Write a pulp model as LP or MPS, by the file's extension."""
+    if path.endswith(".mps"):
+        prob.writeMPS(path)
+    elif path.endswith(".lp"):
+        prob.writeLP(path)
+    else:
+        raise ValueError("a MILP is exported as .lp or .mps")
+
+
+# ---------------------------------------------------------------------------- CP-SAT
+
+
+def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
+    """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
+
+    ``scale`` divides objective and bound, for models written in integer units.
+    """
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = float(options.time_limit_s)
+    p.num_workers = int(options.threads)
+    p.random_seed = int(options.seed)
+    p.relative_gap_limit = 0.0
+    p.absolute_gap_limit = 0.0
+    code = solver.Solve(model)
+    has_objective = model.HasObjective()
+    if code == cp_model.OPTIMAL:
+        obj = solver.ObjectiveValue() / scale if has_objective else 0.0
+        return Outcome(Status.OPTIMAL, obj, obj), solver
+    if code == cp_model.FEASIBLE:
+        obj = solver.ObjectiveValue() / scale
+        return Outcome(Status.FEASIBLE, obj, solver.BestObjectiveBound() / scale), solver
+    if code == cp_model.INFEASIBLE:
+        return Outcome(Status.INFEASIBLE, message="CP-SAT proved the model infeasible"), solver
+    if code == cp_model.MODEL_INVALID:
+        return Outcome(Status.ERROR, message=f"invalid model: {model.Validate()}"), solver
+    bound = solver.BestObjectiveBound() / scale if has_objective else None
+    return (
+        Outcome(Status.TIME_LIMIT, bound=bound, message="CP-SAT found no solution in time"),
+        solver,
+    )
+
+
+def write_cpsat(model, path: str) -> None:
+    """Write the CP-SAT model proto: text for .pbtxt/.txt, binary otherwise."""
+    if not model.ExportToFile(path):
+        raise OSError(f"could not write {path}")
+
+
+# ---------------------------------------------------------------------------- cvxpy
+
+
+def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> Outcome:
+    """Solve a cvxpy problem with Clarabel or SCS.
+
+    For a minimisation the dual value is a lower bound; for a maximisation an upper bound. The
+    adapter reports ``bound`` in the problem's own sense. Threads do not apply to either solver.
+    """
+    import cvxpy as cp
+
+    backend = backend or options.backend or "clarabel"
+    if backend == "clarabel":
+        kwargs = {"solver": cp.CLARABEL, "time_limit": float(options.time_limit_s)}
+    elif backend == "scs":
+        kwargs = {
+            "solver": cp.SCS,
+            "time_limit_secs": float(options.time_limit_s),
+            "eps_abs": 1e-9,
+            "eps_rel": 1e-9,
+            "max_iters": 200_000,
+        }
+    else:
+        raise ValueError(f"unknown SDP backend {backend!r}")
+    try:
+        problem.solve(**kwargs)
+    except cp.error.SolverError as e:
+        return Outcome(Status.ERROR, message=f"{backend}: {e}")
+    st = problem.status
+    if st == cp.OPTIMAL:
+        return Outcome(Status.OPTIMAL, float(problem.value), float(problem.value))
+    if st == cp.OPTIMAL_INACCURATE:
+        return Outcome(Status.FEASIBLE, float(problem.value), None, "solver reports inaccurate")
+    if st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+        return Outcome(Status.INFEASIBLE, message=f"{backend}: {st}")
+    if st == cp.USER_LIMIT:
+        return Outcome(Status.TIME_LIMIT, message=f"{backend}: stopped by a limit")
+    return Outcome(Status.ERROR, message=f"{backend}: {st}")

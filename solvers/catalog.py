@@ -1,0 +1,71 @@
+"""Every family and method, registered in one place so `optgap list` reads like a table."""
+
+from __future__ import annotations
+
+from formulations.dag import cpsat as dag_cpsat
+from formulations.dag import evaluate as dag_evaluate
+from formulations.dag import instance as dag_instance
+from heuristics.dag import heft as dag_heft
+from instances.dag import generate as dag_generate
+from solvers.registry import Family, Method, register_family, register_method
+
+# ------------------------------------------------------------------ F1: dag (Chrion)
+register_family(
+    Family(
+        id="dag",
+        title="DAG scheduling on heterogeneous devices (Chrion, arXiv 2307.11339)",
+        load=dag_instance.load,
+        dump=dag_instance.dump,
+        evaluate=dag_evaluate.evaluate,
+        generate=dag_generate.generate,
+        describe=dag_instance.describe,
+        objectives=("latency", "memory"),
+        exact="cpsat",
+    )
+)
+BOTH = ("latency", "memory")
+register_method(
+    Method(
+        "dag",
+        "cpsat",
+        "exact",
+        "CP-SAT: optional intervals per device, NoOverlap/Cumulative, transfer delays",
+        dag_cpsat.solve,
+        ("cpsat",),
+        BOTH,
+        export=dag_cpsat.export,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "heft",
+        "heuristic",
+        "HEFT: upward rank, earliest finish with insertion (Topcuoglu 2002)",
+        dag_heft.heft,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "gpu-only",
+        "heuristic",
+        "baseline: every operator on the GPU(s), as Chrion compares against",
+        dag_heft.gpu_only,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "cpu-only",
+        "heuristic",
+        "baseline: every operator on the CPU slots",
+        dag_heft.cpu_only,
+        ("python",),
+        BOTH,
+    )
+)

@@ -1,0 +1,347 @@
+"""The `optgap` command: solve, validate, evaluate, generate, export, compare, list.
+
+Every user error is one line on stderr and exit code 2; an evaluator that rejects an answer, or
+disagrees with the method's objective, exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+from solvers import registry
+from solvers.errors import InputError
+from solvers.fields import read_json, write_json_new
+from solvers.report import pct, table
+from solvers.result import Result, SolveOptions, Status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as e:
+        print(f"optgap: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("optgap: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal failure is still one line unless asked for more
+        if os.environ.get("OPTGAP_DEBUG"):
+            raise
+        print(
+            f"optgap: internal error: {type(e).__name__}: {e} (OPTGAP_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 3
+
+
+# ------------------------------------------------------------------------------ parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="optgap", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="families and their methods")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("validate", help="check an instance file")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("solve", help="solve an instance file with one method, or compare all")
+    s.add_argument("file")
+    s.add_argument("--method", default="all", help="method name, 'exact', or 'all' (default: all)")
+    _solve_options(s)
+    s.add_argument("--out", help="write the result (solution file) here; needs --method")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    s.set_defaults(func=cmd_solve)
+
+    s = sub.add_parser("evaluate", help="check a solution file against its instance")
+    s.add_argument("instance")
+    s.add_argument("solution")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("generate", help="write a seeded random instance")
+    s.add_argument("family")
+    s.add_argument("--size", type=int, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("-o", "--out", required=True)
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("export", help="write the exact model (LP/MPS for a MILP, CP-SAT proto)")
+    s.add_argument("file")
+    s.add_argument("--method", default="exact")
+    _solve_options(s)
+    s.add_argument(
+        "-o", "--out", required=True, help="model.lp, model.mps, model.pb or model.pbtxt"
+    )
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("compare", help="run methods on generated instances; gap to the optimum")
+    s.add_argument("family")
+    s.add_argument("--sizes", type=int, nargs="+", required=True)
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--methods", nargs="+", help="default: every method of the family")
+    _solve_options(s)
+    s.add_argument(
+        "--out", required=True, help="results, one JSON line per run, appended as they finish"
+    )
+    s.add_argument("--resume", action="store_true", help="continue --out, skipping runs it holds")
+    s.set_defaults(func=cmd_compare)
+    return p
+
+
+def _solve_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--backend", help="backend of the method, e.g. cbc|highs for a MILP")
+    s.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds per exact solve (default 60)",
+    )
+    s.add_argument("--threads", type=int, default=1, help="solver threads (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="solver and heuristic seed (default 0)")
+    s.add_argument("--objective", help="the family's pattern, e.g. latency or memory for dag")
+    s.add_argument("--slo-ms", type=float, help="latency SLO in ms (memory pattern)")
+    s.add_argument("--no-hint", action="store_true", help="do not warm-start exact models")
+
+
+def _options(args: argparse.Namespace) -> SolveOptions:
+    if args.time_limit <= 0:
+        raise InputError("--time-limit must be > 0")
+    if args.threads < 1:
+        raise InputError("--threads must be >= 1")
+    if args.slo_ms is not None and args.slo_ms <= 0:
+        raise InputError("--slo-ms must be > 0")
+    return SolveOptions(
+        time_limit_s=args.time_limit,
+        threads=args.threads,
+        seed=getattr(args, "seed", 0),
+        backend=args.backend,
+        objective=args.objective,
+        slo_ms=args.slo_ms,
+        hint=not args.no_hint,
+    )
+
+
+def _load(path: str):
+    return registry.load_instance(read_json(path))
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    registry.family("dag")  # loads the catalogue
+    for fam in registry.FAMILIES.values():
+        print(f"{fam.id}: {fam.title}")
+        print(
+            f"  objectives: {', '.join(fam.objectives)} (default {fam.objectives[0]}); exact = {fam.exact}"
+        )
+        rows = [
+            (m.name, m.kind, "/".join(m.backends), ",".join(m.objectives), m.description)
+            for m in registry.methods(fam.id).values()
+        ]
+        print(
+            "  "
+            + table(
+                ["method", "kind", "backends", "objectives", "description"], rows, "lllll"
+            ).replace("\n", "\n  ")
+        )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    fam, inst = _load(args.file)
+    print(f"{args.file}: valid {fam.id} instance: {fam.describe(inst)}")
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    fam, inst = _load(args.file)
+    options = _options(args)
+    print(f"instance   {args.file} ({fam.id}: {fam.describe(inst)})")
+    if args.method == "all":
+        if args.out:
+            raise InputError("--out needs a single --method")
+        if args.backend:
+            raise InputError("--backend needs a single --method")
+        return _solve_all(fam, inst, options)
+    m = registry.method(fam.id, args.method)
+    if args.out and Path(args.out).exists() and not args.force:
+        raise InputError(f"{args.out}: already exists; choose another name or pass --force")
+    result = registry.solve(fam.id, m.name, inst, options)
+    verdict, code = _verdict(fam, inst, result)
+    print(
+        f"method     {m.name} ({m.kind}, backend {result.backend}, {options.threads} thread(s), seed {options.seed}, limit {options.time_limit_s:g} s)"
+    )
+    print(f"pattern    {result.stats.get('objective_pattern')}")
+    print(f"status     {result.status}" + (f": {result.message}" if result.message else ""))
+    print(f"objective  {_num(result.objective)}")
+    print(f"bound      {_num(result.bound)}")
+    print(f"gap        {pct(result.gap)}")
+    print(f"time       {result.time_s:.3f} s")
+    print(f"evaluator  {verdict}")
+    if args.out:
+        data = result.to_json() | {
+            "instance": os.path.relpath(args.file, Path(args.out).resolve().parent)
+        }
+        write_json_new(args.out, data, force=args.force)
+        print(f"wrote      {args.out}")
+    return code
+
+
+def _solve_all(fam, inst, options: SolveOptions) -> int:
+    objective = options.objective or fam.objectives[0]
+    names = [n for n, m in registry.methods(fam.id).items() if objective in m.objectives]
+    results = [registry.solve(fam.id, n, inst, options) for n in names]
+    exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
+    best = min((r.objective for r in exact), default=None)
+    rows, code = [], 0
+    for r in results:
+        verdict, c = _verdict(fam, inst, r)
+        code = max(code, c)
+        gap = None if best is None or r.objective is None else _gap_to(r.objective, best)
+        rows.append(
+            (
+                r.method,
+                r.stats.get("kind"),
+                r.status,
+                r.objective,
+                r.bound,
+                pct(gap),
+                f"{r.time_s:.3f}",
+                verdict,
+            )
+        )
+    slo = next(
+        (r.solution.get("slo_ms") for r in results if r.solution and r.solution.get("slo_ms")), None
+    )
+    print(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))
+    print("gap        to the proven optimum" + ("" if best is not None else " (none proven)"))
+    print()
+    print(
+        table(
+            ["method", "kind", "status", "objective", "bound", "gap to opt", "time s", "evaluator"],
+            rows,
+            "lllrrrrl",
+        )
+    )
+    return code
+
+
+def _gap_to(objective: float, reference: float) -> float:
+    if reference == 0:
+        return 0.0 if objective == 0 else math.inf
+    return (objective - reference) / abs(reference)
+
+
+def _verdict(fam, inst, result: Result) -> tuple[str, int]:
+    if result.solution is None:
+        return (result.message or "no solution"), 0
+    ev = fam.evaluate(inst, result.solution)
+    if not ev.feasible:
+        return ev.summary(), 1
+    if result.objective is not None and not math.isclose(
+        ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
+    ):
+        return (
+            f"DISAGREES: evaluator objective {ev.objective:g}, method says {result.objective:g}",
+            1,
+        )
+    return f"feasible, objective {ev.objective:g} (agrees)", 0
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    fam, inst = _load(args.instance)
+    data = read_json(args.solution)
+    if isinstance(data, dict) and "schedule" in data:  # a bare solution object
+        data = {"family": fam.id, "method": "?", "status": "feasible", "solution": data}
+    result = Result.from_json(
+        {k: v for k, v in data.items() if k != "instance"} if isinstance(data, dict) else data
+    )
+    if result.family != fam.id:
+        raise InputError(
+            f"{args.solution}: a {result.family} solution, but {args.instance} is a {fam.id} instance"
+        )
+    if result.solution is None:
+        raise InputError(f"{args.solution}: holds no solution (status {result.status})")
+    ev = fam.evaluate(inst, result.solution)
+    print(f"evaluator  {ev.summary(limit=10)}")
+    if ev.feasible:
+        print(
+            f"objective  {ev.objective:g}"
+            + (f" (file says {result.objective:g})" if result.objective is not None else "")
+        )
+        for k, v in ev.metrics.items():
+            print(f"  {k} = {v}")
+        if result.objective is not None and not math.isclose(
+            ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
+        ):
+            print("objective in the file DISAGREES with the evaluator")
+            return 1
+        return 0
+    return 1
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    fam = registry.family(args.family)
+    if args.size < 1:
+        raise InputError("--size must be >= 1")
+    inst = fam.generate(args.size, args.seed)
+    write_json_new(args.out, fam.dump(inst), force=args.force)
+    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    fam, inst = _load(args.file)
+    m = registry.method(fam.id, args.method)
+    if m.export is None:
+        raise InputError(f"method {m.name!r} has no model to export (it is a {m.kind})")
+    if Path(args.out).exists() and not args.force:
+        raise InputError(f"{args.out}: already exists; choose another name or pass --force")
+    options = _options(args)
+    options = SolveOptions(
+        **{
+            **options.__dict__,
+            "objective": options.objective or fam.objectives[0],
+            "backend": options.backend or m.backends[0],
+        }
+    )
+    try:
+        m.export(inst, options, args.out)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    print(f"wrote {args.out}: {m.name} model of {args.file}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from solvers.compare import compare, summarise
+
+    fam = registry.family(args.family)
+    names = args.methods or list(registry.methods(fam.id))
+    for n in names:
+        registry.method(fam.id, n)
+    options = _options(args)
+    records = compare(fam.id, args.sizes, args.seeds, names, options, args.out, resume=args.resume)
+    print(summarise(records))
+    return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

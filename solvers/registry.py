@@ -1,0 +1,143 @@
+"""Families and methods by name. The CLI and the compare harness go through this module only.
+
+A family bundles its instance loader, the independent evaluator and a generator; a method is a
+function ``(instance, options) -> Result`` registered under a short, stable name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from solvers.errors import InputError
+from solvers.result import Evaluation, Result, SolveOptions, Status, relative_gap
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    title: str
+    load: Callable[[Any], Any]  # parsed JSON -> validated instance (raises InputError)
+    dump: Callable[[Any], dict]  # instance -> JSON object (round-trips through load)
+    evaluate: Callable[[Any, dict], Evaluation]  # instance, solution -> verdict
+    generate: Callable[[int, int], Any]  # size, seed -> instance
+    describe: Callable[[Any], str]  # one-line summary of an instance
+    objectives: tuple[str, ...]  # first is the default pattern
+    exact: str  # the method the alias "exact" stands for
+
+
+@dataclass(frozen=True)
+class Method:
+    family: str
+    name: str
+    kind: Literal["exact", "heuristic"]
+    description: str
+    run: Callable[[Any, SolveOptions], Result]
+    backends: tuple[str, ...]  # first is the default
+    objectives: tuple[str, ...]
+    export: Callable[[Any, SolveOptions, str], None] | None = None  # writes the model to a path
+
+
+FAMILIES: dict[str, Family] = {}
+METHODS: dict[str, dict[str, Method]] = {}
+
+
+def register_family(family: Family) -> None:
+    FAMILIES[family.id] = family
+    METHODS.setdefault(family.id, {})
+
+
+def register_method(method: Method) -> None:
+    METHODS.setdefault(method.family, {})[method.name] = method
+
+
+def family(family_id: str) -> Family:
+    _load_catalog()
+    if family_id not in FAMILIES:
+        raise InputError(f"unknown family {family_id!r} (known: {', '.join(sorted(FAMILIES))})")
+    return FAMILIES[family_id]
+
+
+def methods(family_id: str) -> dict[str, Method]:
+    family(family_id)
+    return METHODS[family_id]
+
+
+def method(family_id: str, name: str) -> Method:
+    fam = family(family_id)
+    table = METHODS[family_id]
+    if name == "exact":
+        name = fam.exact
+    if name not in table:
+        raise InputError(
+            f"unknown method {name!r} for family {family_id!r} "
+            f"(known: exact, {', '.join(sorted(table))})"
+        )
+    return table[name]
+
+
+def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Result:
+    """Run one method, time it, and make its status honest.
+
+    Exceptions inside a method become status ``error`` with a one-line message; a heuristic is
+    never reported optimal; the gap is recomputed from objective and bound.
+    """
+    m = method(family_id, name)
+    objective = options.objective or family(family_id).objectives[0]
+    if objective not in m.objectives:
+        raise InputError(
+            f"method {m.name!r} does not handle objective {objective!r} "
+            f"(it handles: {', '.join(m.objectives)})"
+        )
+    if options.backend is not None and options.backend not in m.backends:
+        raise InputError(
+            f"method {m.name!r} has no backend {options.backend!r} "
+            f"(choose from: {', '.join(m.backends)})"
+        )
+    options = replace(options, objective=objective, backend=options.backend or m.backends[0])
+    t0 = time.perf_counter()
+    try:
+        result = m.run(instance, options)
+    except InputError:
+        raise
+    except Exception as e:  # a failing method must not take a comparison run down with it
+        result = Result("", "", options.backend, Status.ERROR, message=f"{type(e).__name__}: {e}")
+    elapsed = time.perf_counter() - t0
+    status = result.status
+    if m.kind == "heuristic" and status == Status.OPTIMAL:
+        status = Status.FEASIBLE
+    bound = result.bound if m.kind == "exact" else None
+    if status == Status.OPTIMAL:
+        bound = result.objective
+    return replace(
+        result,
+        family=family_id,
+        method=m.name,
+        status=status,
+        bound=bound,
+        gap=relative_gap(result.objective, bound) if status != Status.INFEASIBLE else None,
+        time_s=elapsed,
+        stats={"kind": m.kind, "objective_pattern": objective, **result.stats},
+    )
+
+
+def load_instance(data: Any) -> tuple[Family, Any]:
+    """Dispatch parsed JSON on its "family" field and validate it."""
+    if not isinstance(data, dict):
+        raise InputError("instance: expected a JSON object at the top level")
+    if "family" not in data:
+        raise InputError("instance.family: missing required field")
+    fam = family(str(data["family"]))
+    return fam, fam.load(data)
+
+
+_loaded = False
+
+
+def _load_catalog() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import solvers.catalog  # noqa: F401  (registers every family and method)

@@ -1,0 +1,89 @@
+"""The one result type every method returns, the solve options, and the evaluator verdict."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    OPTIMAL = "optimal"  # proven optimal by an exact model
+    FEASIBLE = "feasible"  # a solution without optimality proof (always so for heuristics)
+    INFEASIBLE = "infeasible"  # proven to have no solution
+    TIME_LIMIT = "time_limit"  # stopped by the limit without any solution
+    ERROR = "error"  # the method failed; see message
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """What every method accepts. Backends honour time limit, threads and seed."""
+
+    time_limit_s: float = 60.0
+    threads: int = 1
+    seed: int = 0
+    backend: str | None = None  # None: the method's default backend
+    objective: str | None = None  # family pattern, e.g. dag: "latency" or "memory"
+    slo_ms: float | None = None  # overrides the instance's SLO where the family has one
+    hint: bool = True  # exact models may start from a heuristic solution
+
+
+@dataclass
+class Result:
+    family: str
+    method: str
+    backend: str
+    status: Status
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    time_s: float = 0.0
+    solution: dict[str, Any] | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    message: str = ""  # why a result is infeasible or an error, in one line
+
+    @property
+    def has_solution(self) -> bool:
+        return self.solution is not None and self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = str(self.status)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Result:
+        from solvers.fields import obj, string
+
+        known = {f for f in cls.__dataclass_fields__}
+        obj(d, "solution file", {"family", "method", "status", "solution"}, known)
+        status = string(d["status"], "solution file.status", choices=tuple(s.value for s in Status))
+        return cls(**{**d, "status": Status(status), "backend": d.get("backend", "")})
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """(objective - bound) / |objective| for minimisation; 0 when both are 0."""
+    if objective is None or bound is None:
+        return None
+    diff = max(0.0, objective - bound)
+    if diff == 0.0:
+        return 0.0
+    return diff / abs(objective) if objective != 0 else math.inf
+
+
+@dataclass
+class Evaluation:
+    """An evaluator's verdict: recomputed from the instance and the solution alone."""
+
+    feasible: bool
+    objective: float | None
+    violations: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self, limit: int = 3) -> str:
+        if self.feasible:
+            return "feasible"
+        more = len(self.violations) - limit
+        text = "; ".join(self.violations[:limit])
+        return f"INFEASIBLE: {text}" + (f" (+{more} more)" if more > 0 else "")

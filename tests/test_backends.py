@@ -1,0 +1,190 @@
+"""Backend conformance: one suite, run against every backend (as pulp's own tests do)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solvers.backends import MILP_BACKENDS, SDP_BACKENDS, solve_cpsat, solve_cvxpy, solve_pulp
+from solvers.result import SolveOptions, Status
+
+
+@pytest.fixture(params=MILP_BACKENDS)
+def milp_backend(request):
+    return request.param
+
+
+def _knapsack(costs, sizes, need):
+    """min Σ c x  s.t.  Σ s x ≥ need, x binary (a covering knapsack)."""
+    import pulp
+
+    prob = pulp.LpProblem("cover", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(len(costs))]
+    prob += pulp.lpSum(c * v for c, v in zip(costs, x, strict=True))
+    prob += pulp.lpSum(s * v for s, v in zip(sizes, x, strict=True)) >= need
+    return prob, x
+
+
+@pytest.mark.parametrize("milp_backend", MILP_BACKENDS)
+@settings(max_examples=15)
+@given(
+    st.lists(st.tuples(st.integers(1, 10_000), st.integers(1, 30)), min_size=2, max_size=10),
+    st.data(),
+)
+def test_milp_small_magnitude_objective_matches_brute_force(milp_backend, items, data):
+    # Costs around 1e-5: a default relative/absolute gap would accept a worse cover.
+    costs = [c * 1e-9 for c, _ in items]
+    sizes = [s for _, s in items]
+    need = data.draw(st.integers(1, sum(sizes)))
+    truth = min(
+        sum(c for c, b in zip(costs, pick, strict=True) if b)
+        for pick in itertools.product((0, 1), repeat=len(costs))
+        if sum(s for s, b in zip(sizes, pick, strict=True) if b) >= need
+    )
+    prob, _ = _knapsack(costs, sizes, need)
+    out = solve_pulp(prob, SolveOptions(time_limit_s=30, threads=1), milp_backend)
+    assert out.status == Status.OPTIMAL
+    assert out.objective == pytest.approx(truth, rel=1e-9, abs=1e-15)
+
+
+def test_milp_backends_agree_on_assignment():
+    # 6x6 assignment with costs in 1e-6 units; optimum checked by enumeration of permutations.
+    import pulp
+
+    cost = [[((i * 7 + j * 13) % 17 + 1) * 1e-6 for j in range(6)] for i in range(6)]
+    truth = min(sum(cost[i][p[i]] for i in range(6)) for p in itertools.permutations(range(6)))
+    values = []
+    for backend in MILP_BACKENDS:
+        prob = pulp.LpProblem("assign", pulp.LpMinimize)
+        x = {(i, j): pulp.LpVariable(f"x{i}_{j}", cat="Binary") for i in range(6) for j in range(6)}
+        prob += pulp.lpSum(cost[i][j] * x[i, j] for i, j in x)
+        for i in range(6):
+            prob += pulp.lpSum(x[i, j] for j in range(6)) == 1
+            prob += pulp.lpSum(x[j, i] for j in range(6)) == 1
+        out = solve_pulp(prob, SolveOptions(time_limit_s=30), backend)
+        assert out.status == Status.OPTIMAL
+        values.append(out.objective)
+    assert values[0] == pytest.approx(truth, abs=1e-15)
+    assert values[1] == pytest.approx(truth, abs=1e-15)
+
+
+def test_milp_infeasible(milp_backend):
+    import pulp
+
+    prob = pulp.LpProblem("inf", pulp.LpMinimize)
+    x = pulp.LpVariable("x", cat="Binary")
+    y = pulp.LpVariable("y", cat="Binary")
+    prob += x + y
+    prob += x + y >= 3
+    assert solve_pulp(prob, SolveOptions(), milp_backend).status == Status.INFEASIBLE
+
+
+def _hard_schedule():
+    """Single-machine weighted tardiness, big-M disjunctions: hard for a MILP at 16 jobs."""
+    import random
+
+    import pulp
+
+    rng = random.Random(1)
+    n = 16
+    p = [rng.randint(1, 20) for _ in range(n)]
+    d = [rng.randint(10, 120) for _ in range(n)]
+    w = [rng.randint(1, 5) for _ in range(n)]
+    prob = pulp.LpProblem("wt", pulp.LpMinimize)
+    s = [pulp.LpVariable(f"s{j}", 0) for j in range(n)]
+    t = [pulp.LpVariable(f"t{j}", 0) for j in range(n)]
+    big = sum(p)
+    for i, j in itertools.combinations(range(n), 2):
+        y = pulp.LpVariable(f"y{i}_{j}", cat="Binary")
+        prob += s[i] + p[i] <= s[j] + big * (1 - y)
+        prob += s[j] + p[j] <= s[i] + big * y
+    for j in range(n):
+        prob += t[j] >= s[j] + p[j] - d[j]
+    prob += pulp.lpSum(w[j] * t[j] for j in range(n))
+    return prob
+
+
+def test_milp_time_limit_is_honoured_and_bound_is_valid(milp_backend):
+    prob = _hard_schedule()
+    t0 = time.perf_counter()
+    out = solve_pulp(prob, SolveOptions(time_limit_s=1, threads=1, seed=3), milp_backend)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1 + 10  # the limit is honoured (generous slack for start-up)
+    assert out.status in (Status.FEASIBLE, Status.TIME_LIMIT, Status.OPTIMAL)
+    if out.status == Status.FEASIBLE:
+        assert out.bound is not None and out.bound <= out.objective + 1e-6
+
+
+def _cpsat_jobs(n, limit):
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    # pigeons into holes: n pigeons, n-1 holes -> infeasible; hard for pure search at n ~ 12
+    x = [[m.NewBoolVar(f"x{i}{j}") for j in range(n - 1)] for i in range(n)]
+    for i in range(n):
+        m.AddExactlyOne(x[i])
+    for j in range(n - 1):
+        m.AddAtMostOne(x[i][j] for i in range(n))
+    return m
+
+
+def test_cpsat_optimal_infeasible_and_bound():
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    a, b = m.NewIntVar(0, 10, "a"), m.NewIntVar(0, 10, "b")
+    m.Add(a + 2 * b >= 7)
+    m.Minimize(3 * a + 4 * b)
+    out, solver = solve_cpsat(m, SolveOptions(threads=1, seed=5))
+    assert out.status == Status.OPTIMAL and out.objective == 15  # a=1, b=3 by hand
+    assert solver.Value(a) * 3 + solver.Value(b) * 4 == 15
+    assert solve_cpsat(_cpsat_jobs(5, 1), SolveOptions())[0].status == Status.INFEASIBLE
+
+
+def test_cpsat_time_limit_reports_bound():
+    from ortools.sat.python import cp_model
+
+    # A 0/1 problem with many near-ties (subset sum) under a tiny limit.
+    m = cp_model.CpModel()
+    import random
+
+    rng = random.Random(0)
+    w = [rng.randint(10**6, 10**7) for _ in range(60)]
+    x = [m.NewBoolVar(f"x{i}") for i in range(60)]
+    target = sum(w) // 2 + 1
+    m.Add(sum(wi * xi for wi, xi in zip(w, x, strict=True)) >= target)
+    m.Minimize(sum(wi * xi for wi, xi in zip(w, x, strict=True)))
+    out, _ = solve_cpsat(m, SolveOptions(time_limit_s=0.5, threads=1))
+    assert out.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert out.bound is not None and out.bound <= out.objective
+    assert out.bound >= target  # any valid bound of this model is at least the demand
+
+
+@pytest.fixture(params=SDP_BACKENDS)
+def sdp_backend(request):
+    return request.param
+
+
+def test_sdp_tsirelson_bound(sdp_backend):
+    """NPA level 1 for CHSH: Γ ⪰ 0 over (1, A0, A1, B0, B1), unit diagonal -> 2√2 (Tsirelson 1980)."""
+    import cvxpy as cp
+
+    g = cp.Variable((5, 5), symmetric=True)
+    chsh = g[1, 3] + g[1, 4] + g[2, 3] - g[2, 4]
+    prob = cp.Problem(cp.Minimize(-chsh), [g >> 0, cp.diag(g) == 1])
+    out = solve_cvxpy(prob, SolveOptions(time_limit_s=30), sdp_backend)
+    assert out.status == Status.OPTIMAL
+    assert -out.objective == pytest.approx(2 * math.sqrt(2), abs=1e-5)
+
+
+def test_sdp_infeasible(sdp_backend):
+    import cvxpy as cp
+
+    x = cp.Variable((2, 2), symmetric=True)
+    prob = cp.Problem(cp.Minimize(cp.trace(x)), [x >> 0, x[0, 0] == -1])
+    assert solve_cvxpy(prob, SolveOptions(), sdp_backend).status == Status.INFEASIBLE
