@@ -19,6 +19,8 @@ Objectives
 Redundant (valid for every feasible schedule; they help the search):
   S_i ≥ head_i and E_i + tail_i ≤ C, from longest paths with each operator's fastest time;
   C ≥ ⌈Σ_i min_d p_{i,d} / Σ_d k_d⌉ (total work over total slots);
+  Σ_i p_{i,d} x_{i,d} ≤ k_d C per device (its load fits in its slots; with the placement
+  constraints, the LP relaxation then balances work across devices);
   identical devices (same kind, slots, capacity and links, no operator telling them apart) are
   used in order: device j of a group hosts i only if device j-1 hosts an operator before i.
 Hint: the HEFT schedule, whose makespan also bounds the horizon in the latency pattern.
@@ -26,6 +28,7 @@ Hint: the HEFT schedule, whose makespan also bounds the horizon in the latency p
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -109,6 +112,12 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
                         [x[e.src, d.id], x[e.dst, f.id]]
                     )
 
+    # redundant (load): a device cannot do more work than its slots times the makespan
+    for d in inst.devices:
+        terms = [inst.duration_us(o, d) * x[o.id, d.id] for o in ops if (o.id, d.id) in x]
+        if terms:
+            m.Add(sum(terms) <= d.slots * makespan)
+
     # (memory)
     for d in inst.devices:
         if d.mem_capacity_kb is not None:
@@ -127,6 +136,7 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
         m.Minimize(makespan)
 
     if hint is not None and (pattern == "latency" or hint.makespan <= horizon):
+        hint.device = canonical_devices(inst, hint.device)
         for o in ops:
             m.AddHint(start[o.id], hint.start[o.id])
             m.AddHint(end[o.id], hint.end[o.id])
@@ -275,16 +285,35 @@ def _identical_groups(inst: DagInstance) -> list[list[Device]]:
 
 
 def _break_device_symmetry(m: cp_model.CpModel, inst: DagInstance, x: dict) -> None:
-    """Device g_j hosts operator i only if g_{j-1} hosts an operator earlier in file order."""
+    """Device g_j hosts operator i only if g_{j-1} hosts an operator earlier in file order.
+
+    ``used_k`` = "g_{j-1} hosts one of the first k operators", a prefix OR kept linear in size.
+    """
     order = [o.id for o in inst.operators]
     for group in _identical_groups(inst):
-        for j in range(1, len(group)):
-            prev, cur = group[j - 1].id, group[j].id
+        for prev, cur in itertools.pairwise(group):
+            used = m.NewConstant(0)
             for k, op_id in enumerate(order):
-                if (op_id, cur) not in x:
-                    continue
-                earlier = [x[o, prev] for o in order[:k] if (o, prev) in x]
-                if not earlier:
-                    m.Add(x[op_id, cur] == 0)
-                else:
-                    m.AddBoolOr(earlier).OnlyEnforceIf(x[op_id, cur])
+                if (op_id, cur.id) in x:
+                    m.AddImplication(x[op_id, cur.id], used)
+                if (op_id, prev.id) in x:
+                    nxt = m.NewBoolVar(f"used[{prev.id},{k}]")
+                    m.AddBoolOr([used, x[op_id, prev.id]]).OnlyEnforceIf(nxt)
+                    m.AddImplication(used, nxt)
+                    m.AddImplication(x[op_id, prev.id], nxt)
+                    used = nxt
+
+
+def canonical_devices(inst: DagInstance, device: dict[str, str]) -> dict[str, str]:
+    """Relabel identical devices in order of first use (file order of operators), so that a
+    schedule satisfies the symmetry breaking above; the schedule itself is unchanged."""
+    rename: dict[str, str] = {}
+    for group in _identical_groups(inst):
+        ids = [d.id for d in group]
+        first_use = []
+        for o in inst.operators:
+            if device[o.id] in ids and device[o.id] not in first_use:
+                first_use.append(device[o.id])
+        first_use += [d for d in ids if d not in first_use]
+        rename.update(zip(first_use, ids, strict=True))
+    return {op: rename.get(d, d) for op, d in device.items()}

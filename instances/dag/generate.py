@@ -13,26 +13,9 @@ import numpy as np
 from formulations.dag.instance import VERSION, load
 
 
-def generate(
-    size: int,
-    seed: int,
-    *,
-    cpu_slots: int = 4,
-    gpus: int = 1,
-    gpu_mem_capacity_mb: float | None = None,
-    width: int = 4,
-) -> object:
+def generate(size: int, seed: int, **kwargs) -> object:
     """An instance with ``size`` operators; the same (size, seed) always gives the same file."""
-    return load(
-        generate_json(
-            size,
-            seed,
-            cpu_slots=cpu_slots,
-            gpus=gpus,
-            gpu_mem_capacity_mb=gpu_mem_capacity_mb,
-            width=width,
-        )
-    )
+    return load(generate_json(size, seed, **kwargs))
 
 
 def generate_json(
@@ -43,6 +26,7 @@ def generate_json(
     gpus: int = 1,
     gpu_mem_capacity_mb: float | None = None,
     width: int = 4,
+    gpu_speedup: tuple[float, float] = (3.0, 20.0),
 ) -> dict:
     if size < 1:
         raise ValueError("size must be >= 1")
@@ -57,9 +41,9 @@ def generate_json(
     edges = []
     for i in range(size):
         heavy = rng.random() < 0.6
-        if heavy:  # conv / matmul-like: GPU 3-20x faster
+        if heavy:  # conv / matmul-like: GPU gpu_speedup times faster
             gpu = float(rng.uniform(0.05, 1.0))
-            cpu = gpu * float(rng.uniform(3.0, 20.0))
+            cpu = gpu * float(rng.uniform(*gpu_speedup))
         else:  # element-wise: launch-bound on the GPU
             cpu = float(rng.uniform(0.01, 0.2))
             gpu = float(rng.uniform(0.02, 0.1))
