@@ -5,6 +5,7 @@ from __future__ import annotations
 from formulations.dag import cpsat as dag_cpsat
 from formulations.dag import evaluate as dag_evaluate
 from formulations.dag import instance as dag_instance
+from formulations.dag import milp as dag_milp
 from heuristics.dag import heft as dag_heft
 from instances.dag import generate as dag_generate
 from solvers.registry import Family, Method, register_family, register_method
@@ -34,6 +35,18 @@ register_method(
         ("cpsat",),
         BOTH,
         export=dag_cpsat.export,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "milp",
+        "exact",
+        "MILP (pulp): slots as unit machines, placement + ordering binaries, big-M = HEFT makespan",
+        dag_milp.solve,
+        ("cbc", "highs"),
+        BOTH,
+        export=dag_milp.export,
     )
 )
 register_method(
