@@ -6,7 +6,11 @@ from formulations.dag import cpsat as dag_cpsat
 from formulations.dag import evaluate as dag_evaluate
 from formulations.dag import instance as dag_instance
 from formulations.dag import milp as dag_milp
+from heuristics.dag import cpls as dag_cpls
+from heuristics.dag import cpop as dag_cpop
 from heuristics.dag import heft as dag_heft
+from heuristics.dag import offload as dag_offload
+from heuristics.dag import peft as dag_peft
 from instances.dag import generate as dag_generate
 from solvers.registry import Family, Method, register_family, register_method
 
@@ -80,5 +84,49 @@ register_method(
         dag_heft.cpu_only,
         ("python",),
         BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "cpop",
+        "heuristic",
+        "CPOP: critical path on one device, the rest by earliest finish (Topcuoglu 2002)",
+        dag_cpop.cpop,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "peft",
+        "heuristic",
+        "PEFT: optimistic cost table look-ahead (Arabnejad & Barbosa 2014)",
+        dag_peft.peft,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "cpls",
+        "heuristic",
+        "critical-path list scheduling: bottom level, earliest start, no insertion",
+        dag_cpls.cpls,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "dag",
+        "offload",
+        "heuristic",
+        "memory pattern: greedy offload GPU->CPU by memory saved per slack lost",
+        dag_offload.offload,
+        ("python",),
+        ("memory",),
     )
 )

@@ -16,7 +16,7 @@ from tests.bruteforce_dag import brute_force
 from tests.strategies import dag_json
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
-HEURISTICS = ("heft", "gpu-only", "cpu-only")
+HEURISTICS = ("heft", "cpop", "peft", "cpls", "gpu-only", "cpu-only")
 
 
 def _solve(inst, method, **kw):
@@ -83,7 +83,7 @@ def test_memory_pattern_heuristics_meet_slo_and_bound_optimum(data):
     exact = _solve(inst, "cpsat", objective="memory")  # SLO: GPU-only latency
     assert exact.status == Status.OPTIMAL
     ev = _checked(inst, exact)
-    for name in HEURISTICS:
+    for name in (*HEURISTICS, "offload"):
         h = _solve(inst, name, objective="memory")
         if h.status == Status.FEASIBLE:
             hev = _checked(inst, h)

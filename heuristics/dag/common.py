@@ -32,7 +32,9 @@ class Timeline:
     def __init__(self, devices: Iterable[Device]):
         self.slots = {d.id: [[] for _ in range(d.slots)] for d in devices}
 
-    def earliest(self, device_id: str, ready: int, duration: int, insertion: bool = True) -> tuple[int, int]:
+    def earliest(
+        self, device_id: str, ready: int, duration: int, insertion: bool = True
+    ) -> tuple[int, int]:
         """(start, slot) of the earliest start >= ready on any slot of the device."""
         best = None
         for k, busy in enumerate(self.slots[device_id]):
@@ -46,7 +48,9 @@ class Timeline:
             bisect.insort(self.slots[device_id][slot], (start, end))
 
 
-def _earliest_on_slot(busy: list[tuple[int, int]], ready: int, duration: int, insertion: bool) -> int:
+def _earliest_on_slot(
+    busy: list[tuple[int, int]], ready: int, duration: int, insertion: bool
+) -> int:
     if not insertion:
         return max(ready, busy[-1][1] if busy else 0)
     if duration == 0:
@@ -86,14 +90,19 @@ def upward_rank(inst: DagInstance, allowed: Callable[[Operator], list[Device]]) 
     for op_id in reversed(topological_ids(inst)):
         op = ops[op_id]
         tail = max(
-            (mean_transfer(inst, e.bytes, allowed(op), allowed(ops[e.dst])) + rank[e.dst] for e in succ[op_id]),
+            (
+                mean_transfer(inst, e.bytes, allowed(op), allowed(ops[e.dst])) + rank[e.dst]
+                for e in succ[op_id]
+            ),
             default=0.0,
         )
         rank[op_id] = mean_duration(inst, op, allowed(op)) + tail
     return rank
 
 
-def downward_rank(inst: DagInstance, allowed: Callable[[Operator], list[Device]]) -> dict[str, float]:
+def downward_rank(
+    inst: DagInstance, allowed: Callable[[Operator], list[Device]]
+) -> dict[str, float]:
     """CPOP's rank_d: the costliest path from an entry to the operator, excluding it."""
     ops = {o.id: o for o in inst.operators}
     pred: dict[str, list] = {o.id: [] for o in inst.operators}
@@ -122,7 +131,10 @@ def priority_order(inst: DagInstance, priority: dict[str, float]) -> list[str]:
 
 def ready_time(inst: DagInstance, sched: Schedule, preds: list, device_id: str) -> int:
     return max(
-        (sched.end[e.src] + inst.transfer_us(sched.device[e.src], device_id, e.bytes) for e in preds),
+        (
+            sched.end[e.src] + inst.transfer_us(sched.device[e.src], device_id, e.bytes)
+            for e in preds
+        ),
         default=0,
     )
 
@@ -168,7 +180,9 @@ def list_schedule(
     return sched
 
 
-def earliest_finish(inst: DagInstance) -> Callable[[Operator, dict[Device, tuple[int, int]]], Device]:
+def earliest_finish(
+    inst: DagInstance,
+) -> Callable[[Operator, dict[Device, tuple[int, int]]], Device]:
     """Pick the device with the earliest finish time (ties: file order of devices)."""
     position = {d.id: i for i, d in enumerate(inst.devices)}
     return lambda op, options: min(
@@ -204,7 +218,10 @@ def heuristic_result(inst: DagInstance, sched: Schedule, options: SolveOptions, 
         slo = slo_us(inst, options.slo_ms)
         if sched.makespan > slo:
             return Result(
-                "", "", "python", Status.ERROR,
+                "",
+                "",
+                "python",
+                Status.ERROR,
                 message=f"schedule misses the SLO: makespan {sched.makespan / 1000:g} ms > {slo / 1000:g} ms",
                 stats={"makespan_ms": sched.makespan / 1000, **stats},
             )
@@ -212,14 +229,63 @@ def heuristic_result(inst: DagInstance, sched: Schedule, options: SolveOptions, 
     else:
         objective = sched.makespan / 1000
     return Result(
-        "", "", "python", Status.FEASIBLE, objective=objective, solution=solution,
-        stats={"makespan_ms": sched.makespan / 1000, "gpu_mem_mb": gpu_mem_kb(inst, sched) / 1000, **stats},
+        "",
+        "",
+        "python",
+        Status.FEASIBLE,
+        objective=objective,
+        solution=solution,
+        stats={
+            "makespan_ms": sched.makespan / 1000,
+            "gpu_mem_mb": gpu_mem_kb(inst, sched) / 1000,
+            **stats,
+        },
     )
 
 
-def run_heuristic(build: Callable[[], Schedule], inst: DagInstance, options: SolveOptions) -> Result:
+def run_heuristic(
+    build: Callable[[], Schedule], inst: DagInstance, options: SolveOptions
+) -> Result:
     try:
         sched = build()
     except HeuristicFailure as e:
         return Result("", "", "python", Status.ERROR, message=str(e))
     return heuristic_result(inst, sched, options)
+
+
+def ready_order(inst: DagInstance, priority: dict[str, float]) -> list[str]:
+    """List-scheduling order: repeatedly the ready operator (all inputs placed) of highest
+    priority; ties by topological position. Needed when priorities are not monotone on edges."""
+    import heapq
+
+    topo = {op_id: i for i, op_id in enumerate(topological_ids(inst))}
+    waiting = {o.id: 0 for o in inst.operators}
+    succ: dict[str, list[str]] = {o.id: [] for o in inst.operators}
+    for e in inst.edges:
+        waiting[e.dst] += 1
+        succ[e.src].append(e.dst)
+    heap = [(-priority[o], topo[o], o) for o, k in waiting.items() if k == 0]
+    heapq.heapify(heap)
+    order = []
+    while heap:
+        _, _, op_id = heapq.heappop(heap)
+        order.append(op_id)
+        for nxt in succ[op_id]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(heap, (-priority[nxt], topo[nxt], nxt))
+    return order
+
+
+def fixed_placement_schedule(
+    inst: DagInstance, placement: dict[str, str], order: list[str] | None = None
+) -> Schedule:
+    """List schedule (insertion) with every operator's device given; HEFT's rank order by default."""
+    devices = {d.id: d for d in inst.devices}
+
+    def allowed(op: Operator) -> list[Device]:
+        return [devices[placement[op.id]]]
+
+    if order is None:
+        order = priority_order(inst, upward_rank(inst, allowed))
+    return list_schedule(inst, order, lambda op, options: next(iter(options)), allowed)
