@@ -96,6 +96,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--resume", action="store_true", help="continue --out, skipping runs it holds")
     s.set_defaults(func=cmd_compare)
+    s = sub.add_parser("import", help="import a model graph as an instance (onnx, rnn, stg)")
+    s.add_argument("format", choices=("onnx", "stg"))
+    s.add_argument("file", help="MODEL.onnx or GRAPH.stg")
+    s.add_argument(
+        "--devices", help="device profile JSON, or a shipped one: server, edge (default server)"
+    )
+    s.add_argument(
+        "--processors", type=int, default=4, help="stg: identical processors (default 4)"
+    )
+    s.add_argument("-o", "--out", required=True)
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("rnn", help="write an unrolled LSTM/GRU network as ONNX and import it")
+    s.add_argument("cell", choices=("lstm", "gru"))
+    s.add_argument("--layers", type=int, default=2)
+    s.add_argument("--timesteps", type=int, default=8)
+    s.add_argument("--hidden", type=int, default=256)
+    s.add_argument("--input-size", type=int, default=256)
+    s.add_argument("--batch", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--devices", help="device profile (default server)")
+    s.add_argument("--onnx", help="also keep the ONNX model here")
+    s.add_argument("-o", "--out", required=True)
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_rnn)
+
+    s = sub.add_parser("plot", help="Gantt chart of a solution file (one row per device slot)")
+    s.add_argument("solution")
+    s.add_argument("--instance", help="instance file (default: the one the solution file names)")
+    s.add_argument("-o", "--out", required=True, help="gantt.png (or .svg, .pdf)")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_plot)
     return p
 
 
@@ -341,6 +374,82 @@ def cmd_compare(args: argparse.Namespace) -> int:
     records = compare(fam.id, args.sizes, args.seeds, names, options, args.out, resume=args.resume)
     print(summarise(records))
     return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+
+
+def _refuse_existing(path: str, force: bool) -> None:
+    if Path(path).exists() and not force:
+        raise InputError(f"{path}: already exists; choose another name or pass --force")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    _refuse_existing(args.out, args.force)
+    if args.format == "onnx":
+        from instances.dag.onnx_graph import import_onnx
+
+        data, report = import_onnx(args.file, args.devices)
+        for line in report.lines():
+            print(line)
+    else:
+        from instances.dag.stg import import_stg
+
+        data = import_stg(args.file, processors=args.processors)
+    fam, inst = registry.load_instance(data)
+    write_json_new(args.out, data, force=args.force)
+    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
+    return 0
+
+
+def cmd_rnn(args: argparse.Namespace) -> int:
+    from instances.dag.rnn import rnn_instance, rnn_model
+
+    _refuse_existing(args.out, args.force)
+    spec = dict(
+        cell=args.cell,
+        layers=args.layers,
+        timesteps=args.timesteps,
+        hidden=args.hidden,
+        input_size=args.input_size,
+        batch=args.batch,
+        seed=args.seed,
+    )
+    for key in ("layers", "timesteps", "hidden", "input_size", "batch"):
+        if spec[key] < 1:
+            raise InputError(f"--{key.replace('_', '-')} must be >= 1")
+    if args.onnx:
+        import onnx
+
+        _refuse_existing(args.onnx, args.force)
+        onnx.save(rnn_model(**spec), args.onnx)
+        print(f"wrote {args.onnx}")
+    data, report = rnn_instance(**spec, devices=args.devices)
+    fam, inst = registry.load_instance(data)
+    write_json_new(args.out, data, force=args.force)
+    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    _refuse_existing(args.out, args.force)
+    data = read_json(args.solution)
+    if not isinstance(data, dict) or not isinstance(data.get("solution"), dict):
+        raise InputError(f"{args.solution}: not a solution file (no 'solution' object)")
+    instance_path = args.instance
+    if instance_path is None:
+        if "instance" not in data:
+            raise InputError(f"{args.solution}: names no instance; pass --instance FILE")
+        instance_path = str((Path(args.solution).resolve().parent / data["instance"]).resolve())
+    fam, inst = _load(instance_path)
+    if fam.id != "dag":
+        raise InputError(f"plot draws dag schedules; {instance_path} is a {fam.id} instance")
+    ev = fam.evaluate(inst, data["solution"])
+    if not ev.feasible:
+        raise InputError(f"{args.solution}: the evaluator rejects this schedule: {ev.summary()}")
+    from heuristics.dag.plot import plot_gantt
+
+    title = f"{inst.name or Path(instance_path).stem}: {data.get('method', '?')} ({data.get('status', '?')}), makespan {ev.metrics['makespan_ms']:g} ms"
+    plot_gantt(inst, data["solution"], args.out, title=title)
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

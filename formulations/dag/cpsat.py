@@ -23,7 +23,8 @@ Redundant (valid for every feasible schedule; they help the search):
   constraints, the LP relaxation then balances work across devices);
   identical devices (same kind, slots, capacity and links, no operator telling them apart) are
   used in order: device j of a group hosts i only if device j-1 hosts an operator before i.
-Hint: the HEFT schedule, whose makespan also bounds the horizon in the latency pattern.
+Hint: the best of HEFT, PEFT and CPOP (latency; its makespan also bounds the horizon) or the
+greedy offload schedule (memory).
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
     allowed = {o.id: inst.allowed(o) for o in ops}
     fastest = {o.id: min(inst.duration_us(o, d) for d in allowed[o.id]) for o in ops}
     head, tail = _heads_tails(inst, fastest)
-    hint = _heft(inst) if options.hint else None
+    hint = (
+        _best_heuristic(inst, pattern, _slo_us(inst, options) if pattern == "memory" else None)
+        if options.hint
+        else None
+    )
 
     horizon = _serial_bound(inst, allowed)
     if pattern == "memory":
@@ -206,6 +211,29 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
 
 def _slo_us(inst: DagInstance, options: SolveOptions) -> int:
     return slo_us(inst, options.slo_ms)
+
+
+def _best_heuristic(inst: DagInstance, pattern: str, slo: int | None):
+    """The hint: the shortest of HEFT, PEFT and CPOP; in the memory pattern the greedy offload
+    schedule (within the SLO by construction), else the shortest if it meets the SLO."""
+    from heuristics.dag.common import HeuristicFailure
+    from heuristics.dag.cpop import cpop_schedule
+    from heuristics.dag.heft import heft_schedule
+    from heuristics.dag.offload import offload_schedule
+    from heuristics.dag.peft import peft_schedule
+
+    if pattern == "memory":
+        try:
+            return offload_schedule(inst, slo)[0]
+        except HeuristicFailure:
+            pass
+    schedules = []
+    for build in (heft_schedule, peft_schedule, cpop_schedule):
+        try:
+            schedules.append(build(inst))
+        except HeuristicFailure:
+            continue
+    return min(schedules, key=lambda s: s.makespan, default=None)
 
 
 def _heft(inst: DagInstance):
