@@ -444,7 +444,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     ev = fam.evaluate(inst, data["solution"])
     if not ev.feasible:
         raise InputError(f"{args.solution}: the evaluator rejects this schedule: {ev.summary()}")
-    from heuristics.dag.plot import plot_gantt
+    from solvers.gantt import plot_gantt
 
     title = f"{inst.name or Path(instance_path).stem}: {data.get('method', '?')} ({data.get('status', '?')}), makespan {ev.metrics['makespan_ms']:g} ms"
     plot_gantt(inst, data["solution"], args.out, title=title)

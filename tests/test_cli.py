@@ -248,3 +248,49 @@ def test_compare_appends_and_resumes(tmp_path, capsys):
     code, _, err = _run(capsys, *argv[:-2], "--time-limit", "5", "--resume")
     assert code == 2 and "other settings" in err
     assert out.read_text().splitlines() == again
+
+
+def test_plot_writes_a_png_from_the_solution_file(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    sol = tmp_path / "sol.json"
+    assert main(["solve", path, "--method", "cpsat", "--out", str(sol)]) == 0
+    png = tmp_path / "g.png"
+    code, out, _ = _run(capsys, "plot", str(sol), "-o", str(png))
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    code, _, err = _run(capsys, "plot", str(sol), "-o", str(png))
+    assert code == 2 and "already exists" in err
+    data = json.loads(sol.read_text())
+    data["solution"]["schedule"]["b"]["start_ms"] = 0.5
+    sol.write_text(json.dumps(data))
+    code, _, err = _run(capsys, "plot", str(sol), "-o", str(tmp_path / "h.png"))
+    assert code == 2 and "rejects this schedule" in err
+
+
+def test_slot_rows_never_overlap():
+    from hypothesis import given
+
+    from formulations.dag.instance import load
+    from solvers import registry
+    from solvers.gantt import slot_rows
+    from solvers.result import SolveOptions
+    from tests.strategies import dag_json
+
+    @given(dag_json(min_ops=2, max_ops=10, cpu_slots=(1, 4), gpus=(1, 2), zero_times=True))
+    def check(data):
+        inst = load(data)
+        for method in ("heft", "cpu-only", "cpls"):
+            sched = registry.solve("dag", method, inst, SolveOptions()).solution["schedule"]
+            rows = slot_rows(inst, sched)
+            busy: dict = {}
+            for op in inst.operators:
+                dev, slot = rows[op.id]
+                assert slot < inst.device(dev).slots
+                s = round(sched[op.id]["start_ms"] * 1000)
+                e = s + op.time_us[inst.device(dev).kind]
+                if e > s:
+                    busy.setdefault((dev, slot), []).append((s, e))
+            for intervals in busy.values():
+                intervals.sort()
+                assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+
+    check()
