@@ -30,7 +30,8 @@ greedy offload schedule (memory).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
@@ -158,8 +159,11 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
         reason = _obviously_infeasible(inst, slo)
         if reason:
             return Result("", "", "cpsat", Status.INFEASIBLE, message=reason)
+    t0 = time.perf_counter()
     mdl = build(inst, options)
-    outcome, solver = solve_cpsat(mdl.model, options, scale=1000)
+    # the limit covers the whole method: building the model and its heuristic hint count too
+    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
+    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left), scale=1000)
     stats = {
         "branches": solver.NumBranches(),
         "conflicts": solver.NumConflicts(),
