@@ -19,6 +19,7 @@ That quantised data *is* the problem every model and the evaluator solve.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -93,10 +94,25 @@ class DagInstance:
     def transfer_us(self, src_device: str, dst_device: str, nbytes: int) -> int:
         if src_device == dst_device:
             return 0
-        link = self.link_between(src_device, dst_device)
-        if link.bandwidth_gb_s is None or nbytes == 0:
-            return link.latency_us
-        return link.latency_us + _ceil_div_bytes(nbytes, link.bandwidth_gb_s)
+        key = (src_device, dst_device, nbytes)
+        cache = self._transfer_cache
+        if key not in cache:
+            link = self.link_between(src_device, dst_device)
+            if link.bandwidth_gb_s is None or nbytes == 0:
+                cache[key] = link.latency_us
+            else:
+                cache[key] = link.latency_us + _ceil_div_bytes(nbytes, link.bandwidth_gb_s)
+        return cache[key]
+
+    @cached_property
+    def _transfer_cache(self) -> dict[tuple[str, str, int], int]:
+        return {}
+
+    @cached_property
+    def topological_order(self) -> tuple[str, ...]:
+        """Operators in a topological order, ties broken by file order (deterministic)."""
+        index = {o.id: i for i, o in enumerate(self.operators)}
+        return tuple(nx.lexicographical_topological_sort(self.graph(), key=index.__getitem__))
 
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph()

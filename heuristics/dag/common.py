@@ -9,8 +9,6 @@ import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from formulations.dag.instance import DagInstance, Device, Operator, slo_us
 from solvers.result import Result, SolveOptions, Status
 
@@ -55,8 +53,11 @@ def _earliest_on_slot(
         return max(ready, busy[-1][1] if busy else 0)
     if duration == 0:
         return ready
+    # busy intervals are disjoint and sorted, so their ends are sorted too: skip those that end
+    # by `ready` and scan the gaps from there
+    k = bisect.bisect_right(busy, ready, key=lambda iv: iv[1])
     t = ready
-    for s, e in busy:
+    for s, e in busy[k:]:
         if t + duration <= s:
             return t
         t = max(t, e)
@@ -65,8 +66,7 @@ def _earliest_on_slot(
 
 def topological_ids(inst: DagInstance) -> list[str]:
     """Topological order, ties broken by file order (deterministic)."""
-    index = {o.id: i for i, o in enumerate(inst.operators)}
-    return list(nx.lexicographical_topological_sort(inst.graph(), key=index.__getitem__))
+    return list(inst.topological_order)
 
 
 def mean_duration(inst: DagInstance, op: Operator, devices: list[Device]) -> float:
