@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--processors", type=int, default=4, help="stg: identical processors (default 4)"
     )
+    s.add_argument(
+        "--measure-cpu", action="store_true", help="onnx: CPU times measured with onnxruntime here"
+    )
     s.add_argument("-o", "--out", required=True)
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_import)
@@ -386,7 +389,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         from instances.dag.onnx_graph import import_onnx
 
-        data, report = import_onnx(args.file, args.devices)
+        data, report = import_onnx(args.file, args.devices, measure_cpu=args.measure_cpu)
         for line in report.lines():
             print(line)
     else:

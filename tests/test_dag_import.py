@@ -266,3 +266,20 @@ def test_cli_import_and_rnn(tmp_path, capsys):
         main(["import", "onnx", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.json")]) == 2
     )
     assert "no such file" in capsys.readouterr().err
+
+
+def test_measured_cpu_times_replace_the_roofline():
+    pytest.importorskip("onnxruntime")
+    path = os.path.join(LIGHT, "light_squeezenet.onnx")
+    roofline, _ = import_onnx(path)
+    measured, report = import_onnx(path, measure_cpu=True)
+    assert report.measured == report.operators == 66
+    assert measured["meta"]["cpu_times"].startswith("measured with onnxruntime")
+    assert [o["id"] for o in measured["operators"]] == [o["id"] for o in roofline["operators"]]
+    # GPU times stay the roofline's; CPU times are measurements (>= 1 µs) of this machine
+    assert all(
+        a["time_ms"]["gpu"] == b["time_ms"]["gpu"]
+        for a, b in zip(measured["operators"], roofline["operators"], strict=True)
+    )
+    assert all(o["time_ms"]["cpu"] >= 0.001 for o in measured["operators"])
+    load(measured)
