@@ -217,3 +217,15 @@ def test_evaluator_rejects_bad_schedules():
         }
     }
     assert "2 operators at once" in evaluate(overlap_inst, overlap).violations[0]
+
+
+@pytest.mark.parametrize("objective", ["latency", "memory"])
+def test_exact_under_a_tiny_limit_is_feasible_with_a_valid_bound(objective):
+    fam = registry.family("dag")
+    inst = fam.generate(150, 3)
+    r = _solve(inst, "cpsat", time_limit_s=0.05, objective=objective)
+    # whether the solver improved on its warm start or not, the answer is honest
+    assert r.status == Status.FEASIBLE
+    _checked(inst, r)
+    assert r.bound is not None and r.bound <= r.objective
+    assert r.gap == pytest.approx((r.objective - r.bound) / r.objective)

@@ -47,6 +47,7 @@ class Model:
     start: dict[str, cp_model.IntVar]
     end: dict[str, cp_model.IntVar]
     makespan: cp_model.IntVar
+    hint: object | None = None  # the heuristic schedule given as a hint, if it fits the pattern
 
 
 def build(inst: DagInstance, options: SolveOptions) -> Model:
@@ -141,7 +142,9 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
     else:
         m.Minimize(makespan)
 
-    if hint is not None and (pattern == "latency" or hint.makespan <= horizon):
+    if hint is not None and not (pattern == "latency" or hint.makespan <= horizon):
+        hint = None
+    if hint is not None:
         hint.device = canonical_devices(inst, hint.device)
         for o in ops:
             m.AddHint(start[o.id], hint.start[o.id])
@@ -149,7 +152,7 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
             for d in allowed[o.id]:
                 m.AddHint(x[o.id, d.id], int(hint.device[o.id] == d.id))
         m.AddHint(makespan, hint.makespan)
-    return Model(m, x, start, end, makespan)
+    return Model(m, x, start, end, makespan, hint)
 
 
 def solve(inst: DagInstance, options: SolveOptions) -> Result:
@@ -178,6 +181,9 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
             )
         elif outcome.status == Status.INFEASIBLE:
             msg = "no schedule satisfies the memory capacities (proven by CP-SAT)"
+        elif outcome.status == Status.TIME_LIMIT and mdl.hint is not None:
+            # the solver had no time left after the warm start: that schedule is our answer
+            return _hint_result(inst, mdl.hint, pattern, options, outcome.bound, stats)
         return Result(
             "", "", "cpsat", outcome.status, bound=outcome.bound, message=msg, stats=stats
         )
@@ -203,6 +209,34 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
         bound=outcome.bound,
         solution=solution,
         stats=stats,
+    )
+
+
+def _hint_result(
+    inst: DagInstance, hint, pattern: str, options: SolveOptions, bound, stats
+) -> Result:
+    kinds = {d.id: d.kind for d in inst.devices}
+    gpu_mem = sum(o.mem_kb for o in inst.operators if kinds[hint.device[o.id]] == "gpu")
+    objective = (gpu_mem if pattern == "memory" else hint.makespan) / 1000
+    solution = {
+        "pattern": pattern,
+        "slo_ms": _slo_us(inst, options) / 1000 if pattern == "memory" else None,
+        "schedule": {
+            o.id: {"device": hint.device[o.id], "start_ms": hint.start[o.id] / 1000}
+            for o in inst.operators
+        },
+    }
+    stats = {**stats, "makespan_ms": hint.makespan / 1000, "solution_from": "warm-start heuristic"}
+    return Result(
+        "",
+        "",
+        "cpsat",
+        Status.FEASIBLE,
+        objective=objective,
+        bound=bound,
+        solution=solution,
+        stats=stats,
+        message="the limit ran out before the solver improved on its warm start",
     )
 
 
