@@ -213,8 +213,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
             raise InputError("--backend needs a single --method")
         return _solve_all(fam, inst, options)
     m = registry.method(fam.id, args.method)
-    if args.out and Path(args.out).exists() and not args.force:
-        raise InputError(f"{args.out}: already exists; choose another name or pass --force")
+    if args.out:
+        _refuse_existing(args.out, args.force)
     result = registry.solve(fam.id, m.name, inst, options)
     verdict, code = _verdict(fam, inst, result)
     print(
@@ -337,10 +337,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     fam = registry.family(args.family)
     if args.size < 1:
         raise InputError("--size must be >= 1")
-    inst = fam.generate(args.size, args.seed)
-    write_json_new(args.out, fam.dump(inst), force=args.force)
-    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
-    return 0
+    return _write_instance(fam.dump(fam.generate(args.size, args.seed)), args.out, args.force)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -348,8 +345,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     m = registry.method(fam.id, args.method)
     if m.export is None:
         raise InputError(f"method {m.name!r} has no model to export (it is a {m.kind})")
-    if Path(args.out).exists() and not args.force:
-        raise InputError(f"{args.out}: already exists; choose another name or pass --force")
+    _refuse_existing(args.out, args.force)
     options = _options(args)
     options = SolveOptions(
         **{
@@ -384,6 +380,14 @@ def _refuse_existing(path: str, force: bool) -> None:
         raise InputError(f"{path}: already exists; choose another name or pass --force")
 
 
+def _write_instance(data: dict, out: str, force: bool) -> int:
+    """Validate what an importer or generator made (as if read from a file), then write it."""
+    fam, inst = registry.load_instance(data)
+    write_json_new(out, data, force=force)
+    print(f"wrote {out}: {fam.id} instance, {fam.describe(inst)}")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     _refuse_existing(args.out, args.force)
     if args.format == "onnx":
@@ -396,10 +400,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         from instances.dag.stg import import_stg
 
         data = import_stg(args.file, processors=args.processors)
-    fam, inst = registry.load_instance(data)
-    write_json_new(args.out, data, force=args.force)
-    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
-    return 0
+    return _write_instance(data, args.out, args.force)
 
 
 def cmd_rnn(args: argparse.Namespace) -> int:
@@ -425,10 +426,7 @@ def cmd_rnn(args: argparse.Namespace) -> int:
         onnx.save(rnn_model(**spec), args.onnx)
         print(f"wrote {args.onnx}")
     data, report = rnn_instance(**spec, devices=args.devices)
-    fam, inst = registry.load_instance(data)
-    write_json_new(args.out, data, force=args.force)
-    print(f"wrote {args.out}: {fam.id} instance, {fam.describe(inst)}")
-    return 0
+    return _write_instance(data, args.out, args.force)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
