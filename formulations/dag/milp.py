@@ -1,72 +1,118 @@
 r"""F1 exact model as a MILP (pulp; CBC or HiGHS): the same problem as the CP-SAT model.
 
-A device with k slots is k identical unit machines: with unit demands, a schedule that never runs
-more than k operators at once on a device can always be split over k machines (interval graph
-colouring), so both views have the same feasible schedules.
+Slots as machines. A device with k slots is modelled as k identical unit machines (d, 0..k-1).
+With unit demands the two views have the same feasible schedules: a set of intervals that never
+has more than k members at one instant can be split over k machines without overlap (interval
+graphs are perfect: colour them greedily by start time), and conversely k non-overlapping
+machines never run more than k operators at once. Zero-length operators occupy no slot, in the
+evaluator as here: they get a machine (to name their device) but take part in no disjunction.
 
-Sets      I operators; D devices; M machines (d, s), s < k_d; M_i machines operator i may use;
-          E edges (u, v, bytes); P pairs {i, j} not ordered by a path of the DAG that share a
-          machine and both take time; G GPUs.
-Data      p_{i,d} duration (µs, integer); c_{uv}(d, e) transfer delay; m_i memory (kB);
-          cap_d capacity; H horizon (HEFT's makespan in the latency pattern, the SLO in the
-          memory pattern: some optimum finishes by then).
-Variables x_{i,m} ∈ {0,1}; X_{i,d} = Σ_s x_{i,(d,s)}; S_i ≥ 0 start; C makespan;
-          y_{ij} ∈ {0,1} (1: i before j) for {i, j} ∈ P.
+Sets      I operators; D devices; G ⊆ D GPUs; M = {(d, s) : d ∈ D, s < k_d} machines, d(m) the
+          device of m; D_i ⊆ D the devices i may use and M_i = {m : d(m) ∈ D_i};
+          E edges (u, v, bytes);
+          P = {(i, j) : i < j, neither reaches the other in the DAG (transitive closure), and
+          some machine m ∈ M_i ∩ M_j has p_{i,d(m)} > 0 and p_{j,d(m)} > 0}, with M_ij those m.
+Data      p_{i,d} duration (integer µs); c_{uv}(d, e) transfer delay (integer µs, 0 if d = e);
+          k_d slots; cap_d memory capacity; m_i memory (integer kB); f_i = min_d p_{i,d};
+          head_i / tail_i longest f-paths before / after i (transfers free);
+          H horizon: min(HEFT makespan, serial bound) in the latency pattern — HEFT's schedule
+          is feasible (it respects capacities) so some optimum ends by H — and min(SLO, serial
+          bound) in the memory pattern, where every feasible schedule ends by the SLO;
+          M_ij = H − tail_i − head_j ≥ E_i − S_j for every schedule within the horizon.
+Variables x_{i,m} ∈ {0,1} (i runs on machine m); X_{i,d} := Σ_{s<k_d} x_{i,(d,s)} (on device d);
+          S_i ∈ [head_i, H − f_i − tail_i] start; C ∈ [LB, H] makespan;
+          y_{ij} ∈ {0,1} (1: i before j, 0: j before i) for (i, j) ∈ P.
 Constraints
-  (place)     Σ_{m ∈ M_i} x_{i,m} = 1
-  (end)       E_i := S_i + Σ_m p_{i,d(m)} x_{i,m}
-  (precede)   S_v ≥ E_u;  S_v ≥ E_u + c_{uv}(d, e)(X_{u,d} + X_{v,e} − 1)       d ≠ e
-  (disjunct)  S_j ≥ E_i − H(1 − y_{ij}) − H(2 − x_{i,m} − x_{j,m})
-              S_i ≥ E_j − H y_{ij} − H(2 − x_{i,m} − x_{j,m})                  m shared by i, j
-  (memory)    Σ_i m_i X_{i,d} ≤ cap_d
-  (makespan)  C ≥ E_i + tail_i;  C ≤ H;  S_i ≥ head_i
-  (load)      Σ_i p_{i,d} X_{i,d} ≤ k_d C                                 (redundant)
-  (symmetry)  x_{i,(d,s)} ≤ Σ_{k<i} x_{k,(d,s−1)}: slots are used in order; the same for
-              X over groups of identical devices
-Objectives  latency: min C;  memory: min Σ_{i, d ∈ G} m_i X_{i,d}  s.t.  C ≤ SLO.
-The solution's start times are recomputed as earliest starts for the chosen machines and orders,
-so they are integral microseconds whatever the solver's tolerances.
+  (place)     Σ_{m ∈ M_i} x_{i,m} = 1                                              ∀ i
+  (end)       E_i := S_i + Σ_{m ∈ M_i} p_{i,d(m)} x_{i,m}         (an expression, not a variable)
+  (precede)   S_v ≥ E_u                                                          ∀ (u, v) ∈ E
+  (transfer)  S_v ≥ E_u + c_{uv}(d, e) (X_{u,d} + X_{v,e} − 1)     ∀ (u, v) ∈ E, d ≠ e, c > 0
+  (disjunct)  S_j ≥ E_i − M_ij (1 − y_ij) − M_ij (2 − x_{i,m} − x_{j,m})
+              S_i ≥ E_j − M_ji y_ij       − M_ji (2 − x_{i,m} − x_{j,m})     ∀ (i,j) ∈ P, m ∈ M_ij
+              (a direction with M ≤ 0 holds in every schedule within the horizon: no y needed)
+  (memory)    Σ_i m_i X_{i,d} ≤ cap_d                                        ∀ d with a capacity
+  (makespan)  C ≥ E_i + tail_i                                                         ∀ i
+Objectives
+  latency:  min C
+  memory:   min Σ_{i, d ∈ G} m_i X_{i,d}   s.t.  C ≤ SLO   (as the upper bound H of C)
+Redundant (valid for every feasible schedule):
+  S_i ≥ head_i, C ≥ E_i + tail_i (hence C ≥ head_i + f_i + tail_i), and
+  LB = max(max_i head_i + f_i + tail_i, ⌈Σ_i f_i / Σ_d k_d⌉) (critical path; total work over
+  total slots);
+  (load)      Σ_i p_{i,d(m)} x_{i,m} ≤ C per machine (a machine runs one operator at a time).
+Symmetry (valid: every schedule can be relabelled into a form satisfying them):
+  (slots)     x_{i,(d,s)} ≤ Σ_{q < i} x_{q,(d,s−1)}: the slots of a device are identical, so
+              number them in order of first use (file order of operators);
+  (devices)   X_{i,g_j} ≤ Σ_{q < i} X_{q,g_{j−1}} over groups of identical devices (same kind,
+              slots, capacity and links, no operator restriction telling them apart), as in
+              the CP-SAT model. Devices are relabelled first, then slots within each device.
+All data are integers, so the optimum is integral. The solution reports the solver's starts
+rounded to the µs grid if that schedule is feasible and no worse than the solver's makespan;
+otherwise the starts are recomputed as the earliest ones for the chosen machines and the order
+the solver gave each machine (never later than the solver's starts, so the makespan does not
+grow and the placement, hence the memory objective, is kept).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import networkx as nx
 import pulp
 
-from formulations.dag.cpsat import _heads_tails, _heft, _identical_groups, _obviously_infeasible
+from formulations.dag.cpsat import (
+    _heads_tails,
+    _heft,
+    _identical_groups,
+    _obviously_infeasible,
+    _serial_bound,
+)
 from formulations.dag.instance import DagInstance, slo_us
 from solvers.backends import solve_pulp, write_pulp
 from solvers.result import Result, SolveOptions, Status
 
+Machine = tuple[str, int]  # (device id, slot)
+
 
 @dataclass
-class Model:
-    prob: pulp.LpProblem
-    x: dict[tuple[str, tuple[str, int]], pulp.LpVariable]
+class Vars:
+    x: dict[tuple[str, Machine], pulp.LpVariable]
     start: dict[str, pulp.LpVariable]
     makespan: pulp.LpVariable
+    y: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    horizon: int = 0
 
 
-def build(inst: DagInstance, options: SolveOptions) -> Model:
+def build(inst: DagInstance, options: SolveOptions) -> tuple[pulp.LpProblem, Vars]:
     pattern = options.objective or "latency"
     ops = list(inst.operators)
+    index = {o.id: k for k, o in enumerate(ops)}  # pulp names use indices: ids may be anything
+    dev_index = {d.id: k for k, d in enumerate(inst.devices)}
     allowed = {o.id: inst.allowed(o) for o in ops}
-    fastest = {o.id: min(inst.duration_us(o, d) for d in allowed[o.id]) for o in ops}
+    p = {(o.id, d.id): inst.duration_us(o, d) for o in ops for d in allowed[o.id]}
+    fastest = {o.id: min(p[o.id, d.id] for d in allowed[o.id]) for o in ops}
     head, tail = _heads_tails(inst, fastest)
+    H = _serial_bound(inst, allowed)
     if pattern == "memory":
-        horizon = slo_us(inst, options.slo_ms)
+        H = min(H, slo_us(inst, options.slo_ms))
     else:
-        hint = _heft(inst)
-        horizon = hint.makespan if hint is not None else _serial(inst, allowed)
-    H = max(horizon, 1)
+        heft = _heft(inst)
+        if heft is not None:
+            H = min(H, heft.makespan)
+    lb_path = max(head[i] + fastest[i] + tail[i] for i in fastest)
+    lb_work = -(-sum(fastest.values()) // sum(d.slots for d in inst.devices))
 
-    prob = pulp.LpProblem("dag_" + pattern, pulp.LpMinimize)
+    prob = pulp.LpProblem(f"dag_{pattern}", pulp.LpMinimize)
+
+    def name(prefix: str, *parts) -> str:
+        return prefix + "".join(f"_{q}" for q in parts)
+
+    # Variables
     machines = {o.id: [(d.id, s) for d in allowed[o.id] for s in range(d.slots)] for o in ops}
     x = {
-        (o.id, m): pulp.LpVariable(f"x_{o.id}_{m[0]}_{m[1]}", cat="Binary")
+        (o.id, m): pulp.LpVariable(name("x", index[o.id], dev_index[m[0]], m[1]), cat=pulp.LpBinary)
         for o in ops
         for m in machines[o.id]
     }
@@ -75,175 +121,284 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
         for o in ops
         for d in allowed[o.id]
     }
-    start = {o.id: pulp.LpVariable(f"S_{o.id}", lowBound=head[o.id], upBound=H) for o in ops}
-    C = pulp.LpVariable("C", lowBound=0, upBound=H)
-    dur = {(o.id, d.id): inst.duration_us(o, d) for o in ops for d in allowed[o.id]}
+    start = {
+        o.id: pulp.LpVariable(
+            name("S", index[o.id]),
+            lowBound=min(head[o.id], H),
+            upBound=max(min(head[o.id], H), H - fastest[o.id] - tail[o.id]),
+        )
+        for o in ops
+    }
+    C = pulp.LpVariable("C", lowBound=min(max(lb_path, lb_work), H), upBound=H)
     end = {
-        o.id: start[o.id] + pulp.lpSum(dur[o.id, m[0]] * x[o.id, m] for m in machines[o.id])
+        o.id: start[o.id] + pulp.lpSum(p[o.id, m[0]] * x[o.id, m] for m in machines[o.id])
         for o in ops
     }
 
-    for o in ops:  # (place), (makespan)
-        prob += pulp.lpSum(x[o.id, m] for m in machines[o.id]) == 1, f"place_{o.id}"
-        prob += C >= end[o.id] + tail[o.id], f"makespan_{o.id}"
+    # (place), (makespan)
+    for o in ops:
+        prob += pulp.lpSum(x[o.id, m] for m in machines[o.id]) == 1, name("place", index[o.id])
+        prob += C >= end[o.id] + tail[o.id], name("makespan", index[o.id])
 
-    for k, e in enumerate(inst.edges):  # (precede)
-        prob += start[e.dst] >= end[e.src], f"precede_{k}"
+    # (precede), (transfer)
+    for k, e in enumerate(inst.edges):
+        prob += start[e.dst] >= end[e.src], name("precede", k)
         for d in allowed[e.src]:
             for f in allowed[e.dst]:
-                delay = inst.transfer_us(d.id, f.id, e.bytes)
-                if d.id != f.id and delay > 0:
+                c = inst.transfer_us(d.id, f.id, e.bytes)
+                if d.id != f.id and c > 0:
                     prob += (
-                        start[e.dst] >= end[e.src] + delay * (X[e.src, d.id] + X[e.dst, f.id] - 1),
-                        f"transfer_{k}_{d.id}_{f.id}",
+                        start[e.dst] >= end[e.src] + c * (X[e.src, d.id] + X[e.dst, f.id] - 1),
+                        name("transfer", k, dev_index[d.id], dev_index[f.id]),
                     )
 
+    # (disjunct): pairs not ordered by the DAG that may share a machine, both taking time on it
     closure = nx.transitive_closure_dag(inst.graph())
-    positive = {o.id for o in ops if any(dur[o.id, d.id] > 0 for d in allowed[o.id])}
     y = {}
-    for a, b in itertools.combinations([o.id for o in ops], 2):  # (disjunct)
-        if (
-            a not in positive
-            or b not in positive
-            or closure.has_edge(a, b)
-            or closure.has_edge(b, a)
-        ):
+    for a, b in itertools.combinations([o.id for o in ops], 2):
+        if closure.has_edge(a, b) or closure.has_edge(b, a):
             continue
-        shared = [m for m in machines[a] if m in set(machines[b])]
-        if not shared:
-            continue
-        y[a, b] = pulp.LpVariable(f"y_{a}_{b}", cat="Binary")
+        shared = [m for m in machines[a] if (b, m) in x and p[a, m[0]] > 0 and p[b, m[0]] > 0]
+        M_ab = H - tail[a] - head[b]  # a before b: S_b ≥ E_a, relaxed by at most M_ab
+        M_ba = H - tail[b] - head[a]
+        if not shared or M_ab <= 0 or M_ba <= 0:
+            continue  # never on one machine, or one order holds in every schedule
+        y[a, b] = pulp.LpVariable(name("y", index[a], index[b]), cat=pulp.LpBinary)
         for m in shared:
-            both = 2 - x[a, m] - x[b, m]
-            prob += (
-                start[b] >= end[a] - H * (1 - y[a, b]) - H * both,
-                f"order_{a}_{b}_{m[0]}_{m[1]}",
-            )
-            prob += start[a] >= end[b] - H * y[a, b] - H * both, f"order_{b}_{a}_{m[0]}_{m[1]}"
+            apart = 2 - x[a, m] - x[b, m]
+            tag = (index[a], index[b], dev_index[m[0]], m[1])
+            prob += start[b] >= end[a] - M_ab * (1 - y[a, b]) - M_ab * apart, name("ab", *tag)
+            prob += start[a] >= end[b] - M_ba * y[a, b] - M_ba * apart, name("ba", *tag)
 
     for d in inst.devices:
         on_d = [o for o in ops if (o.id, d.id) in X]
-        if d.mem_capacity_kb is not None and on_d:  # (memory)
+        if not on_d:
+            continue
+        # (memory)
+        if d.mem_capacity_kb is not None:
             prob += (
                 pulp.lpSum(o.mem_kb * X[o.id, d.id] for o in on_d) <= d.mem_capacity_kb,
-                f"memory_{d.id}",
+                name("memory", dev_index[d.id]),
             )
-        if on_d:  # (load)
+        for s in range(d.slots):
+            # (load) redundant
             prob += (
-                pulp.lpSum(dur[o.id, d.id] * X[o.id, d.id] for o in on_d) <= d.slots * C,
-                f"load_{d.id}",
+                pulp.lpSum(p[o.id, d.id] * x[o.id, (d.id, s)] for o in on_d) <= C,
+                name("load", dev_index[d.id], s),
             )
-        for s in range(1, d.slots):  # (symmetry) slots in order of first use
+            # (slots) symmetry: slot s hosts i only if slot s-1 hosts an earlier operator
+            if s == 0:
+                continue
             for k, o in enumerate(on_d):
                 prob += (
                     x[o.id, (d.id, s)] <= pulp.lpSum(x[q.id, (d.id, s - 1)] for q in on_d[:k]),
-                    f"slots_{d.id}_{s}_{o.id}",
+                    name("slots", dev_index[d.id], s, index[o.id]),
                 )
-    for group in _identical_groups(inst):  # (symmetry) identical devices in order of first use
+
+    # (devices) symmetry: identical devices in order of first use
+    for group in _identical_groups(inst):
         for prev, cur in itertools.pairwise(group):
             for k, o in enumerate(ops):
                 if (o.id, cur.id) in X:
                     prob += (
                         X[o.id, cur.id]
                         <= pulp.lpSum(X[q.id, prev.id] for q in ops[:k] if (q.id, prev.id) in X),
-                        f"devices_{prev.id}_{cur.id}_{o.id}",
+                        name("devices", dev_index[cur.id], index[o.id]),
                     )
 
+    # Objective
     if pattern == "memory":
         prob += pulp.lpSum(
             o.mem_kb * X[o.id, d.id] for o in ops for d in allowed[o.id] if d.kind == "gpu"
         )
     else:
         prob += C
-    return Model(prob, x, start, C)
+    return prob, Vars(x, start, C, y, H)
 
 
 def solve(inst: DagInstance, options: SolveOptions) -> Result:
+    """Solve with ``options.backend`` (CBC by default, or HiGHS).
+
+    Statuses: optimal / feasible as the solver proves them (the bound rounded up to the µs or
+    kB grid); infeasible when the SLO is below the critical path (no solve) or the solver proves
+    it, unless a HEFT schedule shows the model feasible: then the solver is wrong and the result
+    is an error (seen with HiGHS 1.14's presolve on a few 9-operator instances).
+    """
     pattern = options.objective or "latency"
     backend = options.backend or "cbc"
-    if pattern == "memory":
-        reason = _obviously_infeasible(inst, slo_us(inst, options.slo_ms))
+    slo = slo_us(inst, options.slo_ms) if pattern == "memory" else None
+    if slo is not None:
+        reason = _obviously_infeasible(inst, slo)
         if reason:
             return Result("", "", backend, Status.INFEASIBLE, message=reason)
-    mdl = build(inst, options)
-    out = solve_pulp(mdl.prob, options, backend)
-    stats = {"variables": len(mdl.prob.variables()), "constraints": len(mdl.prob.constraints)}
+    prob, v = build(inst, options)
+    out = solve_pulp(prob, options, backend)
+    stats = {
+        "variables": len(prob.variables()),
+        "binaries": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
+        "constraints": prob.numConstraints(),
+        "ordering_pairs": len(v.y),
+        "horizon_ms": v.horizon / 1000,
+    }
+    # the objective is integral (µs or kB): a fractional bound rounds up
+    bound = None if out.bound is None else math.ceil(out.bound - 1e-6) / 1000
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
-        if out.status == Status.INFEASIBLE:
-            msg = (
-                f"no schedule meets the SLO {slo_us(inst, options.slo_ms) / 1000:g} ms (proven by the MILP)"
-                if pattern == "memory"
-                else "no schedule satisfies the memory capacities (proven by the MILP)"
-            )
-        return Result("", "", backend, out.status, bound=out.bound, message=msg, stats=stats)
+        status = out.status
+        if status == Status.INFEASIBLE:
+            witness = _feasible_heuristic(inst, slo)
+            caps = any(d.mem_capacity_kb is not None for d in inst.devices)
+            if witness:  # the model has a solution: the solver is wrong, say so
+                status = Status.ERROR
+                msg = (
+                    f"{backend} reported the MILP infeasible, but the {witness} schedule is "
+                    "feasible for it: a solver error"
+                )
+            elif slo is not None:
+                msg = (
+                    f"no schedule meets the SLO {slo / 1000:g} ms"
+                    + (" within the memory capacities" if caps else "")
+                    + f" (proven by the MILP, {backend})"
+                )
+            else:
+                msg = (
+                    f"no placement satisfies the memory capacities (proven by the MILP, {backend})"
+                )
+        return Result("", "", backend, status, bound=bound, message=msg, stats=stats)
+
     machine = {
-        o.id: next(m for (i, m), v in mdl.x.items() if i == o.id and v.value() > 0.5)
+        o.id: max((m for (i, m) in v.x if i == o.id), key=lambda m: v.x[o.id, m].value() or 0.0)
         for o in inst.operators
     }
-    start = _earliest_starts(inst, machine, {o.id: mdl.start[o.id].value() for o in inst.operators})
-    makespan = max(
-        start[o.id] + inst.duration_us(o, inst.device(machine[o.id][0])) for o in inst.operators
-    )
+    solver_start = {o.id: v.start[o.id].value() or 0.0 for o in inst.operators}
+    solver_makespan = round(v.makespan.value() or 0.0)
+    start = {i: max(0, round(t)) for i, t in solver_start.items()}
+    makespan = _check(inst, machine, start)
+    stats["repaired"] = makespan is None or makespan > solver_makespan
+    if stats["repaired"]:
+        start = _earliest_starts(inst, machine, solver_start)
+        makespan = None if start is None else _check(inst, machine, start)
+    if makespan is None or (slo is not None and makespan > slo):
+        return Result(
+            "",
+            "",
+            backend,
+            Status.ERROR,
+            bound=bound,
+            message=f"{backend} returned a placement and machine orders that give no feasible "
+            "schedule (numerical trouble)",
+            stats=stats,
+        )
     kinds = {d.id: d.kind for d in inst.devices}
-    gpu_mem = sum(o.mem_kb for o in inst.operators if kinds[machine[o.id][0]] == "gpu")
-    objective = (gpu_mem if pattern == "memory" else makespan) / 1000
-    bound = None if out.bound is None else min(out.bound / 1000, objective)
+    mem = {o.id: o.mem_kb for o in inst.operators}
+    gpu_mem = sum(mem[i] for i, m in machine.items() if kinds[m[0]] == "gpu")
+    objective = (gpu_mem if slo is not None else makespan) / 1000
+    stats["makespan_ms"] = makespan / 1000
+    # the solver's own objective, before any repair (µs or kB); read from the variables, as
+    # pulp reports no value for an objective without terms (all memory zero)
+    stats["solver_objective"] = (
+        v.makespan.value()
+        if slo is None
+        else sum(
+            mem[i] * (var.value() or 0.0) for (i, m), var in v.x.items() if kinds[m[0]] == "gpu"
+        )
+    )
+    if out.status == Status.OPTIMAL:
+        bound = objective
     solution = {
         "pattern": pattern,
-        "slo_ms": slo_us(inst, options.slo_ms) / 1000 if pattern == "memory" else None,
+        "slo_ms": None if slo is None else slo / 1000,
         "schedule": {
             o.id: {"device": machine[o.id][0], "start_ms": start[o.id] / 1000}
             for o in inst.operators
         },
     }
-    stats["makespan_ms"] = makespan / 1000
     return Result(
         "",
         "",
         backend,
         out.status,
         objective=objective,
-        bound=bound,
+        bound=None if bound is None else min(bound, objective),  # a repair can only improve
         solution=solution,
         stats=stats,
     )
 
 
+def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
+    write_pulp(build(inst, options)[0], path)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _feasible_heuristic(inst: DagInstance, slo: int | None) -> str:
+    """A heuristic whose schedule proves the model feasible, or "" if none does.
+
+    A HEFT schedule respects the capacities; left-shifted in its own machine orders it ends by
+    both its makespan and the serial bound, hence by the horizon if it meets the SLO.
+    """
+    from heuristics.dag.common import HeuristicFailure
+    from heuristics.dag.heft import heft_schedule
+
+    for kind, label in ((None, "HEFT"), ("gpu", "GPU-only HEFT")):
+        try:
+            sched = heft_schedule(inst, kind)
+        except HeuristicFailure:
+            continue
+        if slo is None or sched.makespan <= slo:
+            return label
+    return ""
+
+
+def _durations(inst: DagInstance, machine: dict[str, Machine]) -> dict[str, int]:
+    return {o.id: inst.duration_us(o, inst.device(machine[o.id][0])) for o in inst.operators}
+
+
+def _check(inst: DagInstance, machine: dict[str, Machine], start: dict[str, int]) -> int | None:
+    """The makespan if the starts respect edges, transfers and one operator per machine."""
+    dur = _durations(inst, machine)
+    if any(t < 0 for t in start.values()):
+        return None
+    for e in inst.edges:
+        delay = inst.transfer_us(machine[e.src][0], machine[e.dst][0], e.bytes)
+        if start[e.dst] < start[e.src] + dur[e.src] + delay:
+            return None
+    by_machine: dict[Machine, list[str]] = {}
+    for i, m in machine.items():
+        if dur[i] > 0:
+            by_machine.setdefault(m, []).append(i)
+    for seq in by_machine.values():
+        seq.sort(key=start.__getitem__)
+        if any(start[a] + dur[a] > start[b] for a, b in itertools.pairwise(seq)):
+            return None
+    return max(start[i] + dur[i] for i in start)
+
+
 def _earliest_starts(
-    inst: DagInstance, machine: dict[str, tuple[str, int]], solver_start: dict[str, float]
-) -> dict[str, int]:
-    """Earliest integral starts keeping the MILP's machines and its order on each machine."""
-    dur = {o.id: inst.duration_us(o, inst.device(machine[o.id][0])) for o in inst.operators}
-    topo = {op: k for k, op in enumerate(nx.topological_sort(inst.graph()))}
+    inst: DagInstance, machine: dict[str, Machine], solver_start: dict[str, float]
+) -> dict[str, int] | None:
+    """Earliest integral starts for the chosen machines, keeping the solver's order on each
+    machine (ties by topological position); None if that order contradicts the DAG."""
+    dur = _durations(inst, machine)
+    topo = {i: k for k, i in enumerate(nx.topological_sort(inst.graph()))}
     g = nx.DiGraph()
     g.add_nodes_from(dur)
     for e in inst.edges:
-        g.add_edge(
-            e.src,
-            e.dst,
-            w=dur[e.src] + inst.transfer_us(machine[e.src][0], machine[e.dst][0], e.bytes),
-        )
-    by_machine: dict[tuple[str, int], list[str]] = {}
-    for op, m in machine.items():
-        if dur[op] > 0:
-            by_machine.setdefault(m, []).append(op)
+        delay = inst.transfer_us(machine[e.src][0], machine[e.dst][0], e.bytes)
+        g.add_edge(e.src, e.dst, w=dur[e.src] + delay)
+    by_machine: dict[Machine, list[str]] = {}
+    for i, m in machine.items():
+        if dur[i] > 0:
+            by_machine.setdefault(m, []).append(i)
     for seq in by_machine.values():
-        seq.sort(key=lambda op: (round(solver_start[op]), topo[op]))
+        seq.sort(key=lambda i: (solver_start[i], topo[i]))
         for a, b in itertools.pairwise(seq):
-            g.add_edge(a, b, w=max(dur[a], g.edges[a, b]["w"] if g.has_edge(a, b) else 0))
+            w = max(dur[a], g.edges[a, b]["w"]) if g.has_edge(a, b) else dur[a]
+            g.add_edge(a, b, w=w)
+    if not nx.is_directed_acyclic_graph(g):
+        return None
     start: dict[str, int] = {}
     for v in nx.topological_sort(g):
         start[v] = max((start[u] + g.edges[u, v]["w"] for u in g.predecessors(v)), default=0)
     return start
-
-
-def _serial(inst: DagInstance, allowed) -> int:
-    return sum(max(inst.duration_us(o, d) for d in allowed[o.id]) for o in inst.operators) + sum(
-        max(inst.transfer_us(a.id, b.id, e.bytes) for a in inst.devices for b in inst.devices)
-        for e in inst.edges
-    )
-
-
-def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
-    write_pulp(build(inst, options).prob, path)
