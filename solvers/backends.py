@@ -55,6 +55,11 @@ def solve_pulp(prob, options: SolveOptions, backend: str | None = None) -> Outco
         out = _solve_cbc(prob, options) if backend == "cbc" else _solve_highs(prob, options)
     finally:
         prob.objective = original
+    if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
+        # an objective without terms: pulp gives no value, but every solution costs its constant
+        out.objective = float(getattr(original, "constant", 0.0) or 0.0)
+        if out.status == Status.OPTIMAL:
+            out.bound = out.objective
     if scale != 1.0:
         out.objective = None if out.objective is None else pulp.value(original)
         out.bound = None if out.bound is None else out.bound / scale

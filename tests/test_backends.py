@@ -188,3 +188,14 @@ def test_sdp_infeasible(sdp_backend):
     x = cp.Variable((2, 2), symmetric=True)
     prob = cp.Problem(cp.Minimize(cp.trace(x)), [x >> 0, x[0, 0] == -1])
     assert solve_cvxpy(prob, SolveOptions(), sdp_backend).status == Status.INFEASIBLE
+
+
+def test_milp_objective_without_terms(milp_backend):
+    import pulp
+
+    prob = pulp.LpProblem("empty", pulp.LpMinimize)
+    x = pulp.LpVariable("x", cat="Binary")
+    prob += pulp.lpSum([0 * x])
+    prob += x >= 1
+    out = solve_pulp(prob, SolveOptions(), milp_backend)
+    assert out.status == Status.OPTIMAL and out.objective == 0.0 and out.bound == 0.0
