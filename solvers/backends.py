@@ -36,8 +36,14 @@ class Outcome:
 # ---------------------------------------------------------------------------- pulp
 
 
-def solve_pulp(prob, options: SolveOptions, backend: str | None = None) -> Outcome:
-    """Solve a pulp minimisation problem with CBC or HiGHS."""
+def solve_pulp(
+    prob, options: SolveOptions, backend: str | None = None, *, warm_start: bool = False
+) -> Outcome:
+    """Solve a pulp minimisation problem with CBC or HiGHS.
+
+    ``warm_start``: CBC starts from the variables' initial values (``setInitialValue``); pulp's
+    HiGHS interface has no warm start, so HiGHS ignores it.
+    """
     import pulp
 
     backend = backend or options.backend or "cbc"
@@ -52,7 +58,10 @@ def solve_pulp(prob, options: SolveOptions, backend: str | None = None) -> Outco
     if scale != 1.0:
         prob.objective = original * scale
     try:
-        out = _solve_cbc(prob, options) if backend == "cbc" else _solve_highs(prob, options)
+        if backend == "cbc":
+            out = _solve_cbc(prob, options, warm_start)
+        else:
+            out = _solve_highs(prob, options)
     finally:
         prob.objective = original
     if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
@@ -75,7 +84,7 @@ def _objective_scale(objective) -> float:
     return 10.0 ** -math.floor(math.log10(max(coefs)))
 
 
-def _solve_cbc(prob, options: SolveOptions) -> Outcome:
+def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome:
     import pulp
 
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
@@ -88,6 +97,7 @@ def _solve_cbc(prob, options: SolveOptions) -> Outcome:
             gapRel=0.0,
             gapAbs=0.0,
             logPath=log_path,
+            warmStart=warm_start,
             options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
         )
         prob.solve(solver)

@@ -229,3 +229,21 @@ def test_exact_under_a_tiny_limit_is_feasible_with_a_valid_bound(objective):
     _checked(inst, r)
     assert r.bound is not None and r.bound <= r.objective
     assert r.gap == pytest.approx((r.objective - r.bound) / r.objective)
+
+
+def test_memory_pattern_without_a_default_slo_is_a_clear_error():
+    from solvers.errors import InputError
+
+    inst = load(
+        {
+            "family": "dag",
+            "devices": [
+                {"id": "cpu0", "kind": "cpu"},
+                {"id": "gpu0", "kind": "gpu", "mem_capacity_mb": 0.1},
+            ],
+            "operators": [{"id": "a", "time_ms": {"cpu": 1, "gpu": 1}, "mem_mb": 0.2}],
+        }
+    )
+    with pytest.raises(InputError, match="the memory pattern needs an SLO"):
+        _solve(inst, "cpsat", objective="memory")
+    assert _solve(inst, "cpsat", objective="memory", slo_ms=1).objective == 0.0

@@ -7,6 +7,7 @@ slot per machine, every operation pinned to its machine, a chain per job, free t
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 
 import highspy
@@ -18,9 +19,10 @@ from hypothesis import strategies as st
 
 from formulations.dag import cpsat, milp
 from formulations.dag.evaluate import evaluate
-from formulations.dag.instance import load
+from formulations.dag.instance import load, slo_us
 from heuristics.dag.common import HeuristicFailure
 from heuristics.dag.heft import heft_schedule
+from solvers.errors import InputError
 from solvers.result import SolveOptions, Status
 from tests.bruteforce_dag import brute_force
 from tests.jobshop import OPTIMA, jobshop
@@ -373,3 +375,37 @@ def test_milp_export_reads_back(tmp_path, suffix, pattern):
     expected = _solve(inst, "cpsat", objective=pattern, slo_ms=12.0)
     assert expected.status == Status.OPTIMAL
     assert round(h.getInfo().objective_function_value) == _grid(expected.objective)
+
+
+@settings(max_examples=30)
+@given(
+    dag_json(min_ops=2, max_ops=9, cpu_slots=(1, 3), gpus=(1, 3), capacity=True, zero_times=True),
+    st.booleans(),
+)
+def test_warm_start_satisfies_every_constraint(data, memory):
+    """The initial values given to CBC (the best heuristic schedule, relabelled to the symmetry
+    constraints) satisfy the model: the solver starts from a feasible point."""
+    from formulations.dag.milp import _warm_start, build
+
+    inst = load(data)
+    options = SolveOptions(objective="memory" if memory else "latency")
+    try:
+        slo = slo_us(inst, None) if memory else None
+    except InputError:  # GPU-only does not fit the GPU memory: no default SLO
+        assume(False)
+    prob, v = build(inst, options)
+    if not _warm_start(inst, v, options.objective, slo):
+        return  # no heuristic schedule fits (capacities, SLO): nothing to check
+    broken = [n for n, c in prob.constraints.items() if not c.valid(1e-6)]
+    assert not broken, broken[:5]
+
+
+def test_warm_started_cbc_has_a_solution_on_the_shipped_lstm():
+    from instances import HERE
+
+    inst = load(json.loads((HERE / "dag" / "lstm-L2-T4-H1024.json").read_text()))
+    r = _solve(inst, "milp", "cbc", time_limit_s=5)
+    assert r.status in (Status.FEASIBLE, Status.OPTIMAL)
+    ev = evaluate(inst, r.solution)
+    assert ev.feasible and ev.objective == pytest.approx(r.objective, abs=1e-9)
+    assert r.bound <= r.objective

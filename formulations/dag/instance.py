@@ -217,9 +217,16 @@ def slo_us(inst: DagInstance, slo_ms: float | None) -> int:
         return us(slo_ms)
     if inst.slo_us is not None:
         return inst.slo_us
-    from heuristics.dag.heft import heft_schedule  # late: heuristics build on this module
+    from heuristics.dag.common import HeuristicFailure  # late: heuristics build on this module
+    from heuristics.dag.heft import heft_schedule
 
-    return heft_schedule(inst, "gpu").makespan
+    try:
+        return heft_schedule(inst, "gpu").makespan
+    except HeuristicFailure as e:
+        raise InputError(
+            f"the memory pattern needs an SLO: the default, the GPU-only latency, does not exist "
+            f"here ({e}); give --slo-ms or slo_ms in the file"
+        ) from None
 
 
 def _meta(m: Any) -> dict[str, Any]:

@@ -232,7 +232,8 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
         if reason:
             return Result("", "", backend, Status.INFEASIBLE, message=reason)
     prob, v = build(inst, options)
-    out = solve_pulp(prob, options, backend)
+    warm = options.hint and _warm_start(inst, v, pattern, slo)
+    out = solve_pulp(prob, options, backend, warm_start=warm)
     stats = {
         "variables": len(prob.variables()),
         "binaries": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
@@ -330,6 +331,41 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _warm_start(inst: DagInstance, v: Vars, pattern: str, slo: int | None) -> bool:
+    """Set every variable's initial value from the best heuristic schedule (as CP-SAT's hint),
+    relabelled to satisfy the symmetry constraints. False when there is no usable schedule."""
+    from formulations.dag.cpsat import _best_heuristic, canonical_devices
+
+    sched = _best_heuristic(inst, pattern, slo)
+    if sched is None or sched.makespan > v.horizon:
+        return False
+    device = canonical_devices(inst, sched.device)
+    dur = {o.id: inst.duration_us(o, inst.device(device[o.id])) for o in inst.operators}
+    # slots by greedy interval partitioning, then renumbered in order of first use (file order)
+    free: dict[str, list[int]] = {d.id: [0] * d.slots for d in inst.devices}
+    slot = {}
+    for op in sorted(dur, key=lambda o: (sched.start[o], o)):
+        d = device[op]
+        k = next((k for k, t in enumerate(free[d]) if t <= sched.start[op] or dur[op] == 0), 0)
+        free[d][k] = max(free[d][k], sched.start[op] + dur[op])
+        slot[op] = k
+    order: dict[str, list[int]] = {d.id: [] for d in inst.devices}
+    for o in inst.operators:
+        if slot[o.id] not in order[device[o.id]]:
+            order[device[o.id]].append(slot[o.id])
+    machine = {o.id: (device[o.id], order[device[o.id]].index(slot[o.id])) for o in inst.operators}
+    if any((op, m) not in v.x for op, m in machine.items()):
+        return False
+    for (op, m), var in v.x.items():
+        var.setInitialValue(int(machine[op] == m))
+    for op, var in v.start.items():
+        var.setInitialValue(sched.start[op])
+    v.makespan.setInitialValue(sched.makespan)
+    for (a, b), var in v.y.items():
+        var.setInitialValue(int((sched.start[a], a) < (sched.start[b], b)))
+    return True
 
 
 def _feasible_heuristic(inst: DagInstance, slo: int | None) -> str:
