@@ -114,6 +114,20 @@ class DagInstance:
         index = {o.id: i for i, o in enumerate(self.operators)}
         return tuple(nx.lexicographical_topological_sort(self.graph(), key=index.__getitem__))
 
+    @cached_property
+    def gpu_only_latency_us(self) -> int:
+        """Makespan of the GPU-only baseline (computed once: it is the default SLO)."""
+        from heuristics.dag.common import HeuristicFailure  # late: heuristics build on this
+        from heuristics.dag.heft import heft_schedule
+
+        try:
+            return heft_schedule(self, "gpu").makespan
+        except HeuristicFailure as e:
+            raise InputError(
+                f"the memory pattern needs an SLO: the default, the GPU-only latency, does not "
+                f"exist here ({e}); give --slo-ms or slo_ms in the file"
+            ) from None
+
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph()
         g.add_nodes_from(op.id for op in self.operators)
@@ -217,16 +231,7 @@ def slo_us(inst: DagInstance, slo_ms: float | None) -> int:
         return us(slo_ms)
     if inst.slo_us is not None:
         return inst.slo_us
-    from heuristics.dag.common import HeuristicFailure  # late: heuristics build on this module
-    from heuristics.dag.heft import heft_schedule
-
-    try:
-        return heft_schedule(inst, "gpu").makespan
-    except HeuristicFailure as e:
-        raise InputError(
-            f"the memory pattern needs an SLO: the default, the GPU-only latency, does not exist "
-            f"here ({e}); give --slo-ms or slo_ms in the file"
-        ) from None
+    return inst.gpu_only_latency_us
 
 
 def _meta(m: Any) -> dict[str, Any]:
