@@ -294,3 +294,16 @@ def test_slot_rows_never_overlap():
                 assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
 
     check()
+
+
+def test_every_shipped_instance_validates_and_round_trips(capsys):
+    from formulations.dag.instance import dump, load
+    from instances import HERE
+
+    files = sorted((HERE / "dag").glob("*.json"))
+    assert len(files) >= 6
+    for f in files:
+        assert main(["validate", str(f)]) == 0, f
+        inst = load(json.loads(f.read_text()))
+        assert load(json.loads(json.dumps(dump(inst)))) == inst
+    capsys.readouterr()
