@@ -21,7 +21,7 @@ import os
 import onnx
 
 from formulations.dag.instance import load
-from instances.dag.onnx_graph import import_onnx
+from instances.dag.onnx_import import import_onnx_with_report as import_onnx
 from instances.dag.rnn import rnn_instance
 from solvers import registry
 from solvers.report import table

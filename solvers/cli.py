@@ -391,7 +391,7 @@ def _write_instance(data: dict, out: str, force: bool) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     _refuse_existing(args.out, args.force)
     if args.format == "onnx":
-        from instances.dag.onnx_graph import import_onnx
+        from instances.dag.onnx_import import import_onnx_with_report as import_onnx
 
         data, report = import_onnx(args.file, args.devices, measure_cpu=args.measure_cpu)
         for line in report.lines():
