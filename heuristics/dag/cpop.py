@@ -1,11 +1,15 @@
 """CPOP — Critical Path On a Processor (Topcuoglu, Hariri, Wu; IEEE TPDS 13(3), 2002).
 
-1. priority(i) = rank_u(i) + rank_d(i); the critical path (CP) is the chain from the entry of
-   highest priority following successors of equal priority (|CP| = that priority).
+1. priority(i) = rank_u(i) + rank_d(i) (mean times and transfers, as in HEFT). The critical path
+   (CP) is, as in the paper, the chain from the entry of highest priority that follows successors
+   of equal priority (floats compared with a tolerance) down to an exit: |CP| = that priority.
+   When several paths tie, one is followed.
 2. The CP device is the one, among devices every CP operator may use, that minimises the CP
-   operators' total time.
-3. Ready operators are taken by priority; CP operators go to the CP device (earliest slot, with
-   insertion), the others to the device of earliest finish.
+   operators' total time (ties: file order).
+3. Ready operators are taken by priority (a ready queue: priorities need not decrease along
+   edges); CP operators go to the CP device (its earliest slot, with insertion), the others to
+   the device of earliest finish. Where no device may run the whole CP, or the CP device has no
+   memory left for an operator, that operator too goes by earliest finish.
 """
 
 from __future__ import annotations
