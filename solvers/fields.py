@@ -13,19 +13,26 @@ from typing import Any
 from solvers.errors import InputError
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file, turning every I/O or syntax problem into an InputError."""
+def read_text(path: str | Path, what: str = "a text file") -> str:
+    """Read a UTF-8 file, turning every I/O problem into an InputError (``what``: the kind of
+    file expected, for the message)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{p}: is a directory, expected a JSON file") from None
+        raise InputError(f"{p}: is a directory, expected {what}") from None
     except UnicodeDecodeError:
         raise InputError(f"{p}: not a UTF-8 text file") from None
     except OSError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, turning every I/O or syntax problem into an InputError."""
+    p = Path(path)
+    text = read_text(p, "a JSON file")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -266,36 +266,6 @@ def test_plot_writes_a_png_from_the_solution_file(tmp_path, capsys):
     assert code == 2 and "rejects this schedule" in err
 
 
-def test_slot_rows_never_overlap():
-    from hypothesis import given
-
-    from formulations.dag.instance import load
-    from solvers import registry
-    from solvers.gantt import slot_rows
-    from solvers.result import SolveOptions
-    from tests.strategies import dag_json
-
-    @given(dag_json(min_ops=2, max_ops=10, cpu_slots=(1, 4), gpus=(1, 2), zero_times=True))
-    def check(data):
-        inst = load(data)
-        for method in ("heft", "cpu-only", "cpls"):
-            sched = registry.solve("dag", method, inst, SolveOptions()).solution["schedule"]
-            rows = slot_rows(inst, sched)
-            busy: dict = {}
-            for op in inst.operators:
-                dev, slot = rows[op.id]
-                assert slot < inst.device(dev).slots
-                s = round(sched[op.id]["start_ms"] * 1000)
-                e = s + op.time_us[inst.device(dev).kind]
-                if e > s:
-                    busy.setdefault((dev, slot), []).append((s, e))
-            for intervals in busy.values():
-                intervals.sort()
-                assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
-
-    check()
-
-
 def test_every_shipped_instance_validates_and_round_trips(capsys):
     from formulations.dag.instance import dump, load
     from instances import HERE

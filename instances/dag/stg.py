@@ -25,22 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from solvers.errors import InputError
+from solvers.fields import read_text
 
 
 def import_stg(path: str | os.PathLike, processors: int = 4, *, slots: int = 1) -> dict[str, Any]:
     """The F1 instance JSON object of an STG file on ``processors`` identical CPUs."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{p}: is a directory, expected an STG file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not a UTF-8 text file") from None
-    except OSError as e:
-        raise InputError(f"{p}: cannot read ({e.strerror})") from None
-    return parse_stg(text, p.name, processors, slots=slots)
+    return parse_stg(read_text(p, "an STG file"), p.name, processors, slots=slots)
 
 
 def parse_stg(
