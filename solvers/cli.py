@@ -126,10 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_rnn)
 
-    s = sub.add_parser("plot", help="Gantt chart of a solution file (one row per device slot)")
+    s = sub.add_parser(
+        "plot", help="picture of a solution file (dag: Gantt chart; pipeload: latency-memory front)"
+    )
     s.add_argument("solution")
     s.add_argument("--instance", help="instance file (default: the one the solution file names)")
-    s.add_argument("-o", "--out", required=True, help="gantt.png (or .svg, .pdf)")
+    s.add_argument("-o", "--out", required=True, help="out.png (or .svg, .pdf)")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_plot)
     return p
@@ -149,6 +151,13 @@ def _solve_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--objective", help="the family's pattern, e.g. latency or memory for dag")
     s.add_argument("--slo-ms", type=float, help="latency SLO in ms (memory pattern)")
     s.add_argument("--no-hint", action="store_true", help="do not warm-start exact models")
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="family-specific option, repeatable (see `optgap list`)",
+    )
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
@@ -166,7 +175,18 @@ def _options(args: argparse.Namespace) -> SolveOptions:
         objective=args.objective,
         slo_ms=args.slo_ms,
         hint=not args.no_hint,
+        params=_params(getattr(args, "param", [])),
     )
+
+
+def _params(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param {item!r}: expected KEY=VALUE")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
 
 
 def _load(path: str):
@@ -440,15 +460,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise InputError(f"{args.solution}: names no instance; pass --instance FILE")
         instance_path = str((Path(args.solution).resolve().parent / data["instance"]).resolve())
     fam, inst = _load(instance_path)
-    if fam.id != "dag":
-        raise InputError(f"plot draws dag schedules; {instance_path} is a {fam.id} instance")
-    ev = fam.evaluate(inst, data["solution"])
-    if not ev.feasible:
-        raise InputError(f"{args.solution}: the evaluator rejects this schedule: {ev.summary()}")
-    from solvers.gantt import plot_gantt
-
-    title = f"{inst.name or Path(instance_path).stem}: {data.get('method', '?')} ({data.get('status', '?')}), makespan {ev.metrics['makespan_ms']:g} ms"
-    plot_gantt(inst, data["solution"], args.out, title=title)
+    if fam.plot is None:
+        raise InputError(f"family {fam.id!r} has no plot")
+    fam.plot(inst, data, args.out)
     print(f"wrote {args.out}")
     return 0
 

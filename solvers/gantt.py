@@ -94,3 +94,18 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def plot_solution_file(instance: Any, data: dict, path: str) -> None:
+    """`optgap plot` for dag: check the schedule with the evaluator, then draw it."""
+    from formulations.dag.evaluate import evaluate
+    from solvers.errors import InputError
+
+    ev = evaluate(instance, data["solution"])
+    if not ev.feasible:
+        raise InputError(f"the evaluator rejects this schedule: {ev.summary()}")
+    title = (
+        f"{instance.name or 'dag'}: {data.get('method', '?')} ({data.get('status', '?')}), "
+        f"makespan {ev.metrics['makespan_ms']:g} ms"
+    )
+    plot_gantt(instance, data["solution"], path, title=title)

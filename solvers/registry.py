@@ -26,6 +26,8 @@ class Family:
     describe: Callable[[Any], str]  # one-line summary of an instance
     objectives: tuple[str, ...]  # first is the default pattern
     exact: str  # the method the alias "exact" stands for
+    # draws a solution file's picture (Gantt, Pareto front, ...): (instance, solution file, out path)
+    plot: Callable[[Any, dict, str], None] | None = None
 
 
 @dataclass(frozen=True)

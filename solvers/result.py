@@ -27,6 +27,12 @@ class SolveOptions:
     objective: str | None = None  # family pattern, e.g. dag: "latency" or "memory"
     slo_ms: float | None = None  # overrides the instance's SLO where the family has one
     hint: bool = True  # exact models may start from a heuristic solution
+    # family-specific knobs from `--param KEY=VALUE` (e.g. a memory budget); each family documents
+    # its keys and rejects unknown ones with InputError
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.params).get(key, default)
 
 
 @dataclass

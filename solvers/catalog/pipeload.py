@@ -1,0 +1,1 @@
+"""Family pipeload: registrations (filled in by the family's issue)."""

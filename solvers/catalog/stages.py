@@ -1,0 +1,1 @@
+"""Family stages: registrations (filled in by the family's issue)."""

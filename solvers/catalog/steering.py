@@ -1,0 +1,1 @@
+"""Family steering: registrations (filled in by the family's issue)."""

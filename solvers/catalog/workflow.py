@@ -1,0 +1,1 @@
+"""Family workflow: registrations (filled in by the family's issue)."""
