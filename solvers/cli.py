@@ -16,7 +16,7 @@ from solvers import registry
 from solvers.errors import InputError
 from solvers.fields import read_json, write_json_new
 from solvers.report import pct, table
-from solvers.result import Result, SolveOptions, Status
+from solvers.result import Result, SolveOptions, Status, gap_to
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,12 +261,13 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
     names = [n for n, m in registry.methods(fam.id).items() if objective in m.objectives]
     results = [registry.solve(fam.id, n, inst, options) for n in names]
     exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
-    best = min((r.objective for r in exact), default=None)
+    pick = min if fam.sense == "min" else max
+    best = pick((r.objective for r in exact), default=None)
     rows, code = [], 0
     for r in results:
         verdict, c = _verdict(fam, inst, r)
         code = max(code, c)
-        gap = None if best is None or r.objective is None else _gap_to(r.objective, best)
+        gap = None if best is None or r.objective is None else gap_to(r.objective, best, fam.sense)
         rows.append(
             (
                 r.method,
@@ -293,12 +294,6 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
         )
     )
     return code
-
-
-def _gap_to(objective: float, reference: float) -> float:
-    if reference == 0:
-        return 0.0 if objective == 0 else math.inf
-    return (objective - reference) / abs(reference)
 
 
 def _verdict(fam, inst, result: Result) -> tuple[str, int]:

@@ -28,6 +28,7 @@ class Family:
     exact: str  # the method the alias "exact" stands for
     # draws a solution file's picture (Gantt, Pareto front, ...): (instance, solution file, out path)
     plot: Callable[[Any, dict, str], None] | None = None
+    sense: Literal["min", "max"] = "min"  # F5 maximises a violation; everything else minimises
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
         method=m.name,
         status=status,
         bound=bound,
-        gap=relative_gap(result.objective, bound) if status != Status.INFEASIBLE else None,
+        gap=relative_gap(result.objective, bound, family(family_id).sense)
+        if status != Status.INFEASIBLE
+        else None,
         time_s=elapsed,
         stats={"kind": m.kind, "objective_pattern": objective, **result.stats},
     )

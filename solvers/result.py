@@ -68,14 +68,25 @@ class Result:
         return cls(**{**d, "status": Status(status), "backend": d.get("backend", "")})
 
 
-def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """(objective - bound) / |objective| for minimisation; 0 when both are 0."""
+def relative_gap(objective: float | None, bound: float | None, sense: str = "min") -> float | None:
+    """How far the objective may be from optimal, relative to |objective|; 0 when both are 0.
+
+    Minimisation: (objective - bound) / |objective|; maximisation: (bound - objective) / |objective|.
+    """
     if objective is None or bound is None:
         return None
-    diff = max(0.0, objective - bound)
+    diff = max(0.0, objective - bound if sense == "min" else bound - objective)
     if diff == 0.0:
         return 0.0
     return diff / abs(objective) if objective != 0 else math.inf
+
+
+def gap_to(objective: float, reference: float, sense: str = "min") -> float:
+    """Relative distance of a solution's objective from a reference optimum, >= 0 if worse."""
+    diff = objective - reference if sense == "min" else reference - objective
+    if reference == 0:
+        return 0.0 if diff == 0 else math.inf * (1 if diff > 0 else -1)
+    return diff / abs(reference)
 
 
 @dataclass
