@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from solvers import registry
@@ -85,9 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("compare", help="run methods on generated instances; gap to the optimum")
-    s.add_argument("family")
-    s.add_argument("--sizes", type=int, nargs="+", required=True)
+    s = sub.add_parser(
+        "compare", help="run methods on many instances (a grid or a suite); gap to the optimum"
+    )
+    s.add_argument("family", nargs="?", help="family id (or give --suite)")
+    s.add_argument("--suite", help="suite file (TOML): families, instances, methods, settings")
+    s.add_argument("--sizes", type=int, nargs="+")
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     s.add_argument("--methods", nargs="+", help="default: every method of the family")
     _solve_options(s)
@@ -95,7 +99,21 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, help="results, one JSON line per run, appended as they finish"
     )
     s.add_argument("--resume", action="store_true", help="continue --out, skipping runs it holds")
+    s.add_argument(
+        "--workers", type=int, default=0, help="local worker processes (default: run in-process)"
+    )
+    s.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    s.add_argument(
+        "--task-timeout",
+        type=float,
+        metavar="S",
+        help="hard wall-clock limit per run in worker processes (default 2 x time limit + 60)",
+    )
+    s.add_argument(
+        "--plugin", action="append", default=[], help="module to import first (registers methods)"
+    )
     s.set_defaults(func=cmd_compare)
+
     s = sub.add_parser("import", help="import a model graph as an instance (onnx, rnn, stg)")
     s.add_argument("format", choices=("onnx", "stg"))
     s.add_argument("file", help="MODEL.onnx or GRAPH.stg")
@@ -378,14 +396,38 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from solvers.compare import compare, summarise
+    from solvers.compare import run, summarise
+    from solvers.suite import grid_tasks, load_plugins, read_suite
 
-    fam = registry.family(args.family)
-    names = args.methods or list(registry.methods(fam.id))
-    for n in names:
-        registry.method(fam.id, n)
-    options = _options(args)
-    records = compare(fam.id, args.sizes, args.seeds, names, options, args.out, resume=args.resume)
+    load_plugins(args.plugin)
+    timeout = args.task_timeout
+    if args.workers < 0:
+        raise InputError("--workers must be >= 0")
+    if args.suite:
+        if args.family or args.sizes or args.methods:
+            raise InputError("--suite names families, sizes and methods itself; drop the others")
+        suite = read_suite(args.suite)
+        tasks, timeout = suite.tasks, timeout or suite.task_timeout_s
+    else:
+        if not args.family or not args.sizes:
+            raise InputError("compare: give FAMILY --sizes N.. (or --suite FILE)")
+        fam = registry.family(args.family)
+        names = args.methods or [
+            n
+            for n, m in registry.methods(fam.id).items()
+            if (args.objective or fam.objectives[0]) in m.objectives
+        ]
+        tasks = grid_tasks(fam.id, args.sizes, args.seeds, names, _options(args))
+        plugins = tuple(args.plugin)
+        tasks = [replace(t, plugins=plugins) for t in tasks]
+    records = run(
+        tasks,
+        args.out,
+        resume=args.resume,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        task_timeout_s=timeout,
+    )
     print(summarise(records))
     return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
 

@@ -1,140 +1,176 @@
-"""The compare harness: every method on generated instances, gaps to the proven optimum.
+"""The compare harness: tasks (method × instance × settings) run serially, in local worker
+processes, or on a Dask cluster, each result appended to a JSON-lines file the moment it exists.
 
-Each finished run is appended to a JSON-lines file at once (and flushed), so an interrupted run
-keeps what it did; ``resume=True`` skips the runs already there. A file written with other
-settings (pattern, SLO, time limit, threads, seed) is refused rather than mixed.
+Durability: a record is one line written with a single ``write`` and flushed, so killing the run
+at any moment (even ``kill -9``) loses only the task in flight; a half-written last line is dropped
+on ``resume``. Resume skips every task whose key is in the file and refuses a file that holds
+tasks of another suite or other settings rather than mixing them.
+
+Isolation: with ``workers >= 1`` each task runs in a worker process watched by the parent; a
+worker that dies (segfault, out of memory) or overruns the hard per-task limit is replaced and
+its task recorded as ``error`` / ``time_limit``, and the run goes on. A method that raises is
+already turned into an ``error`` result by the registry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import multiprocessing as mp
+import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from solvers import registry
 from solvers.errors import InputError
 from solvers.report import pct, table
-from solvers.result import SolveOptions, Status
+from solvers.result import Result, Status, gap_to
+from solvers.suite import Task, build_instance, load_plugins
+
+# ------------------------------------------------------------------------- one task
 
 
-def _config(options: SolveOptions, objective: str) -> dict[str, Any]:
+_cache: dict[str, Any] = {}  # the last instance built in this process (tasks come grouped)
+
+
+def execute(task: Task) -> dict[str, Any]:
+    """Run one task and return its record. Pure apart from the one-instance cache."""
+    t0 = time.perf_counter()
+    load_plugins(task.plugins)
+    fam = registry.family(task.family)
+    ident = json.dumps(task.source, sort_keys=True)
+    try:
+        if ident not in _cache:
+            _cache.clear()
+            _cache[ident] = build_instance(task)
+        inst = _cache[ident]
+        result = registry.solve(task.family, task.method, inst, task.options)
+        evaluation = _evaluate(fam, inst, result)
+    except InputError as e:  # a bad instance file or generator argument: recorded, run goes on
+        result = Result(task.family, task.method, "", Status.ERROR, message=str(e))
+        evaluation = {"verdict": "none"}
+    record = _record(task, result, evaluation)
+    record["harness_s"] = max(0.0, time.perf_counter() - t0 - result.time_s)
+    return record
+
+
+def _record(task: Task, result: Result, evaluation: dict[str, Any]) -> dict[str, Any]:
+    r = result.to_json()
+    opts = dict(task.options.__dict__)
+    opts["params"] = dict(task.options.params)
     return {
-        "objective": objective,
-        "slo_ms": options.slo_ms,
-        "time_limit_s": options.time_limit_s,
-        "threads": options.threads,
-        "seed": options.seed,
-        "hint": options.hint,
+        "key": task.key,
+        "family": task.family,
+        "instance": task.instance,
+        "size": task.size,
+        "seed": task.seed,
+        "source": task.source,
+        "method": task.method,
+        **{k: r[k] for k in ("backend", "status", "objective", "bound", "gap", "time_s")},
+        "stats": r["stats"] or {"kind": registry.method(task.family, task.method).kind},
+        "message": r["message"],
+        "options": opts,
+        "evaluation": evaluation,
+        "solution": r["solution"],
     }
 
 
-def compare(
-    family_id: str,
-    sizes: list[int],
-    seeds: list[int],
-    methods: list[str],
-    options: SolveOptions,
-    out: str | Path,
-    *,
-    resume: bool = False,
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    fam = registry.family(family_id)
-    objective = options.objective or fam.objectives[0]
-    options = SolveOptions(**{**options.__dict__, "objective": objective})
-    config = _config(options, objective)
-    out = Path(out)
-    done = _read_existing(out, family_id, config) if resume else []
-    if out.exists() and not resume:
-        raise InputError(
-            f"{out}: already exists; pass --resume to continue it or choose another --out"
-        )
-    keys = {(r["size"], r["seed"], r["method"]) for r in done}
-    jobs = [(n, s, m) for n in sizes for s in seeds for m in methods if (n, s, m) not in keys]
-
-    from tqdm import tqdm
-
-    records = list(done)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        out.open("a", encoding="utf-8") as f,
-        tqdm(
-            total=len(jobs), disable=None if progress else True, desc="compare", unit="run"
-        ) as bar,
-    ):
-        cache: dict[tuple[int, int], Any] = {}
-        for size, seed, name in jobs:
-            bar.set_postfix_str(f"n={size} seed={seed} {name}")
-            if (size, seed) not in cache:
-                cache = {(size, seed): fam.generate(size, seed)}
-            inst = cache[size, seed]
-            result = registry.solve(family_id, name, inst, options)
-            record = {
-                "family": family_id,
-                "size": size,
-                "seed": seed,
-                "instance": getattr(inst, "name", ""),
-                **{k: v for k, v in result.to_json().items() if k not in ("family", "solution")},
-                "config": config,
-                "evaluation": _evaluate(fam, inst, result),
-            }
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            records.append(record)
-            bar.update(1)
-    return records
+def _failed(task: Task, status: Status, message: str, elapsed: float) -> dict[str, Any]:
+    result = Result(task.family, task.method, "", status, time_s=elapsed, message=message)
+    return _record(task, result, {"verdict": "none"}) | {"harness_s": 0.0}
 
 
-def _evaluate(fam, inst, result) -> dict[str, Any]:
-    if result.solution is None:
+def _evaluate(fam, inst, result: Result) -> dict[str, Any]:
+    if result.solution is None or result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return {"verdict": "none"}
     ev = fam.evaluate(inst, result.solution)
     if not ev.feasible:
         return {"verdict": "rejected", "violations": ev.violations[:5]}
     agrees = result.objective is None or math.isclose(
-        ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
+        ev.objective, result.objective, rel_tol=1e-6, abs_tol=1e-9
     )
-    return {
-        "verdict": "feasible" if agrees else "rejected",
-        "objective": ev.objective,
-        **(
-            {}
-            if agrees
-            else {"violations": [f"objective {result.objective} != evaluator {ev.objective}"]}
-        ),
-    }
+    out = {"verdict": "feasible" if agrees else "rejected", "objective": ev.objective}
+    if not agrees:
+        out["violations"] = [f"objective {result.objective} != evaluator {ev.objective}"]
+    return out
 
 
-def _read_existing(out: Path, family_id: str, config: dict) -> list[dict[str, Any]]:
-    if not out.exists():
-        return []
-    records = []
-    with out.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                # the last line of an interrupted run may be cut short: drop it, keep the rest
-                if not line.endswith("\n"):
-                    _truncate_last_line(out)
-                    break
-                raise InputError(
-                    f"{out}:{lineno}: not a JSON line; is this a compare results file?"
-                ) from None
-            if r.get("family") != family_id:
-                raise InputError(
-                    f"{out}:{lineno}: results of family {r.get('family')!r}, not {family_id!r}"
-                )
-            if r.get("config") != config:
-                raise InputError(
-                    f"{out}:{lineno}: written with other settings {r.get('config')}; "
-                    f"resume with the same options or use another --out"
-                )
-            records.append(r)
+# ------------------------------------------------------------------------- running many
+
+
+def run(
+    tasks: list[Task],
+    out: str | Path,
+    *,
+    resume: bool = False,
+    workers: int = 0,
+    scheduler: str | None = None,
+    task_timeout_s: float | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run every task not yet in `out`; return all records (old and new) in task order."""
+    out = Path(out)
+    if out.exists() and not resume:
+        raise InputError(
+            f"{out}: already exists; pass --resume to continue it or choose another --out"
+        )
+    by_key = {t.key: t for t in tasks}
+    done = read_records(out, expect=set(by_key)) if resume else {}
+    pending = [t for t in tasks if t.key not in done]
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    from tqdm import tqdm
+
+    with (
+        out.open("a", encoding="utf-8") as f,
+        tqdm(total=len(pending), disable=None if progress else True, unit="run") as bar,
+    ):
+        if scheduler is not None:
+            stream = _run_dask(pending, scheduler)
+        elif workers >= 1:
+            stream = _run_pool(pending, workers, task_timeout_s)
+        else:
+            stream = (execute(t) for t in pending)
+        for record in stream:
+            f.write(json.dumps(record) + "\n")  # one write per record: a kill cuts at most one
+            f.flush()
+            done[record["key"]] = record
+            bar.set_postfix_str(f"{record['instance']} {record['method']}", refresh=False)
+            bar.update(1)
+    return [done[t.key] for t in tasks if t.key in done]
+
+
+def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Records of a results file by key; a cut-off last line is dropped (and cut from the file)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    records: dict[str, dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as f:
+        lines = f.readlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            if lineno == len(lines) and not line.endswith("\n"):
+                _truncate_last_line(path)  # the run was killed mid-write: keep the rest
+                break
+            raise InputError(f"{path}:{lineno}: not a JSON line; is this a results file?") from None
+        if not isinstance(r, dict) or "key" not in r or "method" not in r:
+            raise InputError(f"{path}:{lineno}: not a compare record (no key or method)")
+        if expect is not None and r["key"] not in expect:
+            raise InputError(
+                f"{path}:{lineno}: {r.get('family')} {r.get('instance')} {r['method']} was run "
+                f"with other settings or by another suite; resume with the same suite and "
+                f"options, or use another --out"
+            )
+        records[r["key"]] = r
     return records
 
 
@@ -143,13 +179,135 @@ def _truncate_last_line(path: Path) -> None:
     path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
-def reference(records: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[float, bool]]:
-    """Per instance: (value, proven). The best proven optimum; else the best exact bound."""
-    refs: dict[tuple[int, int], tuple[float, bool]] = {}
-    by_inst: dict[tuple[int, int], list[dict]] = defaultdict(list)
+def _worker(conn: Connection, plugins: tuple[str, ...]) -> None:
+    load_plugins(plugins)
+    registry.family("dag")  # import the catalogue once, before the first task
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        conn.send(execute(task))
+
+
+class _Slot:
+    def __init__(self, ctx, plugins: tuple[str, ...]):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, plugins), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: Task | None = None
+        self.started = 0.0
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
+
+def _hard_limit(task: Task, task_timeout_s: float | None) -> float:
+    # exact models stop at their time limit (model building included); allow for evaluation
+    return task_timeout_s or 2 * task.options.time_limit_s + 60
+
+
+def _run_pool(
+    tasks: list[Task], workers: int, task_timeout_s: float | None
+) -> Iterator[dict[str, Any]]:
+    """Local worker processes (spawned: no state shared with the parent) with a watchdog."""
+    if not tasks:
+        return
+    ctx = mp.get_context("spawn")
+    plugins = tasks[0].plugins
+    queue = list(reversed(tasks))
+    slots = [_Slot(ctx, plugins) for _ in range(min(workers, len(tasks)))]
+    try:
+        while queue or any(s.task for s in slots):
+            for s in slots:
+                if s.task is None and queue:
+                    s.task, s.started = queue.pop(), time.monotonic()
+                    s.conn.send(s.task)
+            busy = [s for s in slots if s.task is not None]
+            now = time.monotonic()
+            wait_s = min(s.started + _hard_limit(s.task, task_timeout_s) - now for s in busy)
+            ready = wait([s.conn for s in busy], timeout=max(0.0, wait_s))
+            for i, s in enumerate(slots):
+                if s.task is None:
+                    continue
+                elapsed = time.monotonic() - s.started
+                if s.conn in ready:
+                    try:
+                        record = s.conn.recv()
+                    except (EOFError, OSError):
+                        s.proc.join(timeout=5)
+                        record = _failed(
+                            s.task,
+                            Status.ERROR,
+                            f"worker process died (exit code {s.proc.exitcode}) during the task",
+                            elapsed,
+                        )
+                        s.stop(kill=True)
+                        slots[i] = _Slot(ctx, plugins)
+                    else:
+                        s.task = None
+                        yield record
+                        continue
+                elif elapsed >= _hard_limit(s.task, task_timeout_s):
+                    record = _failed(
+                        s.task,
+                        Status.TIME_LIMIT,
+                        f"killed by the harness after {elapsed:.1f} s (hard limit per task)",
+                        elapsed,
+                    )
+                    s.stop(kill=True)
+                    slots[i] = _Slot(ctx, plugins)
+                else:
+                    continue
+                yield record
+    finally:
+        for s in slots:
+            s.stop(kill=s.task is not None)
+
+
+def _run_dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
+    """Submit every task to a Dask cluster; records come back as they finish."""
+    if not tasks:
+        return
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout="20s")
+    except OSError as e:
+        raise InputError(f"--scheduler {address}: cannot connect ({e})") from None
+    try:
+        futures = {client.submit(execute, t, pure=False, key=f"optgap-{t.key}"): t for t in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                yield fut.result()
+            except Exception as e:  # e.g. KilledWorker: the task took its worker down
+                yield _failed(task, Status.ERROR, f"{type(e).__name__}: {e}", 0.0)
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------------------- summary
+
+
+def reference(records: Iterable[dict[str, Any]]) -> dict[tuple, tuple[float, bool]]:
+    """Per (family, objective, instance): (value, proven) — the best proven optimum among the
+    exact runs the evaluator accepted; failing that, the tightest exact bound."""
+    refs: dict[tuple, tuple[float, bool]] = {}
+    by_inst: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
-        by_inst[r["size"], r["seed"]].append(r)
+        by_inst[_inst_key(r)].append(r)
     for key, rs in by_inst.items():
+        sense = registry.family(key[0]).sense
+        best, tight = (min, max) if sense == "min" else (max, min)
         exact = [
             r
             for r in rs
@@ -157,55 +315,68 @@ def reference(records: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[floa
         ]
         opt = [r["objective"] for r in exact if r["status"] == Status.OPTIMAL]
         if opt:
-            refs[key] = (min(opt), True)
+            refs[key] = (best(opt), True)
             continue
         bounds = [r["bound"] for r in exact if r["bound"] is not None]
         if bounds:
-            refs[key] = (max(bounds), False)
+            refs[key] = (tight(bounds), False)
     return refs
 
 
-def summarise(records: list[dict[str, Any]]) -> str:
-    """A table per size and method: gap to the optimum (or to the best bound, marked *)."""
+def _inst_key(r: dict[str, Any]) -> tuple:
+    return (r["family"], r["options"]["objective"], r["instance"])
+
+
+def gaps(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float, bool]]:
+    """(record, gap to the reference, reference proven) for every evaluator-accepted run."""
     refs = reference(records)
-    groups: dict[tuple[int, str], list[dict]] = defaultdict(list)
+    out = []
     for r in records:
-        groups[r["size"], r["method"]].append(r)
+        ref = refs.get(_inst_key(r))
+        if r["evaluation"]["verdict"] != "feasible" or ref is None or r["objective"] is None:
+            continue
+        value, proven = ref
+        sense = registry.family(r["family"]).sense
+        out.append((r, gap_to(r["objective"], value, sense), proven))
+    return out
+
+
+def summarise(records: list[dict[str, Any]]) -> str:
+    """A table per family, pattern, size and method: gap to the optimum (or best bound, marked *)."""
+    per: dict[tuple, list[float]] = defaultdict(list)
+    marked: set[tuple] = set()
+    for r, g, proven in gaps(records):
+        k = (r["family"], r["options"]["objective"], _size(r), r["method"])
+        per[k].append(g)
+        if not proven:
+            marked.add(k)
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[r["family"], r["options"]["objective"], _size(r), r["method"]].append(r)
     rows = []
-    any_bound = False
-    for (size, method), rs in sorted(groups.items()):
-        gaps = []
-        marked = False
-        for r in rs:
-            ref = refs.get((r["size"], r["seed"]))
-            if r["evaluation"]["verdict"] != "feasible" or ref is None:
-                continue
-            value, proven = ref
-            marked |= not proven
-            gaps.append(
-                0.0
-                if r["objective"] == value
-                else (r["objective"] - value) / abs(value)
-                if value
-                else math.inf
-            )
-        any_bound |= marked
-        mark = "*" if marked else ""
+    for k, rs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        g = per.get(k, [])
+        mark = "*" if k in marked else ""
         rows.append(
             (
-                size,
-                method,
+                k[0],
+                k[1],
+                k[2],
+                k[3],
                 len(rs),
                 sum(r["evaluation"]["verdict"] == "feasible" for r in rs),
                 sum(r["status"] == Status.OPTIMAL for r in rs),
-                (pct(sum(gaps) / len(gaps)) + mark) if gaps else "-",
-                (pct(max(gaps)) + mark) if gaps else "-",
+                (pct(sum(g) / len(g)) + mark) if g else "-",
+                (pct(max(g)) + mark) if g else "-",
                 f"{sum(r['time_s'] for r in rs) / len(rs):.3f}",
+                sum(r["status"] in (Status.ERROR, Status.TIME_LIMIT) for r in rs),
                 sum(r["evaluation"]["verdict"] == "rejected" for r in rs),
             )
         )
     text = table(
         [
+            "family",
+            "pattern",
             "size",
             "method",
             "runs",
@@ -214,12 +385,17 @@ def summarise(records: list[dict[str, Any]]) -> str:
             "mean gap",
             "max gap",
             "mean time s",
+            "failed",
             "rejected",
         ],
         rows,
-        "llrrrrrrr",
+        "llllrrrrrrrr",
     )
-    note = "gap = (objective - optimum) / optimum over evaluator-checked runs"
-    if any_bound:
+    note = "gap = distance of the objective from the optimum, relative, over evaluator-checked runs"
+    if marked:
         note += "; * = no proven optimum for some instance: gap to the best exact bound"
     return text + "\n" + note
+
+
+def _size(r: dict[str, Any]) -> str:
+    return str(r["size"]) if r.get("size") is not None else "file"

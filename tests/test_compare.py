@@ -1,0 +1,178 @@
+"""The compare harness at scale: suites, worker processes, Dask, crashes, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from solvers.compare import read_records, run, summarise
+from solvers.errors import InputError
+from solvers.result import Status
+from solvers.suite import parse_suite, read_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = "tests.plugin_toy"
+
+
+def toy_suite(methods, sizes=(1, 2, 3), **settings):
+    return parse_suite(
+        {
+            "plugins": [PLUGIN],
+            "time_limit_s": 5,
+            **settings,
+            "run": [{"family": "toy", "sizes": list(sizes), "seeds": [0], "methods": methods}],
+        }
+    )
+
+
+def by_method(records):
+    out = {}
+    for r in records:
+        out.setdefault(r["method"], []).append(r)
+    return out
+
+
+def test_suite_tasks_and_gaps(tmp_path):
+    suite = toy_suite(["exact", "worst"])
+    assert len(suite.tasks) == 6 and len({t.key for t in suite.tasks}) == 6
+    records = run(suite.tasks, tmp_path / "r.jsonl", progress=False)
+    assert [r["status"] for r in by_method(records)["exact"]] == ["optimal"] * 3
+    # worst returns n = size, optimum is 1: gap (n - 1) / 1 by hand = 0, 1, 2
+    text = summarise(records)
+    assert "200.00%" in text and "100.00%" in text
+    assert all(r["evaluation"]["verdict"] == "feasible" for r in records)
+
+
+def test_failures_are_recorded_and_the_run_goes_on(tmp_path):
+    suite = toy_suite(["boom", "crash", "hang", "exact"], sizes=(2,), task_timeout_s=3)
+    records = run(suite.tasks, tmp_path / "r.jsonl", workers=2, progress=False, task_timeout_s=3)
+    got = {r["method"]: r for r in records}
+    assert got["boom"]["status"] == Status.ERROR and "boom" in got["boom"]["message"]
+    assert got["crash"]["status"] == Status.ERROR and "died" in got["crash"]["message"]
+    assert "139" in got["crash"]["message"]
+    assert got["hang"]["status"] == Status.TIME_LIMIT and "killed" in got["hang"]["message"]
+    assert got["exact"]["status"] == Status.OPTIMAL
+    assert len(read_records(tmp_path / "r.jsonl")) == 4
+
+
+def test_workers_give_the_same_records_as_in_process(tmp_path):
+    suite = parse_suite(
+        {
+            "time_limit_s": 10,
+            "run": [
+                {"family": "dag", "sizes": [6, 9], "seeds": [0, 1], "methods": ["cpsat", "heft"]}
+            ],
+        }
+    )
+    a = run(suite.tasks, tmp_path / "a.jsonl", progress=False)
+    b = run(suite.tasks, tmp_path / "b.jsonl", workers=2, progress=False)
+    assert [(r["key"], r["objective"], r["status"]) for r in a] == [
+        (r["key"], r["objective"], r["status"]) for r in b
+    ]
+
+
+def test_resume_refuses_another_suite(tmp_path):
+    out = tmp_path / "r.jsonl"
+    run(toy_suite(["exact"]).tasks, out, progress=False)
+    with pytest.raises(InputError, match="already exists"):
+        run(toy_suite(["exact"]).tasks, out, progress=False)
+    with pytest.raises(InputError, match="other settings"):
+        run(toy_suite(["exact"], time_limit_s=7).tasks, out, resume=True, progress=False)
+    # same suite, more methods: the old records stay, only the new ones run
+    records = run(toy_suite(["exact", "worst"]).tasks, out, resume=True, progress=False)
+    assert len(records) == 6 and len(out.read_text().splitlines()) == 6
+
+
+def test_kill_9_loses_nothing_written_and_resume_finishes(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        f'plugins = ["{PLUGIN}"]\nparams = {{ sleep = "0.15" }}\n'
+        '[[run]]\nfamily = "toy"\nsizes = [1, 2, 3, 4, 5, 6, 7, 8]\nseeds = [0, 1]\n'
+        'methods = ["sleepy", "exact"]\n'
+    )
+    out = tmp_path / "r.jsonl"
+    argv = [
+        sys.executable,
+        "-m",
+        "solvers.cli",
+        "compare",
+        "--suite",
+        str(suite),
+        "--out",
+        str(out),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and len(out.read_bytes().splitlines()) >= 5:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = read_records(out)
+    assert 5 <= len(written) < 32
+    for r in written.values():  # every line that survived is a whole record
+        assert r["status"] in ("optimal", "feasible")
+    # a half-written last line, as a kill in mid-write leaves it
+    with out.open("a") as f:
+        f.write('{"key": "abc", "fam')
+    done = subprocess.run(argv + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(final) == 32 and len({r["key"] for r in final}) == 32
+    for key, r in written.items():  # nothing already written was redone or lost
+        assert next(f for f in final if f["key"] == key) == r
+
+
+def test_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    suite = toy_suite(["exact", "worst", "boom"])
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        records = run(
+            suite.tasks, tmp_path / "r.jsonl", scheduler=cluster.scheduler_address, progress=False
+        )
+    assert len(records) == 9
+    got = by_method(records)
+    assert all(r["status"] == "optimal" for r in got["exact"])
+    assert [r["objective"] for r in got["worst"]] == [1.0, 2.0, 3.0]
+    assert all(r["status"] == "error" for r in got["boom"])
+
+
+def test_bad_suites_are_clear(tmp_path):
+    bad = [
+        ({"run": []}, "at least 1"),
+        ({"run": [{"family": "nope", "sizes": [1]}]}, "unknown family"),
+        ({"run": [{"family": "dag", "sizes": [1], "methods": ["hfet"]}]}, "unknown method"),
+        ({"run": [{"family": "dag"}]}, "either sizes"),
+        ({"run": [{"family": "dag", "sizes": [0]}]}, "sizes"),
+        ({"run": [{"family": "dag", "sizes": [5], "colour": 1}]}, "unknown field"),
+        ({"run": [{"family": "dag", "files": ["missing.json"]}]}, "no such file"),
+        ({"plugins": ["no_such_module_xyz"], "run": [{"family": "dag", "sizes": [5]}]}, "plugin"),
+        ({"time_limit_s": -1, "run": [{"family": "dag", "sizes": [5]}]}, "time_limit_s"),
+    ]
+    for data, msg in bad:
+        with pytest.raises(InputError, match=msg):
+            parse_suite(data)
+    p = tmp_path / "x.toml"
+    p.write_text("run = [ {family = ")
+    with pytest.raises(InputError, match="not valid TOML"):
+        read_suite(p)
+
+
+def test_shipped_suites_parse():
+    suites = sorted((ROOT / "suites").glob("*.toml"))
+    assert suites
+    for p in suites:
+        assert read_suite(p).tasks, p
