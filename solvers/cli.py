@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_compare)
 
+    s = sub.add_parser("report", help="Markdown/HTML report with figures of a compare results file")
+    s.add_argument("results", help="JSON lines written by optgap compare")
+    s.add_argument("-o", "--out", required=True, help="directory for report.md (or .html) and PNGs")
+    s.add_argument("--format", choices=("md", "html"), default="md")
+    s.add_argument("--force", action="store_true", help="write into a non-empty directory")
+    s.set_defaults(func=cmd_report)
+
     s = sub.add_parser("import", help="import a model graph as an instance (onnx, rnn, stg)")
     s.add_argument("format", choices=("onnx", "stg"))
     s.add_argument("file", help="MODEL.onnx or GRAPH.stg")
@@ -430,6 +437,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(summarise(records))
     return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from solvers.results_report import write_report
+
+    path = write_report(args.results, args.out, fmt=args.format, force=args.force)
+    print(f"wrote {path} and its figures")
+    return 0
 
 
 def _refuse_existing(path: str, force: bool) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from solvers.compare import read_records, run, summarise
+from solvers.compare import gaps, read_records, run, summarise
 from solvers.errors import InputError
 from solvers.result import Status
 from solvers.suite import parse_suite, read_suite
@@ -176,3 +176,43 @@ def test_shipped_suites_parse():
     assert suites
     for p in suites:
         assert read_suite(p).tasks, p
+
+
+def test_report_markdown_and_html(tmp_path):
+    from solvers.results_report import write_report
+
+    suite = parse_suite(
+        {
+            "time_limit_s": 10,
+            "run": [
+                {
+                    "family": "dag",
+                    "sizes": [6, 9],
+                    "seeds": [0, 1],
+                    "methods": ["cpsat", "heft", "cpls"],
+                },
+                {"family": "toy", "sizes": [2, 3], "methods": ["exact", "worst", "boom"]},
+            ],
+            "plugins": [PLUGIN],
+        }
+    )
+    results = tmp_path / "r.jsonl"
+    records = run(suite.tasks, results, progress=False)
+    md = write_report(results, tmp_path / "rep")
+    text = md.read_text()
+    for name in (
+        "dag-latency-gap.png",
+        "dag-latency-time.png",
+        "dag-latency-proven.png",
+        "dag-latency-worst.png",
+        "toy-value-gap.png",
+    ):
+        assert (tmp_path / "rep" / name).stat().st_size > 1000, name
+        assert f"({name})" in text
+    # the table's max gap for cpls is the largest gap the harness computed for it
+    worst = max(g for r, g, _ in gaps(records) if r["method"] == "cpls")
+    assert f"{100 * worst:.2f}%" in text
+    with pytest.raises(InputError, match="not empty"):
+        write_report(results, tmp_path / "rep")
+    page = write_report(results, tmp_path / "rep", fmt="html", force=True)
+    assert page.name == "report.html" and '<img src="dag-latency-gap.png"' in page.read_text()
