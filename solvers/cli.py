@@ -121,6 +121,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="write into a non-empty directory")
     s.set_defaults(func=cmd_report)
 
+    s = sub.add_parser(
+        "adversary", help="search for instances where a heuristic is furthest from optimal"
+    )
+    s.add_argument("family")
+    s.add_argument("--method", required=True, help="the heuristic to attack")
+    s.add_argument("--exact", default="exact", help="exact method giving the optimum")
+    s.add_argument("--sizes", type=int, nargs=2, default=[6, 12], metavar=("MIN", "MAX"))
+    s.add_argument("--iterations", type=int, default=200)
+    s.add_argument("--keep", type=int, default=5, help="how many worst instances to save")
+    _solve_options(s)
+    s.add_argument("-o", "--out", required=True, help="directory for worst-K.json files")
+    s.add_argument("--force", action="store_true", help="write into a non-empty directory")
+    s.set_defaults(func=cmd_adversary)
+
     s = sub.add_parser("import", help="import a model graph as an instance (onnx, rnn, stg)")
     s.add_argument("format", choices=("onnx", "stg"))
     s.add_argument("file", help="MODEL.onnx or GRAPH.stg")
@@ -437,6 +451,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(summarise(records))
     return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+
+
+def cmd_adversary(args: argparse.Namespace) -> int:
+    from solvers.adversary import save, search
+
+    if args.iterations < 1 or args.keep < 1:
+        raise InputError("--iterations and --keep must be >= 1")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise InputError(f"{out}: exists and is not empty; choose another -o or pass --force")
+    found = search(
+        args.family,
+        args.method,
+        sizes=tuple(args.sizes),
+        iterations=args.iterations,
+        keep=args.keep,
+        seed=args.seed,
+        options=_options(args),
+        exact=args.exact,
+    )
+    save(found, out, args.family, args.method, force=True)
+    rows = [
+        (f"worst-{k}.json", f.ratio, f.heuristic, f.optimum, f.iteration)
+        for k, f in enumerate(found, 1)
+    ]
+    print(table(["file", "ratio", args.method, "optimum", "found at"], rows, "lrrrr"))
+    print(f"wrote {out}/ (instances and adversary.json)")
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

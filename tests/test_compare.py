@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -216,3 +217,45 @@ def test_report_markdown_and_html(tmp_path):
         write_report(results, tmp_path / "rep")
     page = write_report(results, tmp_path / "rep", fmt="html", force=True)
     assert page.name == "report.html" and '<img src="dag-latency-gap.png"' in page.read_text()
+
+
+def test_adversary_finds_and_saves_reproducible_worst_cases(tmp_path):
+    from solvers import registry
+    from solvers.adversary import ratio_of, save, search
+    from solvers.fields import read_json
+    from solvers.result import SolveOptions
+
+    options = SolveOptions(time_limit_s=5, threads=1, seed=0)
+    found = search(
+        "dag", "heft", sizes=(5, 8), iterations=40, keep=3, seed=1, options=options, progress=False
+    )
+    assert found and [f.ratio for f in found] == sorted((f.ratio for f in found), reverse=True)
+    out = save(found, tmp_path / "adv", "dag", "heft", force=False)
+    summary = read_json(out / "adversary.json")
+    for entry, f in zip(summary["worst"], found, strict=True):
+        assert entry["ratio"] == f.ratio
+        fam, inst = registry.load_instance(read_json(out / entry["file"]))
+        opt = registry.solve("dag", "cpsat", inst, options)
+        h = registry.solve("dag", "heft", inst, options)
+        ev = fam.evaluate(inst, h.solution)
+        assert opt.status == "optimal" and ev.feasible
+        # the saved ratio is what an independent re-solve of the saved file gives
+        assert entry["ratio"] == pytest.approx(
+            ratio_of(ev.objective, opt.objective, "min"), rel=1e-9
+        )
+        assert entry["ratio"] >= 1.0
+    with pytest.raises(InputError, match="not empty"):
+        save(found, tmp_path / "adv", "dag", "heft", force=False)
+    with pytest.raises(InputError, match="exact method"):
+        search("dag", "cpsat", iterations=1, progress=False)
+
+
+def test_adversary_climbs_beyond_the_generator_range():
+    from solvers.adversary import search
+
+    importlib.import_module(PLUGIN)
+    # toy: worst answers n, the optimum is 1, so the ratio is n; generated n = size + seed is at
+    # most 3 + seed here, and only scale moves can push n higher
+    found = search("toy", "worst", sizes=(1, 3), iterations=60, keep=1, seed=0, progress=False)
+    gen_max = max(size + seed for size in (1, 2, 3) for seed in [0])
+    assert found[0].ratio == found[0].data["n"] and found[0].data["n"] > gen_max
