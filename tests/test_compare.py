@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from solvers.compare import gaps, read_records, run, summarise
 from solvers.errors import InputError
 from solvers.result import Status
 from solvers.suite import parse_suite, read_suite
+from solvers.testing import instances
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugin_toy"
@@ -259,3 +261,36 @@ def test_adversary_climbs_beyond_the_generator_range():
     found = search("toy", "worst", sizes=(1, 3), iterations=60, keep=1, seed=0, progress=False)
     gen_max = max(size + seed for size in (1, 2, 3) for seed in [0])
     assert found[0].ratio == found[0].data["n"] and found[0].data["n"] > gen_max
+
+
+# ------------------------------------------------------------------ helpers for users' own tests
+
+
+@given(instances("dag"))
+def test_users_can_check_a_heuristic_with_the_public_helpers(data):
+    from solvers.testing import assert_within
+
+    # a registered heuristic by name; HEFT is never better than the proven optimum
+    value, best = assert_within("dag", "heft", data, ratio=100.0)
+    assert value >= best * (1 - 1e-9)
+
+    # a user's own function returning a solution dict: everything on the first GPU, in order
+    def everything_on_gpu0(inst, options):
+        from solvers import registry
+
+        return registry.solve("dag", "gpu-only", inst, options).solution
+
+    assert_within("dag", everything_on_gpu0, data, ratio=100.0)
+
+
+def test_assert_within_catches_a_bad_heuristic():
+    from solvers.testing import assert_within
+
+    data = json.loads((ROOT / "instances/dag/fork-3.json").read_text())
+    # fork-3 by hand: GPU-only takes 3 ms, the optimum 2.7 ms; ratio 3 / 2.7 = 1.111...
+    value, best = assert_within("dag", "gpu-only", data, ratio=1.12)
+    assert (value, best) == (pytest.approx(3.0), pytest.approx(2.7))
+    with pytest.raises(AssertionError, match="optimum"):
+        assert_within("dag", "gpu-only", data, ratio=1.1)
+    with pytest.raises(AssertionError, match="infeasible"):
+        assert_within("dag", lambda inst, options: {"pattern": "latency", "schedule": {}}, data)

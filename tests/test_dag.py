@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from formulations.dag.evaluate import evaluate
 from formulations.dag.instance import dump, load
+from instances.dag.strategies import dag_json
 from solvers import registry
 from solvers.result import SolveOptions, Status
 from tests.bruteforce_dag import brute_force
-from tests.strategies import dag_json
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
 HEURISTICS = ("heft", "cpop", "peft", "cpls", "gpu-only", "cpu-only")

@@ -18,11 +18,11 @@ from heuristics.dag.heft import gpu_only, heft, heft_schedule
 from heuristics.dag.offload import heft_order, offload
 from heuristics.dag.peft import peft
 from instances.dag.generate import generate
+from instances.dag.strategies import dag_json
 from solvers import registry
 from solvers.errors import InputError
 from solvers.gantt import plot_gantt, slot_rows
 from solvers.result import SolveOptions, Status
-from tests.strategies import dag_json
 
 # Two independent operators, one CPU slot. x: GPU 5, CPU 50 (100 MB); y: GPU 1, CPU 10 (10 MB).
 TWO = load(

@@ -22,11 +22,11 @@ from formulations.dag.evaluate import evaluate
 from formulations.dag.instance import load, slo_us
 from heuristics.dag.common import HeuristicFailure
 from heuristics.dag.heft import heft_schedule
+from instances.dag.strategies import dag_json
 from solvers.errors import InputError
 from solvers.result import SolveOptions, Status
 from tests.bruteforce_dag import brute_force
 from tests.jobshop import OPTIMA, jobshop
-from tests.strategies import dag_json
 
 OPTS = SolveOptions(time_limit_s=60, threads=1, seed=0)
 EXACT = [("cpsat", None), ("milp", "cbc"), ("milp", "highs")]

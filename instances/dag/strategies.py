@@ -1,4 +1,8 @@
-"""Hypothesis strategies shared by the tests: small F1 instances as JSON objects."""
+"""Public hypothesis strategies for F1 (`dag`): small instances as JSON objects.
+
+`instances()` is what `solvers.testing.instances("dag")` returns: at most 7 operators, so CP-SAT
+proves the optimum in milliseconds. `dag_json` takes knobs for the package's own tests.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +66,8 @@ def dag_json(
         for d in devices[1:]:
             d["mem_capacity_mb"] = round(total * draw(st.floats(0.3, 1.0)), 1)
     return data
+
+
+def instances(max_ops: int = 7) -> st.SearchStrategy[dict]:
+    """Random small dag instances (1 CPU with 1-2 slots, 1-2 GPUs), solvable exactly in < 0.1 s."""
+    return dag_json(max_ops=max_ops, cpu_slots=(1, 2), gpus=(1, 2))
