@@ -1,1 +1,93 @@
-"""Family workflow: registrations (filled in by the family's issue)."""
+"""F2 `workflow` (AARC): the family and its methods."""
+
+from __future__ import annotations
+
+from formulations.workflow import cpsat as wf_cpsat
+from formulations.workflow import evaluate as wf_evaluate
+from formulations.workflow import instance as wf_instance
+from formulations.workflow import milp as wf_milp
+from heuristics.workflow import aarc as wf_aarc
+from heuristics.workflow import bo as wf_bo
+from heuristics.workflow import fitmilp as wf_fitmilp
+from heuristics.workflow import memsweep as wf_memsweep
+from instances.workflow import generate as wf_generate
+from solvers.registry import Family, Method, register_family, register_method
+
+register_family(
+    Family(
+        id="workflow",
+        title="CPU/memory configuration of serverless workflows under an SLO (AARC, arXiv 2502.20846)",
+        load=wf_instance.load,
+        dump=wf_instance.dump,
+        evaluate=wf_evaluate.evaluate,
+        generate=wf_generate.generate,
+        describe=wf_instance.describe,
+        # cost: CPU and memory chosen separately; coupled: memory fixes CPU (1 vCPU per 1769 MB)
+        objectives=("cost", "coupled"),
+        exact="milp",
+    )
+)
+BOTH = ("cost", "coupled")
+for name, kind, desc, run, backends in (
+    (
+        "milp",
+        "exact",
+        "MILP (pulp): one configuration per function, start times, every path within the SLO",
+        wf_milp.solve,
+        ("highs", "cbc"),
+    ),
+    (
+        "cpsat",
+        "exact",
+        "CP-SAT: the same choice model in integer µs, costs scaled to integers",
+        wf_cpsat.solve,
+        ("cpsat",),
+    ),
+    (
+        "aarc",
+        "heuristic",
+        "AARC: critical path then detours (Graph-Centric Scheduler), max-heap of lowering moves",
+        wf_aarc.aarc,
+        ("python",),
+    ),
+    (
+        "fit-milp",
+        "heuristic",
+        "ours: profile ~10 points/function, fit the parametric model, MILP on the fit, verify",
+        wf_fitmilp.fitmilp,
+        ("python",),
+    ),
+    (
+        "bo",
+        "heuristic",
+        "Bayesian optimisation (optuna TPE) over all configurations; --param trials=N",
+        wf_bo.bo,
+        ("python",),
+    ),
+    (
+        "maff",
+        "heuristic",
+        "MAFF-style memory-only descent (coupled CPU), SLO split over paths",
+        wf_memsweep.maff,
+        ("python",),
+    ),
+    (
+        "powertune",
+        "heuristic",
+        "power-tuning style sweep of every memory level (coupled CPU), SLO split over paths",
+        wf_memsweep.powertune,
+        ("python",),
+    ),
+):
+    register_method(
+        Method(
+            "workflow",
+            name,
+            kind,
+            desc,
+            run,
+            backends,
+            BOTH,
+            export=getattr({"milp": wf_milp, "cpsat": wf_cpsat}.get(name), "export", None),
+        )
+    )

@@ -1,0 +1,1 @@
+"""F2 `workflow` (AARC): decoupled CPU/memory configuration of serverless workflows."""

@@ -1,0 +1,111 @@
+"""Exact CP-SAT model, the second model of F2: the same multiple-choice problem in integers.
+
+Sets, parameters and the presolve as in ``milp.py``. Times are integer µs (the instance's own
+unit, so no rounding of time). CP-SAT needs integer costs: c_fk is scaled by K = 10^p, the
+largest power of ten with K * max c_fk <= 10^9, and rounded. The model is optimal for the rounded
+costs; the reported objective is the true cost of its choice, which is within n / (2K) * 2 =
+n / K of the true optimum (n functions, each cost off by at most 1 / (2K)): a relative error of
+at most n * 1e-9 / (min total cost / max config cost), far below every tolerance used here.
+
+Variables: x_fk Boolean, S_f ∈ [head_f, T - tail_f - min_k d_fk] integer (µs).
+
+    min  Σ round(K c_fk) x_fk
+    s.t. ExactlyOne(x_fk : k ∈ K_f)                     ∀ f
+         S_g ≥ S_f + Σ_k d_fk x_fk                      ∀ (f, g) ∈ E
+         S_f + Σ_k d_fk x_fk ≤ T - tail_f               ∀ f
+"""
+
+from __future__ import annotations
+
+import math
+
+from ortools.sat.python import cp_model
+
+from formulations.workflow import space as SP
+from formulations.workflow.instance import WorkflowInstance
+from formulations.workflow.milp import check_params, prepare
+from solvers.backends import solve_cpsat, write_cpsat
+from solvers.result import Result, SolveOptions, Status
+
+
+def cost_scale(space: SP.Space) -> float:
+    top = max((c.cost for r in space.choices for c in r), default=1.0)
+    if top <= 0:
+        return 1.0
+    return 10.0 ** math.floor(9 - math.log10(top))
+
+
+def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
+    m = cp_model.CpModel()
+    n = len(space.choices)
+    K = cost_scale(space)
+    x = [[m.NewBoolVar(f"x_{f}_{k}") for k in range(len(space.choices[f]))] for f in range(n)]
+    S = [
+        m.NewIntVar(
+            space.head[f],
+            space.slo_us - space.tail[f] - min(c.d for c in space.choices[f]),
+            f"S_{f}",
+        )
+        for f in range(n)
+    ]
+    dur = [sum(c.d * x[f][k] for k, c in enumerate(space.choices[f])) for f in range(n)]
+    for f in range(n):
+        m.AddExactlyOne(x[f])
+        m.Add(S[f] + dur[f] <= space.slo_us - space.tail[f])
+        for g in space.succs[f]:
+            m.Add(S[g] >= S[f] + dur[f])
+    m.Minimize(
+        sum(round(c.cost * K) * x[f][k] for f in range(n) for k, c in enumerate(space.choices[f]))
+    )
+    # hint: the fastest configuration of each function is always feasible after the presolve
+    for f in range(n):
+        fastest = min(range(len(space.choices[f])), key=lambda k: space.choices[f][k].d)
+        for k, v in enumerate(x[f]):
+            m.AddHint(v, k == fastest)
+    return m, x, K
+
+
+def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
+    check_params(options)
+    mode, space = prepare(inst, options)
+    stats = {
+        "mode": mode,
+        "configs_before_presolve": space.before,
+        "configs_after_presolve": space.after,
+        "fastest_latency_ms": space.fastest_us / 1000,
+    }
+    if not space.feasible:
+        return Result(
+            "", "", "cpsat", Status.INFEASIBLE, stats=stats, message=SP.infeasible_message(space)
+        )
+    model, x, K = build_model(space)
+    out, solver = solve_cpsat(model, options, scale=K)
+    stats["cost_scale"] = K
+    if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Result(
+            "", "", "cpsat", out.status, bound=out.bound, stats=stats, message=out.message
+        )
+    picks = [
+        space.choices[f][next(k for k, v in enumerate(xs) if solver.Value(v))]
+        for f, xs in enumerate(x)
+    ]
+    n = len(picks)
+    bound = None if out.bound is None else out.bound - n / (2 * K)
+    return Result(
+        "",
+        "",
+        "cpsat",
+        out.status,
+        objective=SP.total_cost(picks),
+        bound=bound,
+        solution=SP.solution_dict(inst, mode, space.slo_us, picks),
+        stats=stats,
+    )
+
+
+def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
+    _, space = prepare(inst, options)
+    if not space.feasible:
+        raise ValueError(SP.infeasible_message(space))
+    model, _, _ = build_model(space)
+    write_cpsat(model, path)

@@ -1,0 +1,1 @@
+"""F2 heuristics: each learns runtimes only through the profiling oracle."""

@@ -1,0 +1,168 @@
+"""The profiling oracle: the only way an F2 heuristic learns a runtime.
+
+A heuristic sees the workflow's public data (graph, grids, prices, SLO) through ``Blind`` and asks
+``Oracle.profile(f, i, j)`` for the runtime of function f at CPU level i and memory level j, as
+if it ran the function once in that configuration. Every call is one *sample*, even a repeated
+one (a real search re-runs the function; a heuristic that wants a cache keeps its own), and adds
+the runtime to the *simulated search time* (profiling runs are serial). A run that goes out of
+memory returns None and costs its sample but no time (it fails at start-up). The counts go into
+``Result.stats`` as ``samples``, ``distinct_samples`` and ``search_time_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from formulations.workflow import space as SP
+from formulations.workflow.instance import WorkflowInstance, mode_of, slo_us
+from solvers.errors import InputError
+from solvers.result import Result, SolveOptions, Status
+
+
+class Oracle:
+    def __init__(self, inst: WorkflowInstance) -> None:
+        self._tables = [f.runtime_us for f in inst.functions]
+        self.samples = 0
+        self.search_time_us = 0
+        self.seen: set[tuple[int, int, int]] = set()
+
+    def profile(self, f: int, i: int, j: int) -> int | None:
+        """Runtime in µs of function f (index) at CPU level i, memory level j; None = OOM."""
+        t = self._tables[f][i][j]
+        self.samples += 1
+        self.seen.add((f, i, j))
+        if t is not None:
+            self.search_time_us += t
+        return t
+
+    def stats(self) -> dict:
+        return {
+            "samples": self.samples,
+            "distinct_samples": len(self.seen),
+            "search_time_s": self.search_time_us / 1e6,
+        }
+
+
+@dataclass
+class Blind:
+    """What a heuristic may know without profiling: structure, grids, prices, SLO, mode."""
+
+    ids: list[str]
+    preds: list[list[int]]
+    succs: list[list[int]]
+    topo: list[int]
+    cpu_grid: tuple[float, ...]
+    mem_grid_mb: tuple[float, ...]
+    slo_us: int
+    mode: str
+    inst_public: WorkflowInstance = field(repr=False)  # for cost(), coupling and output only
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def cost(self, runtime_us: int, i: int, j: int) -> float:
+        return self.inst_public.cost(runtime_us, i, j)
+
+    def allowed(self, i: int, j: int) -> bool:
+        return self.mode == "decoupled" or self.inst_public.is_coupled(i, j)
+
+    def coupled_cpu(self, j: int) -> int:
+        return self.inst_public.coupled_cpu_index[j]
+
+    def latency(self, d: list[int]) -> int:
+        finish = [0] * self.n
+        for v in self.topo:
+            finish[v] = max((finish[u] for u in self.preds[v]), default=0) + d[v]
+        return max(finish)
+
+    def critical_path(self, d: list[int], nodes: set[int] | None = None) -> list[int]:
+        """Longest path (by d) within ``nodes`` (default all), ties to the lower index."""
+        nodes = set(range(self.n)) if nodes is None else nodes
+        best: dict[int, tuple[int, int | None]] = {}
+        for v in self.topo:
+            if v not in nodes:
+                continue
+            p = max(((best[u][0], -u) for u in self.preds[v] if u in nodes), default=None)
+            best[v] = (d[v] + (p[0] if p else 0), -p[1] if p else None)
+        end = max(nodes, key=lambda v: (best[v][0], -v))
+        path = [end]
+        while best[path[-1]][1] is not None:
+            path.append(best[path[-1]][1])
+        return path[::-1]
+
+
+def setup(inst: WorkflowInstance, options: SolveOptions) -> tuple[Blind, Oracle]:
+    idx = inst.index
+    n = len(inst.functions)
+    preds: list[list[int]] = [[] for _ in range(n)]
+    succs: list[list[int]] = [[] for _ in range(n)]
+    for a, b in inst.edges:
+        preds[idx[b]].append(idx[a])
+        succs[idx[a]].append(idx[b])
+    blind = Blind(
+        [f.id for f in inst.functions],
+        preds,
+        succs,
+        [idx[f] for f in nx.lexicographical_topological_sort(inst.graph, key=idx.__getitem__)],
+        inst.cpu_grid,
+        inst.mem_grid_mb,
+        slo_us(inst, options.slo_ms),
+        mode_of(options.objective),
+        inst,
+    )
+    return blind, Oracle(inst)
+
+
+def int_param(options: SolveOptions, key: str, default: int, allowed: set[str], lo: int = 1) -> int:
+    for k, _ in options.params:
+        if k not in allowed:
+            raise InputError(
+                f"--param {k}: unknown for this method (known: {', '.join(sorted(allowed)) or 'none'})"
+            )
+    raw = options.param(key)
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise InputError(f"--param {key}={raw}: expected an integer") from None
+    if v < lo:
+        raise InputError(f"--param {key}={raw}: must be >= {lo}")
+    return v
+
+
+def finish(
+    blind: Blind,
+    oracle: Oracle,
+    config: list[tuple[int, int]],
+    runtime: list[int],
+    extra: dict | None = None,
+) -> Result:
+    """The heuristic's answer, checked against the SLO with the runtimes it profiled."""
+    stats = oracle.stats() | (extra or {})
+    latency = blind.latency(runtime)
+    stats["latency_ms"] = latency / 1000
+    if latency > blind.slo_us:
+        return Result(
+            "",
+            "",
+            "python",
+            Status.ERROR,
+            stats=stats,
+            message=f"found no configuration within the SLO (best latency {latency / 1000:g} ms)",
+        )
+    picks = [
+        SP.Choice(i, j, runtime[f], blind.cost(runtime[f], i, j)) for f, (i, j) in enumerate(config)
+    ]
+    return Result(
+        "",
+        "",
+        "python",
+        Status.FEASIBLE,
+        objective=SP.total_cost(picks),
+        solution=SP.solution_dict(blind.inst_public, blind.mode, blind.slo_us, picks),
+        stats=stats,
+    )

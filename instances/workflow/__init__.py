@@ -1,0 +1,1 @@
+"""F2 `workflow` instances: generators, the AARC profiles, shipped examples, strategies."""
