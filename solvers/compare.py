@@ -216,6 +216,12 @@ def _hard_limit(task: Task, task_timeout_s: float | None) -> float:
     return task_timeout_s or 2 * task.options.time_limit_s + 60
 
 
+def _expected_cost(task: Task) -> float:
+    kind = registry.method(task.family, task.method).kind
+    size = task.size if task.size is not None else 100  # files: assume a large instance
+    return (task.options.time_limit_s if kind == "exact" else 1e-3) * size
+
+
 def _run_pool(
     tasks: list[Task], workers: int, task_timeout_s: float | None
 ) -> Iterator[dict[str, Any]]:
@@ -224,7 +230,8 @@ def _run_pool(
         return
     ctx = mp.get_context("spawn")
     plugins = tasks[0].plugins
-    queue = list(reversed(tasks))
+    # longest expected first (LPT): one long exact solve started last would idle the others
+    queue = sorted(tasks, key=_expected_cost)
     slots = [_Slot(ctx, plugins) for _ in range(min(workers, len(tasks)))]
     try:
         while queue or any(s.task for s in slots):
@@ -285,7 +292,12 @@ def _run_dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
     except OSError as e:
         raise InputError(f"--scheduler {address}: cannot connect ({e})") from None
     try:
-        futures = {client.submit(execute, t, pure=False, key=f"optgap-{t.key}"): t for t in tasks}
+        futures = {
+            client.submit(
+                execute, t, pure=False, key=f"optgap-{t.key}", priority=_expected_cost(t)
+            ): t
+            for t in tasks
+        }
         for fut in as_completed(futures):
             task = futures[fut]
             try:

@@ -1,0 +1,65 @@
+"""Harness benchmark: parallel speed-up of the quick suite and per-instance overhead.
+
+    python benchmarks/bench_compare.py
+
+Prints (1) the wall time of `suites/quick.toml` with 2 worker processes as a fraction of its time
+with 1 worker process (the issue asks for <= 0.6 on 2 cores), and (2) the harness's own cost per
+instance: a heuristic that does nothing (tests/plugin_toy.py `noop`) run over 300 instances,
+in-process and through one worker process; the figure is wall time per run, everything included
+(generation, registry, evaluation, JSON line written and flushed, IPC where there is a worker).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.plugin_toy, for the no-op method
+
+from solvers.compare import run  # noqa: E402
+from solvers.report import table  # noqa: E402
+from solvers.suite import parse_suite, read_suite  # noqa: E402
+
+
+def timed(tasks, **kw) -> tuple[float, list]:
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        records = run(tasks, Path(d) / "r.jsonl", progress=False, **kw)
+        return time.perf_counter() - t0, records
+
+
+def main() -> None:
+    quick = read_suite(ROOT / "suites" / "quick.toml").tasks
+    t1, r1 = timed(quick, workers=1)
+    t2, r2 = timed(quick, workers=2)
+    solved = sum(r["evaluation"]["verdict"] == "feasible" for r in r2)
+    print(f"quick suite: {len(quick)} runs ({solved} evaluator-accepted with 2 workers)")
+    print(
+        table(
+            ["workers", "wall s", "ratio to 1 worker"],
+            [(1, f"{t1:.1f}", "1.00"), (2, f"{t2:.1f}", f"{t2 / t1:.2f}")],
+        )
+    )
+    print()
+    noop = parse_suite(
+        {
+            "plugins": ["tests.plugin_toy"],
+            "run": [
+                {"family": "toy", "sizes": list(range(1, 301)), "seeds": [0], "methods": ["noop"]}
+            ],
+        }
+    ).tasks
+    rows = []
+    for label, kw in (("in-process", {}), ("1 worker process", {"workers": 1})):
+        t, records = timed(noop, **kw)
+        rows.append((label, len(records), f"{1000 * t / len(records):.2f}"))
+    print("harness overhead (no-op heuristic, wall time per run, all included)")
+    print(table(["mode", "runs", "ms per run"], rows))
+    print("(the worker figure includes starting the worker process once: about 1 s of imports)")
+
+
+if __name__ == "__main__":
+    main()
