@@ -1,1 +1,96 @@
-"""Family stages: registrations (filled in by the family's issue)."""
+"""F3 `stages` (SERFLOW): the family and its methods."""
+
+from __future__ import annotations
+
+from formulations.stages import dp as stages_dp
+from formulations.stages import evaluate as stages_evaluate
+from formulations.stages import instance as stages_instance
+from formulations.stages import milp as stages_milp
+from heuristics.stages import baselines as stages_baselines
+from heuristics.stages import libra as stages_libra
+from heuristics.stages import serflow as stages_serflow
+from instances.stages import generate as stages_generate
+from solvers.registry import Family, Method, register_family, register_method
+
+register_family(
+    Family(
+        id="stages",
+        title="Stage-wise FaaS/IaaS provisioning of early-exit models (SERFLOW, arXiv 2510.27182)",
+        load=stages_instance.load,
+        dump=stages_instance.dump,
+        evaluate=stages_evaluate.evaluate,
+        generate=stages_generate.generate,
+        describe=stages_instance.describe,
+        objectives=("cost",),
+        exact="milp",
+    )
+)
+COST = ("cost",)
+for name, kind, desc, run, backends, export in (
+    (
+        "milp",
+        "exact",
+        "MILP over the trace: integer VMs per stage and window (launched a cold start ahead), "
+        "function share, cheapest fitting memory per stage",
+        stages_milp.solve,
+        ("cbc", "highs"),
+        stages_milp.export,
+    ),
+    (
+        "milp-onehot",
+        "exact",
+        "the same MILP with one binary per stage and function memory (cross-check)",
+        stages_milp.solve_onehot,
+        ("cbc", "highs"),
+        None,
+    ),
+    (
+        "dp",
+        "exact",
+        "dynamic programme per stage over windows x VM counts (no vm.max_total)",
+        stages_dp.solve,
+        ("numpy",),
+        None,
+    ),
+    (
+        "serflow",
+        "heuristic",
+        "online, stage-wise cost indifference: a VM where its load beats price / function cost",
+        stages_serflow.serflow,
+        ("python",),
+        None,
+    ),
+    (
+        "stage-agnostic",
+        "heuristic",
+        "online, the same indifference rule with every stage provisioned for all traffic",
+        stages_serflow.stage_agnostic,
+        ("python",),
+        None,
+    ),
+    (
+        "libra",
+        "heuristic",
+        "online, LIBRA-style: VMs for the smoothed (EWMA) load, bursts to functions",
+        stages_libra.libra,
+        ("python",),
+        None,
+    ),
+    (
+        "functions-only",
+        "heuristic",
+        "online baseline: serverless functions only",
+        stages_baselines.functions_only,
+        ("python",),
+        None,
+    ),
+    (
+        "vm-peak",
+        "heuristic",
+        "online baseline: VMs for the peak rate seen so far at every stage",
+        stages_baselines.vm_peak,
+        ("python",),
+        None,
+    ),
+):
+    register_method(Method("stages", name, kind, desc, run, backends, COST, export=export))

@@ -1,0 +1,1 @@
+"""F3 online provisioning policies (window by window, from past arrivals only)."""

@@ -1,0 +1,67 @@
+"""What the F3 online policies share: what a policy may observe, and the result wrapper.
+
+Online means: the VMs serving window t are launched ``cold_start_s`` before t starts, so the
+policy decides them at time ``t W - cold_start_s`` and sees only the per-second arrivals before
+that instant. :func:`observed_rates` gives, per window, the mean rate of the last W seconds
+before its decision instant (NaN when nothing has been observed yet). A policy may also use the
+instance's static profile: service times, exit probabilities (hence each stage's reach), prices
+and the planning model's caps and memories (:meth:`StagesInstance.plan`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from formulations.stages.plan import check_params, plan_cost, slo_of, solution
+from solvers.result import Result, SolveOptions, Status
+
+
+def observed_rates(inst) -> np.ndarray:
+    W = inst.window_s
+    csum = np.concatenate(([0], np.cumsum(inst.per_second)))
+    out = np.full(inst.n_windows, np.nan)
+    for t in range(inst.n_windows):
+        end = int(math.floor(t * W - inst.vm.cold_start_s))
+        if end <= 0:
+            continue
+        start = max(0, end - W)
+        out[t] = (csum[end] - csum[start]) / (end - start)
+    return out
+
+
+def safe_vms(inst, s: int, slo_ms: float, peak_so_far: float, reach: float) -> int:
+    """VMs for a stage whose functions cannot meet the SLO: the peak rate seen so far plus 25 %
+    headroom (an online policy has no fallback there; the evaluator judges the result)."""
+    sp = inst.plan(slo_ms).stages[s]
+    if not sp.vm_ok or not np.isfinite(peak_so_far):
+        return 0
+    return math.ceil(1.25 * peak_so_far * reach / sp.cap - 1e-12)
+
+
+Policy = Callable[[object, float], list[list[int]] | None]
+
+
+def run_policy(inst, options: SolveOptions, name: str, policy: Policy) -> Result:
+    check_params(options)
+    slo = slo_of(inst, options)
+    plan = inst.plan(slo)
+    if plan.infeasible:
+        return Result("", "", "python", Status.INFEASIBLE, message=plan.infeasible)
+    vms = policy(inst, slo)
+    mt = inst.vm.max_total
+    if mt is not None:  # scale each window down to the quota, largest stages first
+        for t in range(inst.n_windows):
+            while sum(vms[s][t] for s in range(len(vms))) > mt:
+                s = max(range(len(vms)), key=lambda q: vms[q][t])
+                vms[s][t] -= 1
+    return Result(
+        "",
+        "",
+        "python",
+        Status.FEASIBLE,
+        objective=plan_cost(inst, vms, slo),
+        solution=solution(inst, vms, slo, name),
+    )

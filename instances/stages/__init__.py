@@ -1,0 +1,1 @@
+"""F3 instances: generator, model presets, shipped traces and examples, hypothesis strategies."""
