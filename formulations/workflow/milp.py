@@ -27,14 +27,18 @@ from solvers.backends import solve_pulp, write_pulp
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
-PARAMS: frozenset[str] = frozenset()
+# the family's --param keys (all used by heuristics); the exact models accept and ignore them so
+# that `optgap solve --method all --param trials=20` works, and refuse anything else
+FAMILY_PARAMS = frozenset({"trials", "cpu_points", "rounds"})
 
 
-def check_params(options: SolveOptions, allowed: frozenset[str] = PARAMS) -> None:
+def check_params(options: SolveOptions) -> None:
     for key, _ in options.params:
-        if key not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise InputError(f"--param {key}: unknown for this method (known: {known})")
+        if key not in FAMILY_PARAMS:
+            raise InputError(
+                f"--param {key}: unknown for the workflow family "
+                f"(known: {', '.join(sorted(FAMILY_PARAMS))})"
+            )
 
 
 def build_model(

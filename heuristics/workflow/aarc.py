@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 
-from heuristics.workflow.oracle import Blind, Oracle, finish, int_param, setup
+from heuristics.workflow.oracle import Blind, Oracle, check_params, finish, setup
 from solvers.result import Result, SolveOptions
 
 TOLERANCE = 0.05  # the prototype accepts a move that raises the function's cost by <= 5 %
@@ -176,7 +176,7 @@ def _reach(start: set[int], inside: set[int], nxt: list[list[int]]) -> set[int]:
 
 
 def aarc(inst, options: SolveOptions) -> Result:
-    int_param(options, "none", 0, set())
+    check_params(options)
     blind, oracle = setup(inst, options)
     run = _Aarc(blind, oracle)
     for f in range(blind.n):

@@ -21,7 +21,7 @@ DEFAULT_TRIALS = 100
 
 
 def bo(inst, options: SolveOptions) -> Result:
-    trials = int_param(options, "trials", DEFAULT_TRIALS, {"trials"})
+    trials = int_param(options, "trials", DEFAULT_TRIALS)
     blind, oracle = setup(inst, options)
     n_cpu, n_mem = len(blind.cpu_grid), len(blind.mem_grid_mb)
     coupled = blind.mode == "coupled"

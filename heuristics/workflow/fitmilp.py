@@ -38,7 +38,6 @@ from formulations.workflow import space as SP
 from heuristics.workflow.oracle import finish, int_param, setup
 from solvers.result import Result, SolveOptions, Status
 
-PARAMS = {"cpu_points", "rounds"}
 NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
@@ -70,8 +69,8 @@ def _spread(lo: int, hi: int, k: int) -> list[int]:
 
 
 def fitmilp(inst, options: SolveOptions) -> Result:
-    cpu_points = int_param(options, "cpu_points", 4, PARAMS, lo=2)
-    rounds = int_param(options, "rounds", 30, PARAMS)
+    cpu_points = int_param(options, "cpu_points", 4, lo=2)
+    rounds = int_param(options, "rounds", 30)
     blind, oracle = setup(inst, options)
     n_cpu, n_mem = len(blind.cpu_grid), len(blind.mem_grid_mb)
     measured: list[dict[tuple[int, int], int | None]] = [{} for _ in range(blind.n)]

@@ -16,7 +16,7 @@ The answers are coupled configurations, hence valid in both modes.
 
 from __future__ import annotations
 
-from heuristics.workflow.oracle import Blind, finish, int_param, setup
+from heuristics.workflow.oracle import Blind, check_params, finish, setup
 from solvers.result import Result, SolveOptions
 
 
@@ -33,7 +33,7 @@ def shares_ok(blind: Blind, fast: list[int]) -> list[tuple[int, int]]:
 
 
 def powertune(inst, options: SolveOptions) -> Result:
-    int_param(options, "none", 0, set())
+    check_params(options)
     blind, oracle = setup(inst, options)
     J = len(blind.mem_grid_mb)
     sweep: list[dict[int, int]] = []
@@ -60,7 +60,7 @@ def powertune(inst, options: SolveOptions) -> Result:
 
 
 def maff(inst, options: SolveOptions) -> Result:
-    int_param(options, "none", 0, set())
+    check_params(options)
     blind, oracle = setup(inst, options)
     top = len(blind.mem_grid_mb) - 1
     cpu = blind.coupled_cpu

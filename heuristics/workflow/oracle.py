@@ -17,6 +17,7 @@ import networkx as nx
 
 from formulations.workflow import space as SP
 from formulations.workflow.instance import WorkflowInstance, mode_of, slo_us
+from formulations.workflow.milp import check_params
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
@@ -116,12 +117,12 @@ def setup(inst: WorkflowInstance, options: SolveOptions) -> tuple[Blind, Oracle]
     return blind, Oracle(inst)
 
 
-def int_param(options: SolveOptions, key: str, default: int, allowed: set[str], lo: int = 1) -> int:
-    for k, _ in options.params:
-        if k not in allowed:
-            raise InputError(
-                f"--param {k}: unknown for this method (known: {', '.join(sorted(allowed)) or 'none'})"
-            )
+# a method ignores the --param keys of the family's other methods (so `optgap solve --method all
+# --param trials=20` works) and refuses keys no method of the family knows
+
+
+def int_param(options: SolveOptions, key: str, default: int, lo: int = 1) -> int:
+    check_params(options)
     raw = options.param(key)
     if raw is None:
         return default
