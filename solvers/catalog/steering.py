@@ -1,1 +1,62 @@
-"""Family steering: registrations (filled in by the family's issue)."""
+"""F5 `steering`: steering-inequality and Bell bounds as SDPs, sequential sharing, network
+witnesses (arXiv 2405.08588, 2402.04652, 2211.08153). Every quantity is maximised: `sdp` gives
+the optimum with a checked dual certificate, the heuristics lower bounds."""
+
+from __future__ import annotations
+
+from formulations.steering import evaluate as st_evaluate
+from formulations.steering import instance as st_instance
+from formulations.steering import sdp as st_sdp
+from heuristics.steering.closed_form import closed_form
+from heuristics.steering.seesaw import seesaw
+from instances.steering import generate as st_generate
+from solvers.backends import SDP_BACKENDS
+from solvers.registry import Family, Method, register_family, register_method
+
+register_family(
+    Family(
+        id="steering",
+        title="Steering/Bell bounds as SDPs, sequential sharing (arXiv 2405.08588, 2211.08153)",
+        load=st_instance.load,
+        dump=st_instance.dump,
+        evaluate=st_evaluate.evaluate,
+        generate=st_generate.generate,
+        describe=st_instance.describe,
+        objectives=("value",),
+        exact="sdp",
+        sense="max",
+    )
+)
+register_method(
+    Method(
+        "steering",
+        "sdp",
+        "exact",
+        "the scenario's quantity as an SDP/LP (or enumeration), dual certificate checked",
+        st_sdp.solve,
+        SDP_BACKENDS,
+        ("value",),
+    )
+)
+register_method(
+    Method(
+        "steering",
+        "seesaw",
+        "heuristic",
+        "see-saw over explicit strategies from seeded starts (a lower bound)",
+        seesaw,
+        ("python",),
+        ("value",),
+    )
+)
+register_method(
+    Method(
+        "steering",
+        "closed-form",
+        "heuristic",
+        "textbook strategy / given measurements / aligned witness (a lower bound)",
+        closed_form,
+        ("python",),
+        ("value",),
+    )
+)

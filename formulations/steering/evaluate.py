@@ -1,0 +1,520 @@
+"""Independent evaluator for F5: the definition of each quantity's feasible points and values.
+
+Plain numpy; it imports no model or heuristic module (only the instance reader for the data).
+Every quantity is a maximisation; the solution is a feasible point whose value is recomputed
+here, and an optional dual certificate whose bound is recomputed and reported in
+``metrics["certified_bound"]`` (with ``metrics["certificate"]`` = "valid" or the reason not).
+
+Solutions (matrices are {"re": [[..]], "im": [[..]]}):
+- lhs-bound:       {"signs": [±1]*n, "vector": ψ (d×1)}; value <ψ|Σ s_k B_k|ψ>/√n, |ψ| = 1.
+                   The certified bound is C_n itself, enumerated here (its definition).
+- quantum-max:     {"assemblage": [[σ_{+|k}, σ_{-|k}]], "dual": {"Y": [Y_k]}}: σ ⪰ 0, equal
+                   marginals of trace 1; value (1/√n) Σ tr B_k(σ_+ - σ_-); bound
+                   λ_max(Σ (Y'_k - B_k/√n)), Y'_k = Y_k shifted by its PSD violations.
+- steering-value:  {"alice": [A_k], "dual": {"P": [P_k]}}: -I ⪯ A_k ⪯ I; value
+                   (1/√n) Σ tr[(A_k ⊗ B_k) ρ]; bound Σ ||P_k||_1 + ||P_k - X_k||_1.
+- robustness, weight, lhs-distance:
+                   {"witness": [[F_{a|x}]], "lhs_model": [{"strategy": λ, "sigma": σ_λ}]};
+                   witness constraints as in formulations/steering/sdp.py; the model's
+                   constraints are checked to CERT_TOL.
+- bell-quantum:    {"gram": Γ} (PSD, unit diagonal, rows 1, A_x, B_y) or {"strategy": {"state":
+                   ρ, "alice": [A_x], "bob": [B_y]}}; "dual": {"mu": μ}, bound Σ μ' (shifted).
+- bell-local:      {"a": [±1], "b": [±1]}; certified bound enumerated here.
+- double-violation: {"weights": q_s, "alice": [[A^s_x]] (iff the instance leaves Alice free),
+                   "dual": {"w": w}}; value min_{AB, AC} Σ_s q_s (W(s, A^s) - C(s)).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from formulations.steering.instance import SteeringInstance, matrix_from_json
+from solvers.errors import InputError
+from solvers.result import Evaluation
+
+FEAS_TOL = 1e-9  # primal feasibility (eigenvalues, equalities), absolute
+CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
+
+
+class _Bad(Exception):
+    pass
+
+
+def _h(m: np.ndarray) -> np.ndarray:
+    return (m + m.conj().T) / 2
+
+
+def _mat(v: Any, path: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    try:
+        m = matrix_from_json(v, path, shape)
+    except InputError as e:
+        raise _Bad(str(e)) from None
+    if m.ndim != 2:
+        raise _Bad(f"{path}: expected a matrix")
+    return m
+
+
+def _herm(v: Any, path: str, d: int) -> np.ndarray:
+    m = _mat(v, path, (d, d))
+    err = float(np.abs(m - m.conj().T).max())
+    if err > FEAS_TOL:
+        raise _Bad(f"{path}: not Hermitian (max |M - M†| = {err:.3g})")
+    return _h(m)
+
+
+def _emin(m: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh(_h(m))[0])
+
+
+def _emax(m: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh(_h(m))[-1])
+
+
+def _tnorm(m: np.ndarray) -> float:
+    return float(np.abs(np.linalg.eigvalsh(_h(m))).sum())
+
+
+def _list(v: Any, path: str, n: int | None = None) -> list:
+    if not isinstance(v, list):
+        raise _Bad(f"{path}: expected an array")
+    if n is not None and len(v) != n:
+        raise _Bad(f"{path}: expected {n} entries, got {len(v)}")
+    return v
+
+
+# ------------------------------------------------------------------ physics, recomputed here
+
+
+def _obs(m) -> np.ndarray:
+    return sum(v * e for v, e in zip(m.values, m.effects, strict=True))
+
+
+def _blocks(rho: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
+    return rho.reshape(dims[0], dims[1], dims[0], dims[1])
+
+
+def _bob_state(rho, dims, effect_a) -> np.ndarray:
+    """tr_A[(E ⊗ I) ρ]."""
+    r = _blocks(rho, dims)
+    out = np.zeros((dims[1], dims[1]), dtype=complex)
+    for i in range(dims[0]):
+        for k in range(dims[0]):
+            out += effect_a[k, i] * r[i, :, k, :]
+    return _h(out)
+
+
+def _alice_op(rho, dims, bob_op) -> np.ndarray:
+    """tr_B[(I ⊗ B) ρ]."""
+    r = _blocks(rho, dims)
+    out = np.zeros((dims[0], dims[0]), dtype=complex)
+    for j in range(dims[1]):
+        for l2 in range(dims[1]):
+            out += bob_op[l2, j] * r[:, j, :, l2]
+    return _h(out)
+
+
+def _sqrt_psd(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(_h(m))
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.conj().T
+
+
+def _corr_ops(rho, dims, bob_ops, c) -> list[np.ndarray]:
+    parts = [_alice_op(rho, dims, b) for b in bob_ops]
+    return [sum(c[x, y] * parts[y] for y in range(len(parts))) for x in range(c.shape[0])]
+
+
+def _c_lhs(c: np.ndarray, ops) -> float:
+    """max_{a ∈ ±1} λ_max(Σ_x a_x Σ_y c_xy B_y): the LHS bound of a steering functional."""
+    bx = [sum(c[x, y] * ops[y] for y in range(len(ops))) for x in range(c.shape[0])]
+    return max(
+        _emax(sum(a * b for a, b in zip(signs, bx, strict=True)))
+        for signs in itertools.product((1, -1), repeat=len(bx))
+    )
+
+
+def _c_local(c: np.ndarray) -> float:
+    return max(
+        float(np.asarray(a) @ c @ np.asarray(b))
+        for a in itertools.product((1, -1), repeat=c.shape[0])
+        for b in itertools.product((1, -1), repeat=c.shape[1])
+    )
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def evaluate(inst: SteeringInstance, solution: Any) -> Evaluation:
+    if not isinstance(solution, dict):
+        return Evaluation(False, None, ["solution: expected an object"])
+    fn = {
+        "lhs-bound": _lhs_bound,
+        "quantum-max": _quantum_max,
+        "steering-value": _steering_value,
+        "robustness": _witness,
+        "weight": _witness,
+        "lhs-distance": _witness,
+        "bell-quantum": _bell_quantum,
+        "bell-local": _bell_local,
+        "double-violation": _double_violation,
+    }[inst.quantity]
+    metrics: dict[str, Any] = {}
+    try:
+        value, violations = fn(inst, solution, metrics)
+    except _Bad as e:
+        return Evaluation(False, None, [str(e)])
+    if violations:
+        return Evaluation(False, value, violations, metrics)
+    return Evaluation(True, value, [], metrics)
+
+
+def _certify(metrics: dict, fn) -> None:
+    """Run a certificate check; record its bound, or why it is not a certificate."""
+    try:
+        bound, problems = fn()
+    except _Bad as e:
+        metrics["certificate"] = str(e)
+        return
+    if problems:
+        metrics["certificate"] = "; ".join(problems)
+    else:
+        metrics["certificate"] = "valid"
+        metrics["certified_bound"] = bound
+
+
+# ------------------------------------------------------------------ linear steering
+
+
+def _lhs_bound(inst, sol, metrics):
+    n = len(inst.bob)
+    ops = [_obs(m) for m in inst.bob]
+    d = ops[0].shape[0]
+    signs = _list(sol.get("signs"), "solution.signs", n)
+    if any(s not in (1, -1) for s in signs):
+        return None, ["solution.signs: every entry must be +1 or -1"]
+    psi = _mat(sol.get("vector"), "solution.vector", (d, 1)).reshape(-1)
+    norm = float(np.linalg.norm(psi))
+    v = []
+    if abs(norm - 1) > FEAS_TOL:
+        v.append(f"solution.vector: must have norm 1, got {norm:.12g}")
+    m = sum(s * b for s, b in zip(signs, ops, strict=True)) / math.sqrt(n)
+    value = float(np.real(psi.conj() @ m @ psi))
+    metrics["certified_bound"] = _c_lhs(np.eye(n) / math.sqrt(n), ops)
+    metrics["certificate"] = "enumeration"
+    return value, v
+
+
+def _quantum_max(inst, sol, metrics):
+    n = len(inst.bob)
+    ops = [_obs(m) for m in inst.bob]
+    d = ops[0].shape[0]
+    asm = _list(sol.get("assemblage"), "solution.assemblage", n)
+    v = []
+    sig = []
+    for k, pair in enumerate(asm):
+        _list(pair, f"solution.assemblage[{k}]", 2)
+        sig.append([_herm(s, f"solution.assemblage[{k}][{a}]", d) for a, s in enumerate(pair)])
+    for k, pair in enumerate(sig):
+        for a, s in enumerate(pair):
+            if _emin(s) < -FEAS_TOL:
+                v.append(f"σ[{k}][{a}]: not PSD (eigenvalue {_emin(s):.3g})")
+    rho_b = sig[0][0] + sig[0][1]
+    if abs(np.trace(rho_b).real - 1) > FEAS_TOL:
+        v.append(f"assemblage: tr ρ_B = {np.trace(rho_b).real:.12g}, must be 1")
+    for k in range(1, n):
+        err = float(np.abs(sig[k][0] + sig[k][1] - rho_b).max())
+        if err > FEAS_TOL:
+            v.append(f"assemblage: setting {k} signals (marginal differs by {err:.3g})")
+    value = sum(float(np.real(np.trace(b @ (s[0] - s[1])))) for b, s in zip(ops, sig, strict=True))
+    value /= math.sqrt(n)
+
+    def cert():
+        ys = [
+            _herm(y, f"dual.Y[{k}]", d) for k, y in enumerate(_list(sol["dual"]["Y"], "dual.Y", n))
+        ]
+        tot = np.zeros((d, d), dtype=complex)
+        for b, y in zip(ops, ys, strict=True):
+            shift = max(0.0, -_emin(y), -_emin(y - 2 * b / math.sqrt(n)))
+            tot = tot + y + shift * np.eye(d) - b / math.sqrt(n)
+        return _emax(tot), []
+
+    if isinstance(sol.get("dual"), dict) and "Y" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
+
+
+def _steering_value(inst, sol, metrics):
+    n = len(inst.bob)
+    da = inst.dims[0]
+    c = np.eye(n) / math.sqrt(n)
+    xs = _corr_ops(inst.rho, inst.dims, [_obs(m) for m in inst.bob], c)
+    alice = [
+        _herm(a, f"solution.alice[{k}]", da)
+        for k, a in enumerate(_list(sol.get("alice"), "solution.alice", n))
+    ]
+    v = []
+    for k, a in enumerate(alice):
+        w = np.linalg.eigvalsh(a)
+        if w[0] < -1 - FEAS_TOL or w[-1] > 1 + FEAS_TOL:
+            v.append(f"alice[{k}]: spectrum [{w[0]:.12g}, {w[-1]:.12g}] outside [-1, 1]")
+    value = sum(float(np.real(np.trace(a @ x))) for a, x in zip(alice, xs, strict=True))
+
+    def cert():
+        ps = [
+            _herm(p, f"dual.P[{k}]", da) for k, p in enumerate(_list(sol["dual"]["P"], "dual.P", n))
+        ]
+        return sum(_tnorm(p) + _tnorm(p - x) for p, x in zip(ps, xs, strict=True)), []
+
+    if isinstance(sol.get("dual"), dict) and "P" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
+
+
+# ------------------------------------------------------------------ robustness, weight, distance
+
+
+def _witness(inst, sol, metrics):
+    q = inst.quantity
+    d = inst.dims[1]
+    sig = [[_bob_state(inst.rho, inst.dims, e) for e in m.effects] for m in inst.alice]
+    outs = [m.outcomes for m in inst.alice]
+    raw = _list(sol.get("witness"), "solution.witness", len(outs))
+    f = []
+    for x, row in enumerate(raw):
+        _list(row, f"solution.witness[{x}]", outs[x])
+        f.append([_herm(m, f"solution.witness[{x}][{a}]", d) for a, m in enumerate(row)])
+    v = []
+    for x, row in enumerate(f):
+        for a, m in enumerate(row):
+            lo, hi = _emin(m), _emax(m)
+            if q in ("robustness", "weight") and lo < -FEAS_TOL:
+                v.append(f"F[{x}][{a}]: not PSD (eigenvalue {lo:.3g})")
+            if q == "lhs-distance" and (lo < -1 - FEAS_TOL or hi > 1 + FEAS_TOL):
+                v.append(f"F[{x}][{a}]: spectrum outside [-1, 1]")
+    eye = np.eye(d)
+    for lam in itertools.product(*(range(o) for o in outs)):
+        tot = sum(f[x][a] for x, a in enumerate(lam))
+        if q == "robustness" and _emin(eye - tot) < -FEAS_TOL:
+            v.append(f"λ={lam}: I - Σ_x F_(λ(x)|x) not PSD ({_emin(eye - tot):.3g})")
+        elif q == "weight" and _emin(tot - eye) < -FEAS_TOL:
+            v.append(f"λ={lam}: Σ_x F_(λ(x)|x) - I not PSD ({_emin(tot - eye):.3g})")
+        elif q == "lhs-distance" and _emin(tot) < -FEAS_TOL:
+            v.append(f"λ={lam}: Σ_x F_(λ(x)|x) not PSD ({_emin(tot):.3g})")
+    pairing = sum(
+        float(np.real(np.trace(f[x][a] @ sig[x][a])))
+        for x in range(len(f))
+        for a in range(len(f[x]))
+    )
+    value = {"robustness": pairing - 1, "weight": 1 - pairing, "lhs-distance": -pairing}[q]
+
+    def cert():
+        model = {}
+        for i, e in enumerate(_list(sol["lhs_model"], "lhs_model")):
+            if not isinstance(e, dict) or "strategy" not in e or "sigma" not in e:
+                raise _Bad(f"lhs_model[{i}]: expected {{strategy, sigma}}")
+            lam = tuple(_list(e["strategy"], f"lhs_model[{i}].strategy", len(outs)))
+            if any(
+                not isinstance(a, int) or not 0 <= a < o for a, o in zip(lam, outs, strict=True)
+            ):
+                raise _Bad(f"lhs_model[{i}].strategy: not a deterministic strategy")
+            model[lam] = model.get(lam, 0) + _herm(e["sigma"], f"lhs_model[{i}].sigma", d)
+        problems = [f"σ_λ={lam}: not PSD" for lam, s in model.items() if _emin(s) < -CERT_TOL]
+        total = sum(float(np.real(np.trace(s))) for s in model.values())
+        dist = 0.0
+        for x in range(len(sig)):
+            for a in range(len(sig[x])):
+                cover = sum((s for lam, s in model.items() if lam[x] == a), np.zeros((d, d)))
+                if q == "robustness" and _emin(cover - sig[x][a]) < -CERT_TOL:
+                    problems.append(f"({a}|{x}): Σ_λ D σ_λ does not cover σ_(a|x)")
+                if q == "weight" and _emin(sig[x][a] - cover) < -CERT_TOL:
+                    problems.append(f"({a}|{x}): Σ_λ D σ_λ exceeds σ_(a|x)")
+                dist += _tnorm(sig[x][a] - cover)
+        bound = {"robustness": total - 1, "weight": 1 - total, "lhs-distance": dist}[q]
+        if q == "lhs-distance":
+            metrics["lhs_member"] = dist <= 1e-6
+        return bound, problems
+
+    if "lhs_model" in sol:
+        _certify(metrics, cert)
+    return value, v
+
+
+# ------------------------------------------------------------------ Bell
+
+
+def _bell_quantum(inst, sol, metrics):
+    c = inst.expression
+    ma, mb = c.shape
+    k = 1 + ma + mb
+    v = []
+    if "gram" in sol:
+        g = _mat(
+            {"re": sol["gram"]} if isinstance(sol["gram"], list) else sol["gram"],
+            "solution.gram",
+            (k, k),
+        )
+        g = np.real(g)
+        if float(np.abs(g - g.T).max()) > FEAS_TOL:
+            v.append("gram: not symmetric")
+        g = (g + g.T) / 2
+        if float(np.abs(np.diag(g) - 1).max()) > FEAS_TOL:
+            v.append("gram: diagonal must be 1")
+        if float(np.linalg.eigvalsh(g)[0]) < -FEAS_TOL:
+            v.append(f"gram: not PSD (eigenvalue {np.linalg.eigvalsh(g)[0]:.3g})")
+        value = float(np.sum(c * g[1 : 1 + ma, 1 + ma :]))
+    elif isinstance(sol.get("strategy"), dict):
+        st = sol["strategy"]
+        rho = _mat(st.get("state"), "strategy.state")
+        al = [
+            _mat(a, f"strategy.alice[{i}]")
+            for i, a in enumerate(_list(st.get("alice"), "strategy.alice", ma))
+        ]
+        bo = [
+            _mat(b, f"strategy.bob[{i}]")
+            for i, b in enumerate(_list(st.get("bob"), "strategy.bob", mb))
+        ]
+        da, db = al[0].shape[0], bo[0].shape[0]
+        if rho.shape != (da * db, da * db):
+            raise _Bad("strategy.state: dimension does not match the observables")
+        if (
+            float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
+            or abs(np.trace(rho) - 1) > FEAS_TOL
+            or _emin(rho) < -FEAS_TOL
+        ):
+            v.append("strategy.state: not a density matrix")
+        for name, ops in (("alice", al), ("bob", bo)):
+            for i, o in enumerate(ops):
+                if (
+                    float(np.abs(o - o.conj().T).max()) > FEAS_TOL
+                    or _emin(np.eye(len(o)) - _h(o)) < -FEAS_TOL
+                    or _emin(np.eye(len(o)) + _h(o)) < -FEAS_TOL
+                ):
+                    v.append(f"strategy.{name}[{i}]: not an observable with spectrum in [-1, 1]")
+        rho = _h(rho)
+        value = sum(
+            c[x, y] * float(np.real(np.trace(rho @ np.kron(_h(al[x]), _h(bo[y])))))
+            for x in range(ma)
+            for y in range(mb)
+        )
+    else:
+        raise _Bad("solution: expected 'gram' or 'strategy'")
+
+    def cert():
+        mu = np.asarray(_list(sol["dual"]["mu"], "dual.mu", k), dtype=float)
+        w = np.zeros((k, k))
+        w[1 : 1 + ma, 1 + ma :] = c / 2
+        w = w + w.T
+        shift = max(0.0, -float(np.linalg.eigvalsh(np.diag(mu) - w)[0]))
+        return float(mu.sum() + shift * k), []
+
+    if isinstance(sol.get("dual"), dict) and "mu" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
+
+
+def _bell_local(inst, sol, metrics):
+    c = inst.expression
+    a = _list(sol.get("a"), "solution.a", c.shape[0])
+    b = _list(sol.get("b"), "solution.b", c.shape[1])
+    if any(s not in (1, -1) for s in a + b):
+        return None, ["solution: outcomes must be +1 or -1"]
+    metrics["certified_bound"] = _c_local(c)
+    metrics["certificate"] = "enumeration"
+    return float(np.asarray(a) @ c @ np.asarray(b)), []
+
+
+# ------------------------------------------------------------------ sequential sharing
+
+
+def _kraus(meas, ins) -> list[np.ndarray]:
+    kind, eta = ins
+    d = meas.effects[0].shape[0]
+    if kind == "identity":
+        return [np.eye(d, dtype=complex)]
+    if kind == "projective":
+        return [_sqrt_psd(e) for e in meas.effects]
+    o = _obs(meas)
+    return [_sqrt_psd((np.eye(d) + s * eta * o) / 2) for s in (1, -1)]
+
+
+def _strategy(inst, s):
+    """(X_AB per Alice setting, X_AC, C_AB, C_AC) for pure Bob strategy s, recomputed."""
+    c, rho, dims = inst.expression, inst.rho, inst.dims
+    d = dims[1]
+    eff, decl = [], []
+    for m, (kind, eta) in zip(inst.bob, s, strict=True):
+        o = _obs(m)
+        eff.append(np.eye(d) if kind == "identity" else o if kind == "projective" else eta * o)
+        decl.append(np.eye(d) if kind == "identity" else o)
+    x_ab = _corr_ops(rho, dims, eff, c)
+    n = len(inst.bob)
+    rho_ac = np.zeros_like(rho)
+    for m, ins in zip(inst.bob, s, strict=True):
+        for k in _kraus(m, ins):
+            kk = np.kron(np.eye(dims[0]), k)
+            rho_ac = rho_ac + kk @ rho @ kk.conj().T / n
+    x_ac = _corr_ops(_h(rho_ac), dims, [_obs(m) for m in inst.charlie], c)
+    if inst.inequality == "steering":
+        c_ab, c_ac = _c_lhs(c, decl), _c_lhs(c, [_obs(m) for m in inst.charlie])
+    else:
+        c_ab = c_ac = _c_local(c)
+    return x_ab, x_ac, c_ab, c_ac
+
+
+def _double_violation(inst, sol, metrics):
+    ns = len(inst.strategies)
+    ma, da = inst.expression.shape[0], inst.dims[0]
+    qs = np.asarray(_list(sol.get("weights"), "solution.weights", ns), dtype=float)
+    v = []
+    if np.any(qs < -FEAS_TOL) or abs(qs.sum() - 1) > FEAS_TOL:
+        v.append("weights: must be a probability vector")
+    if inst.alice is not None:
+        if "alice" in sol:
+            raise _Bad("solution.alice: the instance fixes Alice's measurements")
+        alice = [[_obs(m) for m in inst.alice]] * ns
+    else:
+        rows = _list(sol.get("alice"), "solution.alice", ns)
+        alice = []
+        for s, row in enumerate(rows):
+            _list(row, f"solution.alice[{s}]", ma)
+            alice.append([_herm(a, f"solution.alice[{s}][{x}]", da) for x, a in enumerate(row)])
+        for s, row in enumerate(alice):
+            for x, a in enumerate(row):
+                w = np.linalg.eigvalsh(a)
+                if w[0] < -1 - FEAS_TOL or w[-1] > 1 + FEAS_TOL:
+                    v.append(f"alice[{s}][{x}]: spectrum outside [-1, 1]")
+    data = [_strategy(inst, s) for s in inst.strategies]
+    vab = vac = 0.0
+    for s, (xa, xc, cab, cac) in enumerate(data):
+        vab += qs[s] * (
+            sum(float(np.real(np.trace(a @ x))) for a, x in zip(alice[s], xa, strict=True)) - cab
+        )
+        vac += qs[s] * (
+            sum(float(np.real(np.trace(a @ x))) for a, x in zip(alice[s], xc, strict=True)) - cac
+        )
+    metrics["violation_ab"], metrics["violation_ac"] = float(vab), float(vac)
+    metrics["double_violation"] = bool(vab > 0 and vac > 0)
+
+    def cert():
+        w = sol["dual"]["w"]
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+            raise _Bad("dual.w: expected a number in [0, 1]")
+        best = -math.inf
+        for xa, xc, cab, cac in data:
+            if inst.alice is None:
+                top = sum(_tnorm(w * a + (1 - w) * c) for a, c in zip(xa, xc, strict=True))
+            else:
+                obs = alice[0]
+                top = sum(
+                    float(np.real(np.trace(o @ (w * a + (1 - w) * c))))
+                    for o, a, c in zip(obs, xa, xc, strict=True)
+                )
+            best = max(best, top - w * cab - (1 - w) * cac)
+        return best, []
+
+    if isinstance(sol.get("dual"), dict) and "w" in sol["dual"]:
+        _certify(metrics, cert)
+    return float(min(vab, vac)), v

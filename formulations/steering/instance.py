@@ -1,0 +1,555 @@
+"""F5 instance: a steering / Bell scenario (state, measurements) and the quantity wanted.
+
+File format (JSON, ``"family": "steering"``, ``"version": 1``)::
+
+    quantity:   one of QUANTITIES (what the methods bound; see below)
+    state:      {kind: "phi-plus" | "singlet" | "psi-theta" | "density",
+                 dim = 2 (phi-plus), theta (psi-theta: cos θ|00> + sin θ|11>),
+                 dims = [dA, dB], re, im (density: the matrix, im optional),
+                 visibility = 1 (mixes with white noise: v ρ + (1 - v) I / (dA dB))}
+                 phi-plus/singlet with a visibility are the isotropic/Werner states.
+    alice:      [measurement] untrusted party's settings (robustness, weight, lhs-distance need
+                them; steering-value and double-violation may give them)
+    bob:        [measurement] trusted settings (linear steering inequality) / Bob's settings
+    charlie:    [measurement] Charlie's settings (double-violation)
+    expression: [[c_xy]] correlator Bell expression sum_xy c_xy <A_x B_y> (bell-*, and
+                double-violation with inequality "bell"; default CHSH)
+    inequality: "steering" | "bell" (double-violation)
+    strategies: [[instrument per Bob setting]] Bob's pure sequential strategies (double-violation)
+                instrument: "projective" | "identity" | {"unsharp": eta}
+    name, meta: free text / free object
+
+A measurement is an object with exactly one of ``pauli`` ("x"|"y"|"z"), ``bloch`` ([x, y, z],
+unit), ``identity`` (true: the trivial measurement {I, 0}, fixed outcome +1), ``observable``
+({re, im}: Hermitian, spectrum in [-1, 1], effects (I ± O)/2), ``povm`` ([{re, im}]: PSD
+effects summing to I) or ``mub`` (index j of the mutually unbiased bases of a prime dimension
+d: 0 the computational basis, j >= 1 the vectors (1/√d) Σ_m ω^{(j-1) m² + b m}|m>, d odd),
+plus an optional ``sharpness`` η in [0, 1] for pauli/bloch (effects (I ± η n·σ)/2).
+Two-outcome measurements carry the outcome values (+1, -1).
+
+Quantities (every one is a maximisation; see formulations/steering/__init__.py):
+    lhs-bound, quantum-max, steering-value, robustness, weight, lhs-distance, bell-quantum,
+    bell-local, double-violation.
+
+Numbers are validated: a density matrix must be Hermitian, PSD and of trace 1 (to 1e-9), an
+effect PSD, a POVM complete, an observable Hermitian with spectrum in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from solvers import fields as F
+from solvers.errors import InputError
+
+FAMILY = "steering"
+VERSION = 1
+TOL = 1e-9  # validation tolerance for Hermiticity, PSD, trace and completeness of input data
+
+QUANTITIES = (
+    "lhs-bound",
+    "quantum-max",
+    "steering-value",
+    "robustness",
+    "weight",
+    "lhs-distance",
+    "bell-quantum",
+    "bell-local",
+    "double-violation",
+)
+STATE_KINDS = ("phi-plus", "singlet", "psi-theta", "density")
+INSTRUMENTS = ("projective", "identity", "unsharp")
+
+PAULI = {
+    "x": np.array([[0, 1], [1, 0]], dtype=complex),
+    "y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "z": np.array([[1, 0], [0, -1]], dtype=complex),
+}
+
+
+# ------------------------------------------------------------------ complex matrices in JSON
+
+
+def matrix_to_json(m: np.ndarray) -> dict[str, Any]:
+    m = np.asarray(m, dtype=complex)
+    out: dict[str, Any] = {"re": m.real.tolist()}
+    if np.any(m.imag != 0):
+        out["im"] = m.imag.tolist()
+    return out
+
+
+def matrix_from_json(value: Any, path: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A real or complex array from {"re": [...], "im": [...]} (im optional), strictly read."""
+    F.obj(value, path, {"re"}, {"im"})
+    re = _real_array(value["re"], f"{path}.re")
+    im = _real_array(value["im"], f"{path}.im") if "im" in value else np.zeros_like(re)
+    if re.shape != im.shape:
+        raise InputError(f"{path}: re has shape {re.shape} but im has shape {im.shape}")
+    if shape is not None and re.shape != shape:
+        raise InputError(f"{path}: expected shape {shape}, got {re.shape}")
+    return re + 1j * im
+
+
+def _real_array(value: Any, path: str) -> np.ndarray:
+    F.array(value, path, min_len=1)
+
+    def check(v: Any, p: str) -> Any:
+        if isinstance(v, list):
+            return [check(x, f"{p}[{i}]") for i, x in enumerate(v)]
+        return F.number(v, p, minimum=None)
+
+    data = check(value, path)
+    try:
+        arr = np.array(data, dtype=float)
+    except ValueError:
+        raise InputError(f"{path}: rows of different lengths") from None
+    if arr.dtype == object:
+        raise InputError(f"{path}: rows of different lengths")
+    return arr
+
+
+# ------------------------------------------------------------------ measurements
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """A POVM on one party's system: effects[a] with outcome values[a] (±1 for two outcomes)."""
+
+    effects: tuple[np.ndarray, ...]
+    values: tuple[float, ...]
+    kind: str  # "projective" | "unsharp" | "identity" | "povm"
+    spec: dict[str, Any]  # the JSON it was read from (normalised), for dump
+
+    @property
+    def dim(self) -> int:
+        return self.effects[0].shape[0]
+
+    @property
+    def outcomes(self) -> int:
+        return len(self.effects)
+
+    @property
+    def observable(self) -> np.ndarray:
+        """Σ_a value_a E_a: E_+ - E_- for a two-outcome measurement."""
+        return sum(v * e for v, e in zip(self.values, self.effects, strict=True))
+
+
+def mub_basis(d: int, j: int) -> list[np.ndarray]:
+    """Basis j of the d + 1 mutually unbiased bases of an odd prime dimension d."""
+    if j == 0:
+        return [np.eye(d, dtype=complex)[b] for b in range(d)]
+    w = np.exp(2j * np.pi / d)
+    m = np.arange(d)
+    return [w ** (((j - 1) * m * m + b * m) % d) / math.sqrt(d) for b in range(d)]
+
+
+def _is_odd_prime(d: int) -> bool:
+    return d > 2 and all(d % p for p in range(2, int(math.isqrt(d)) + 1))
+
+
+def read_measurement(value: Any, path: str, dim: int) -> Measurement:
+    keys = {"pauli", "bloch", "identity", "observable", "povm", "mub"}
+    F.obj(value, path, set(), keys | {"sharpness"})
+    given = sorted(k for k in keys if k in value)
+    if len(given) != 1:
+        raise InputError(
+            f"{path}: give exactly one of {', '.join(sorted(keys))} (got {', '.join(given) or 'none'})"
+        )
+    kind = given[0]
+    eye = np.eye(dim, dtype=complex)
+    if "sharpness" in value and kind not in ("pauli", "bloch"):
+        raise InputError(f"{path}.sharpness: only for pauli or bloch measurements")
+    if kind in ("pauli", "bloch"):
+        if dim != 2:
+            raise InputError(
+                f"{path}.{kind}: a Bloch-sphere measurement needs a qubit, not d={dim}"
+            )
+        if kind == "pauli":
+            axis = F.string(value["pauli"], f"{path}.pauli", choices=("x", "y", "z"))
+            n = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}[axis]
+        else:
+            vec = F.array(value["bloch"], f"{path}.bloch")
+            if len(vec) != 3:
+                raise InputError(f"{path}.bloch: expected 3 components, got {len(vec)}")
+            n = tuple(F.number(x, f"{path}.bloch[{i}]", minimum=None) for i, x in enumerate(vec))
+            norm = math.sqrt(sum(x * x for x in n))
+            if abs(norm - 1) > 1e-6:
+                raise InputError(f"{path}.bloch: must be a unit vector, |n| = {norm:.6g}")
+            n = tuple(x / norm for x in n)
+        eta = 1.0
+        if "sharpness" in value:
+            eta = F.number(value["sharpness"], f"{path}.sharpness")
+            if eta > 1:
+                raise InputError(f"{path}.sharpness: must be in [0, 1], got {eta:g}")
+        obs = n[0] * PAULI["x"] + n[1] * PAULI["y"] + n[2] * PAULI["z"]
+        effects = ((eye + eta * obs) / 2, (eye - eta * obs) / 2)
+        return Measurement(effects, (1.0, -1.0), "projective" if eta == 1 else "unsharp", value)
+    if kind == "identity":
+        if value["identity"] is not True:
+            raise InputError(f"{path}.identity: expected true")
+        return Measurement((eye, 0 * eye), (1.0, -1.0), "identity", value)
+    if kind == "observable":
+        obs = matrix_from_json(value["observable"], f"{path}.observable", (dim, dim))
+        _check_hermitian(obs, f"{path}.observable")
+        ev = np.linalg.eigvalsh(obs)
+        if ev[0] < -1 - TOL or ev[-1] > 1 + TOL:
+            raise InputError(
+                f"{path}.observable: spectrum must lie in [-1, 1], got [{ev[0]:.6g}, {ev[-1]:.6g}]"
+            )
+        sharp = bool(np.allclose(obs @ obs, eye, atol=1e-9))
+        return Measurement(
+            ((eye + obs) / 2, (eye - obs) / 2),
+            (1.0, -1.0),
+            "projective" if sharp else "povm",
+            value,
+        )
+    if kind == "povm":
+        els = F.array(value["povm"], f"{path}.povm", min_len=2)
+        effects = []
+        for i, e in enumerate(els):
+            m = matrix_from_json(e, f"{path}.povm[{i}]", (dim, dim))
+            _check_hermitian(m, f"{path}.povm[{i}]")
+            lo = np.linalg.eigvalsh(m)[0]
+            if lo < -TOL:
+                raise InputError(
+                    f"{path}.povm[{i}]: not positive semidefinite (eigenvalue {lo:.3g})"
+                )
+            effects.append(m)
+        total = sum(effects)
+        if not np.allclose(total, eye, atol=1e-9):
+            err = float(np.abs(total - eye).max())
+            raise InputError(f"{path}.povm: effects must sum to the identity (off by {err:.3g})")
+        values = (1.0, -1.0) if len(effects) == 2 else tuple(float(a) for a in range(len(effects)))
+        sharp = all(np.allclose(e @ e, e, atol=1e-9) for e in effects)
+        return Measurement(tuple(effects), values, "projective" if sharp else "povm", value)
+    j = F.number(value["mub"], f"{path}.mub", integer=True)
+    if not _is_odd_prime(dim):
+        raise InputError(f"{path}.mub: MUBs are built for odd prime dimensions, not d={dim}")
+    if j > dim:
+        raise InputError(f"{path}.mub: index must be in 0..{dim}, got {j}")
+    effects = tuple(np.outer(v, v.conj()) for v in mub_basis(dim, j))
+    return Measurement(effects, tuple(float(a) for a in range(dim)), "projective", value)
+
+
+def _check_hermitian(m: np.ndarray, path: str) -> None:
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise InputError(f"{path}: expected a square matrix, got shape {m.shape}")
+    err = float(np.abs(m - m.conj().T).max())
+    if err > TOL:
+        raise InputError(f"{path}: not Hermitian (max |M - M†| = {err:.3g})")
+
+
+# ------------------------------------------------------------------ states
+
+
+def read_state(value: Any, path: str) -> tuple[np.ndarray, tuple[int, int]]:
+    F.obj(value, path, {"kind"}, {"dim", "theta", "dims", "re", "im", "visibility"})
+    kind = F.string(value["kind"], f"{path}.kind", choices=STATE_KINDS)
+    allowed = {
+        "phi-plus": {"dim"},
+        "singlet": set(),
+        "psi-theta": {"theta"},
+        "density": {"dims", "re", "im"},
+    }[kind] | {"kind", "visibility"}
+    for key in value:
+        if key not in allowed:
+            raise InputError(f"{path}.{key}: not a field of a {kind} state")
+    if kind == "phi-plus":
+        d = F.number(value.get("dim", 2), f"{path}.dim", integer=True, minimum=2)
+        psi = np.eye(d, dtype=complex).reshape(d * d) / math.sqrt(d)
+        rho, dims = np.outer(psi, psi.conj()), (d, d)
+    elif kind == "singlet":
+        psi = np.array([0, 1, -1, 0], dtype=complex) / math.sqrt(2)
+        rho, dims = np.outer(psi, psi.conj()), (2, 2)
+    elif kind == "psi-theta":
+        if "theta" not in value:
+            raise InputError(f"{path}.theta: missing required field")
+        t = F.number(value["theta"], f"{path}.theta", minimum=None)
+        psi = np.array([math.cos(t), 0, 0, math.sin(t)], dtype=complex)
+        rho, dims = np.outer(psi, psi.conj()), (2, 2)
+    else:
+        for key in ("dims", "re"):
+            if key not in value:
+                raise InputError(f"{path}.{key}: missing required field")
+        dl = F.array(value["dims"], f"{path}.dims")
+        if len(dl) != 2:
+            raise InputError(f"{path}.dims: expected [dA, dB], got {len(dl)} entries")
+        dims = tuple(
+            F.number(x, f"{path}.dims[{i}]", integer=True, minimum=1) for i, x in enumerate(dl)
+        )
+        n = dims[0] * dims[1]
+        rho = matrix_from_json({k: value[k] for k in ("re", "im") if k in value}, path, (n, n))
+        check_density(rho, path)
+    if "visibility" in value:
+        v = F.number(value["visibility"], f"{path}.visibility")
+        if v > 1:
+            raise InputError(f"{path}.visibility: must be in [0, 1], got {v:g}")
+        n = dims[0] * dims[1]
+        rho = v * rho + (1 - v) * np.eye(n) / n
+    return rho, (int(dims[0]), int(dims[1]))
+
+
+def check_density(rho: np.ndarray, path: str) -> None:
+    """Hermitian, PSD and trace one, to TOL; an InputError naming the failure otherwise."""
+    _check_hermitian(rho, path)
+    tr = complex(np.trace(rho))
+    if abs(tr - 1) > TOL:
+        raise InputError(f"{path}: trace must be 1, got {tr.real:.9g}")
+    lo = float(np.linalg.eigvalsh(rho)[0])
+    if lo < -TOL:
+        raise InputError(f"{path}: not positive semidefinite (smallest eigenvalue {lo:.3g})")
+
+
+# ------------------------------------------------------------------ the instance
+
+
+Instrument = tuple[str, float]  # ("projective", 1) | ("identity", 0) | ("unsharp", eta)
+
+
+@dataclass(frozen=True, eq=False)
+class SteeringInstance:
+    quantity: str
+    spec: dict[str, Any]  # the normalised JSON (dump returns it)
+    rho: np.ndarray | None = None
+    dims: tuple[int, int] | None = None
+    alice: tuple[Measurement, ...] | None = None
+    bob: tuple[Measurement, ...] | None = None
+    charlie: tuple[Measurement, ...] | None = None
+    expression: np.ndarray | None = None
+    inequality: str | None = None
+    strategies: tuple[tuple[Instrument, ...], ...] | None = None
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of trusted settings (linear steering) or Bob's settings."""
+        return len(self.bob) if self.bob is not None else 0
+
+
+REQUIRED = {
+    "lhs-bound": {"bob"},
+    "quantum-max": {"bob"},
+    "steering-value": {"state", "bob"},
+    "robustness": {"state", "alice"},
+    "weight": {"state", "alice"},
+    "lhs-distance": {"state", "alice"},
+    "bell-quantum": {"expression"},
+    "bell-local": {"expression"},
+    "double-violation": {"state", "bob", "charlie", "inequality", "strategies"},
+}
+OPTIONAL = {
+    "lhs-bound": {"dim"},
+    "quantum-max": {"dim"},
+    "steering-value": {"alice"},
+    "robustness": {"bob"},
+    "weight": {"bob"},
+    "lhs-distance": {"bob"},
+    "bell-quantum": {"state", "alice", "bob"},
+    "bell-local": set(),
+    "double-violation": {"alice", "expression"},
+}
+CHSH = [[1.0, 1.0], [1.0, -1.0]]
+MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
+
+
+def load(data: Any) -> SteeringInstance:
+    path = "instance"
+    common = {"family", "version", "quantity", "name", "meta"}
+    F.obj(
+        data,
+        path,
+        {"family", "version", "quantity"},
+        common | set().union(*OPTIONAL.values(), *REQUIRED.values()),
+    )
+    if data["family"] != FAMILY:
+        raise InputError(f"{path}.family: expected {FAMILY!r}, got {data['family']!r}")
+    if data["version"] != VERSION:
+        raise InputError(
+            f"{path}.version: this reader knows version {VERSION}, got {data['version']!r}"
+        )
+    q = F.string(data["quantity"], f"{path}.quantity", choices=QUANTITIES)
+    F.obj(
+        data,
+        path,
+        REQUIRED[q] | {"family", "version", "quantity"},
+        common | REQUIRED[q] | OPTIONAL[q],
+    )
+    name = F.string(data["name"], f"{path}.name") if "name" in data else ""
+    meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
+
+    rho = dims = None
+    if "state" in data:
+        rho, dims = read_state(data["state"], f"{path}.state")
+    dim_b = dims[1] if dims else None
+    dim_a = dims[0] if dims else None
+    if "dim" in data:
+        dim_b = F.number(data["dim"], f"{path}.dim", integer=True, minimum=2)
+
+    def settings(key: str, dim: int | None) -> tuple[Measurement, ...] | None:
+        if key not in data:
+            return None
+        items = F.array(data[key], f"{path}.{key}", min_len=1)
+        if len(items) > MAX_SETTINGS:
+            raise InputError(f"{path}.{key}: at most {MAX_SETTINGS} settings, got {len(items)}")
+        d = dim if dim is not None else _guess_dim(items)
+        return tuple(read_measurement(m, f"{path}.{key}[{i}]", d) for i, m in enumerate(items))
+
+    alice = settings("alice", dim_a)
+    bob = settings("bob", dim_b)
+    charlie = settings("charlie", dim_b)
+    two_outcome = {
+        "lhs-bound": ("bob",),
+        "quantum-max": ("bob",),
+        "steering-value": ("bob", "alice"),
+        "bell-quantum": ("alice", "bob"),
+        "double-violation": ("bob", "charlie", "alice"),
+    }.get(q, ())
+    for key, ms in (("alice", alice), ("bob", bob), ("charlie", charlie)):
+        if key in two_outcome and ms is not None:
+            for i, m in enumerate(ms):
+                if m.outcomes != 2:
+                    raise InputError(
+                        f"{path}.{key}[{i}]: {q} needs two-outcome (±1) measurements, got {m.outcomes} outcomes"
+                    )
+    if q == "steering-value" and alice is not None and len(alice) != len(bob):
+        raise InputError(
+            f"{path}.alice: one setting per trusted setting ({len(bob)}), got {len(alice)}"
+        )
+    if q in ("robustness", "weight", "lhs-distance"):
+        total = math.prod(m.outcomes for m in alice)
+        if total > 4096:
+            raise InputError(
+                f"{path}.alice: {total} deterministic strategies is too many (max 4096)"
+            )
+
+    expression = None
+    if "expression" in data or q == "double-violation":
+        raw = data.get("expression", CHSH)
+        expression = _real_array(raw, f"{path}.expression")
+        if expression.ndim != 2:
+            raise InputError(f"{path}.expression: expected a matrix [[c_xy]]")
+        if max(expression.shape) > MAX_SETTINGS:
+            raise InputError(f"{path}.expression: at most {MAX_SETTINGS} settings per party")
+    inequality = strategies = None
+    if q == "double-violation":
+        inequality = F.string(
+            data["inequality"], f"{path}.inequality", choices=("steering", "bell")
+        )
+        if len(charlie) != len(bob):
+            raise InputError(f"{path}.charlie: needs as many settings as bob ({len(bob)})")
+        if inequality == "steering":
+            if "expression" in data:
+                raise InputError(f"{path}.expression: the linear steering inequality fixes it")
+            expression = np.eye(len(bob)) / math.sqrt(len(bob))
+        elif expression.shape != (expression.shape[0], len(bob)):
+            raise InputError(f"{path}.expression: needs one column per bob setting ({len(bob)})")
+        m_a = expression.shape[0]
+        if alice is not None and len(alice) != m_a:
+            raise InputError(f"{path}.alice: the expression needs {m_a} settings, got {len(alice)}")
+        strategies = read_strategies(data["strategies"], f"{path}.strategies", len(bob))
+        for i, m in enumerate(bob):
+            if m.kind == "identity":
+                raise InputError(
+                    f"{path}.bob[{i}]: declare the measured observable; identity is a strategy"
+                )
+    if q in ("bell-quantum",) and any(k in data for k in ("state", "alice", "bob")):
+        missing = [k for k in ("state", "alice", "bob") if k not in data]
+        if missing:
+            raise InputError(f"{path}.{missing[0]}: a given strategy needs state, alice and bob")
+        if expression.shape != (len(alice), len(bob)):
+            raise InputError(
+                f"{path}.expression: shape {expression.shape} does not match the strategy's settings"
+            )
+    if dims is not None:
+        for key, ms, d in (("alice", alice, dims[0]), ("bob", bob, dims[1])):
+            if ms is not None and ms[0].dim != d:
+                raise InputError(
+                    f"{path}.{key}: dimension {ms[0].dim} does not match the state's {d}"
+                )
+    if bob is not None and len({m.dim for m in bob}) > 1:
+        raise InputError(f"{path}.bob: all settings must act on the same dimension")
+
+    spec = {k: data[k] for k in data}
+    return SteeringInstance(
+        quantity=q,
+        spec=spec,
+        rho=rho,
+        dims=dims,
+        alice=alice,
+        bob=bob,
+        charlie=charlie,
+        expression=expression,
+        inequality=inequality,
+        strategies=strategies,
+        name=name,
+        meta=dict(meta),
+    )
+
+
+def _guess_dim(items: list) -> int:
+    """Dimension of settings given without a state: qubit unless a matrix says otherwise."""
+    for m in items:
+        if isinstance(m, dict):
+            for key in ("observable",):
+                if isinstance(m.get(key), dict) and isinstance(m[key].get("re"), list):
+                    return len(m[key]["re"])
+            if isinstance(m.get("povm"), list) and m["povm"] and isinstance(m["povm"][0], dict):
+                re = m["povm"][0].get("re")
+                if isinstance(re, list):
+                    return len(re)
+    return 2
+
+
+def read_strategies(value: Any, path: str, n: int) -> tuple[tuple[Instrument, ...], ...]:
+    items = F.array(value, path, min_len=1)
+    if len(items) > 64:
+        raise InputError(f"{path}: at most 64 pure strategies, got {len(items)}")
+    out = []
+    for i, s in enumerate(items):
+        F.array(s, f"{path}[{i}]")
+        if len(s) != n:
+            raise InputError(f"{path}[{i}]: one instrument per bob setting ({n}), got {len(s)}")
+        row = []
+        for y, ins in enumerate(s):
+            p = f"{path}[{i}][{y}]"
+            if isinstance(ins, dict):
+                F.obj(ins, p, {"unsharp"})
+                eta = F.number(ins["unsharp"], f"{p}.unsharp")
+                if eta > 1:
+                    raise InputError(f"{p}.unsharp: sharpness must be in [0, 1], got {eta:g}")
+                row.append(("unsharp", eta))
+            else:
+                kind = F.string(ins, p, choices=("projective", "identity"))
+                row.append((kind, 1.0 if kind == "projective" else 0.0))
+        out.append(tuple(row))
+    return tuple(out)
+
+
+def dump(inst: SteeringInstance) -> dict[str, Any]:
+    return dict(inst.spec)
+
+
+def describe(inst: SteeringInstance) -> str:
+    parts = [inst.quantity]
+    state = inst.spec.get("state")
+    if state:
+        s = state["kind"]
+        if "theta" in state:
+            s += f"(θ={state['theta']:.4g})"
+        if "visibility" in state:
+            s += f" v={state['visibility']:.4g}"
+        parts.append(f"state {s} dims {inst.dims[0]}x{inst.dims[1]}")
+    for key in ("alice", "bob", "charlie"):
+        ms = getattr(inst, key)
+        if ms is not None:
+            parts.append(f"{len(ms)} {key} settings")
+    if inst.expression is not None and inst.quantity != "double-violation":
+        parts.append(f"expression {inst.expression.shape[0]}x{inst.expression.shape[1]}")
+    if inst.strategies is not None:
+        parts.append(f"{inst.inequality}, {len(inst.strategies)} Bob strategies")
+    return (inst.name + ": " if inst.name else "") + ", ".join(parts)

@@ -1,0 +1,190 @@
+"""F5 heuristic `seesaw`: alternating optimisation over explicit strategies from seeded random
+starts; every step solves one block exactly, so the value never decreases, and every point is
+a feasible strategy, so the result is a lower bound on the quantity (never above `sdp`).
+
+- lhs-bound: signs s_k = sign <ψ|B_k|ψ>  ↔  ψ = top eigenvector of Σ s_k B_k.
+- quantum-max: a pure state ψ ∈ C^d ⊗ C^d and Alice's observables: A_k = sign(tr_B[(I ⊗ B_k)ψψ†])
+  ↔ ψ = top eigenvector of Σ_k A_k ⊗ B_k / √n; the assemblage of (ψ, A) is the solution.
+- steering-value: Alice's observables are one block: A_k = sign(X_k) is reached in one step.
+- robustness / weight / lhs-distance: coordinate search over the two-parameter witness family
+  of closed-form (aligned term, identity term), each point made exactly feasible.
+- bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
+- bell-local: a = sign(c b) ↔ b = sign(c^T a).
+- double-violation: ONE Alice for all of Bob's strategies (she does not see the shared
+  randomness, unlike the `sdp` model): mixture q (exact, two strategies suffice) ↔ Alice's
+  observables (exact max-min by the weight w). Starts from each pure strategy.
+
+Parameters (--param): restarts (default 8), iterations (default 50).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from formulations.steering import quantum as Q
+from formulations.steering.instance import SteeringInstance
+from heuristics.steering import common as C
+from heuristics.steering.closed_form import aligned_witness
+from solvers.errors import InputError
+from solvers.result import Result, SolveOptions, Status
+
+PARAMS = ("restarts", "iterations")
+
+
+def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
+    for key, _ in options.params:
+        if key not in PARAMS:
+            raise InputError(
+                f"steering seesaw: unknown --param {key!r} (known: {', '.join(PARAMS)})"
+            )
+    restarts = _int_param(options, "restarts", 8)
+    iters = _int_param(options, "iterations", 50)
+    rng = np.random.default_rng(options.seed)
+    sol, value = _run(inst, rng, restarts, iters)
+    return Result(
+        "",
+        "",
+        "python",
+        Status.FEASIBLE,
+        value,
+        solution=sol,
+        stats={"restarts": restarts, "iterations": iters},
+    )
+
+
+def _int_param(options: SolveOptions, key: str, default: int) -> int:
+    raw = options.param(key)
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        raise InputError(f"--param {key}: expected an integer, got {raw!r}") from None
+    if v < 1:
+        raise InputError(f"--param {key}: must be >= 1, got {v}")
+    return v
+
+
+def _rand_unit(rng, d: int) -> np.ndarray:
+    v = rng.normal(size=d) + 1j * rng.normal(size=d)
+    return v / np.linalg.norm(v)
+
+
+def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, float]:
+    q = inst.quantity
+    best: tuple[dict, float] | None = None
+
+    def keep(cand):
+        nonlocal best
+        if best is None or cand[1] > best[1] + 1e-13:
+            best = cand
+
+    if q == "lhs-bound":
+        obs = [m.observable for m in inst.bob]
+        for _ in range(restarts):
+            psi = _rand_unit(rng, obs[0].shape[0])
+            for _ in range(iters):
+                signs = [1 if np.real(psi.conj() @ b @ psi) >= 0 else -1 for b in obs]
+                psi = np.linalg.eigh(Q.herm(sum(s * b for s, b in zip(signs, obs, strict=True))))[
+                    1
+                ][:, -1]
+            keep(C.lhs_solution(inst, signs, psi))
+    elif q == "quantum-max":
+        keep(_quantum_max(inst, rng, restarts, iters))
+    elif q == "steering-value":
+        keep(C.alice_solution(inst, [Q.sign_observable(x) for x in C.steering_ops(inst)]))
+    elif q in ("robustness", "weight", "lhs-distance"):
+        sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
+        grid = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+        for beta in grid:
+            for alpha in (1.0, 0.5, 0.0) if q != "lhs-distance" else (1.0,):
+                if alpha == 0 and beta == 0:
+                    continue
+                keep(C.witness_solution(inst, aligned_witness(q, sig, alpha, beta), sig))
+    elif q == "bell-quantum":
+        c = inst.expression
+        ma, mb = c.shape
+        for _ in range(restarts):
+            b = rng.normal(size=(mb, 3))
+            b /= np.linalg.norm(b, axis=1, keepdims=True)
+            for _ in range(iters):
+                a = _normalise(c @ b, rng)
+                b = _normalise(c.T @ a, rng)
+            v = np.zeros((1 + ma + mb, 4))
+            v[0, 0] = 1.0
+            v[1 : 1 + ma, 1:] = a
+            v[1 + ma :, 1:] = b
+            keep(C.gram_solution(inst, v))
+    elif q == "bell-local":
+        c = inst.expression
+        for _ in range(restarts):
+            a = rng.choice([-1.0, 1.0], size=c.shape[0])
+            for _ in range(iters):
+                b = np.where(c.T @ a >= 0, 1.0, -1.0)
+                a = np.where(c @ b >= 0, 1.0, -1.0)
+            b = np.where(c.T @ a >= 0, 1.0, -1.0)
+            keep(({"a": [int(x) for x in a], "b": [int(y) for y in b]}, float(a @ c @ b)))
+    else:
+        keep(_double(inst, iters))
+    return best
+
+
+def _normalise(m: np.ndarray, rng) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    out = m.copy()
+    for i in np.where(norms[:, 0] < 1e-12)[0]:  # a zero row: any unit vector does
+        out[i] = rng.normal(size=m.shape[1])
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _quantum_max(inst, rng, restarts: int, iters: int):
+    d = inst.bob[0].dim
+    n = inst.n
+    bs = [m.observable for m in inst.bob]
+    best = None
+    for _ in range(restarts):
+        psi = _rand_unit(rng, d * d)
+        for _ in range(iters):
+            rho = np.outer(psi, psi.conj())
+            xs = Q.alice_operators(rho, (d, d), bs, np.eye(n))
+            a = [Q.sign_observable(x) for x in xs]
+            op = Q.herm(sum(np.kron(ak, bk) for ak, bk in zip(a, bs, strict=True)))
+            psi = np.linalg.eigh(op)[1][:, -1]
+        rho = np.outer(psi, psi.conj())
+        xs = Q.alice_operators(rho, (d, d), bs, np.eye(n))
+        a = [Q.sign_observable(x) for x in xs]
+        r = Q.reshape4(rho, (d, d))
+        asm = []
+        for ak in a:
+            plus = (np.eye(d) + ak) / 2
+            sp = Q.herm(np.einsum("ki,ijkl->jl", plus, r))
+            asm.append([sp, Q.herm(Q.trace_a(rho, (d, d)) - sp)])
+        cand = C.assemblage_solution(inst, asm)
+        if best is None or cand[1] > best[1]:
+            best = cand
+    return best
+
+
+def _double(inst: SteeringInstance, iters: int):
+    data = [Q.strategy_data(inst, s) for s in inst.strategies]
+    ns = len(data)
+    fixed = C.fixed_alice(inst)
+    best = None
+    for start in range(ns):
+        qs = [0.0] * ns
+        qs[start] = 1.0
+        prev = -math.inf
+        for _ in range(iters):
+            obs = fixed or C.balance_alice(data, qs)
+            qs, val = C.best_mixture(C.violations(data, [obs] * ns))
+            if val <= prev + 1e-12:
+                break
+            prev = val
+        cand = C.double_solution(inst, data, qs, obs)
+        if best is None or cand[1] > best[1]:
+            best = cand
+        if fixed:
+            break  # with Alice given the mixture step is already exact
+    return best
