@@ -1,1 +1,123 @@
-"""Family pipeload: registrations (filled in by the family's issue)."""
+"""F4 `pipeload` (Hermes / PIPELOAD): the family and its methods."""
+
+from __future__ import annotations
+
+from formulations.pipeload import cpsat as pl_cpsat
+from formulations.pipeload import evaluate as pl_evaluate
+from formulations.pipeload import instance as pl_instance
+from formulations.pipeload import milp as pl_milp
+from formulations.pipeload.pareto import heuristic_front
+from heuristics.pipeload import baselines as pl_baselines
+from heuristics.pipeload import pipeload as pl_pipeload
+from instances.pipeload import generate as pl_generate
+from formulations.pipeload.plot import plot as pl_plot
+from solvers.registry import Family, Method, register_family, register_method
+
+register_family(
+    Family(
+        id="pipeload",
+        title="memory-bounded pipeline loading of Transformer layers (Hermes/PIPELOAD, arXiv 2409.04249)",
+        load=pl_instance.load,
+        dump=pl_instance.dump,
+        evaluate=pl_evaluate.evaluate,
+        generate=pl_generate.generate,
+        describe=pl_instance.describe,
+        objectives=("latency", "memory", "pareto"),
+        exact="cpsat",
+        plot=pl_plot,
+    )
+)
+BOTH = ("latency", "memory")
+ALL = ("latency", "memory", "pareto")
+
+
+def _front(run):
+    """The method's latency-memory front over a sweep of budgets (objective pareto)."""
+
+    def method(inst, options):
+        if options.objective == "pareto":
+            return heuristic_front(inst, options, run)
+        return run(inst, options)
+
+    return method
+
+
+register_method(
+    Method(
+        "pipeload",
+        "cpsat",
+        "exact",
+        "CP-SAT: load/run/hold intervals, agents and memory as cumulatives; pareto = budget sweep",
+        pl_cpsat.solve,
+        ("cpsat",),
+        ALL,
+        export=pl_cpsat.export,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "milp",
+        "exact",
+        "time-indexed MILP (pulp) on the gcd time grid; small instances only",
+        pl_milp.solve,
+        ("cbc", "highs"),
+        BOTH,
+        export=pl_milp.export,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "pipeload",
+        "heuristic",
+        "PIPELOAD: k agents load in layer order when an agent is free and memory fits; free after run",
+        _front(pl_pipeload.pipeload),
+        ("python",),
+        ALL,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "planner",
+        "heuristic",
+        "Hermes planner: PIPELOAD for every k of the agents range, the best kept",
+        _front(pl_pipeload.planner),
+        ("python",),
+        ALL,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "pipeswitch",
+        "heuristic",
+        "pipeline baseline (PipeSwitch-style): fewest agents, pipelined loading, nothing freed",
+        pl_baselines.pipeswitch,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "load-all",
+        "heuristic",
+        "baseline: k agents load the whole model, then it runs",
+        pl_baselines.load_all,
+        ("python",),
+        BOTH,
+    )
+)
+register_method(
+    Method(
+        "pipeload",
+        "one-at-a-time",
+        "heuristic",
+        "baseline: load, run, free one layer at a time (least memory)",
+        pl_baselines.one_at_a_time,
+        ("python",),
+        BOTH,
+    )
+)

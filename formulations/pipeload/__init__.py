@@ -1,0 +1,1 @@
+"""F4 — memory-bounded pipeline loading (Hermes / PIPELOAD, arXiv 2409.04249)."""

@@ -1,0 +1,345 @@
+r"""F4 exact model in CP-SAT: when to load each layer, on which agent, and when to run it.
+
+Sets      I = 1..n layers in execution order; k ∈ [k_min, k_max] loading agents.
+Data      L_i load time, c_i compute time (µs); m_i memory of layer i, R resident memory, a
+          memory per agent (kB); B budget (latency objective) or T latency bound (memory).
+Variables ls_i load start, rs_i run start, C latency, k agents, P peak memory (memory
+          objective); intervals load_i = [ls_i, ls_i + L_i), run_i = [rs_i, rs_i + c_i) and
+          hold_i = [ls_i, rs_i + c_i) (layer i in memory: from its load start to its run end).
+Constraints
+  (arrive)    rs_i ≥ ls_i + L_i                                   ∀ i
+  (order)     rs_{i+1} ≥ rs_i + c_i                               ∀ i < n   (one inference agent)
+  (agents)    Cumulative(load_i, demand 1) ≤ k                    (k identical agents)
+  (memory)    Cumulative(hold_i, demand m_i) ≤ B − R − a k        (latency), ≤ P − R − a k (memory)
+  (latency)   C = rs_n + c_n;  C ≤ T                              (memory objective)
+Objectives
+  latency:  min C       memory:  min P
+Loads may start in any order (PIPELOAD issues them in layer order; the model may do better);
+``--param order=layer`` adds ls_i ≤ ls_{i+1} to measure what that freedom is worth.
+Agents are read off afterwards: with at most k loads at once, giving each load the agent that
+has been free longest (loads by start time) is an exact colouring of the interval graph.
+Redundant (valid for every feasible schedule):
+  rs_i ≥ max(max_{j ≤ i} L_j, ⌈Σ_{j ≤ i} L_j / k_max⌉): loads 1..i end before run i starts;
+  C ≥ rs_i + Σ_{j ≥ i} c_j (the order chain, tightened into the domains);
+  P ≥ R + a k + m_i (layer i is held while it runs).
+Dominance (symmetry breaking): layers i < j with L_i = L_j and m_i = m_j load in layer order,
+  ls_i ≤ ls_j. Swapping the two loads of any schedule where j loads first keeps every agent and
+  memory profile (the two hold intervals exchange their starts; since run i ends no later than
+  run j the multiset of held sizes is the same at every time) and only lets run i start earlier.
+Hint and horizon: the best PIPELOAD-planner schedule; its latency bounds C (latency objective).
+Not representable: a shared disk that slows concurrent loads (disk_mb_s, when the k fastest
+loads together exceed it) makes load durations depend on the schedule; the model rejects such
+instances with that reason instead of answering a different problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from ortools.sat.python import cp_model
+
+from formulations.pipeload.instance import (
+    PipeloadInstance,
+    latency_bound_us,
+    params,
+)
+from solvers.backends import solve_cpsat, write_cpsat
+from solvers.result import Result, SolveOptions, Status
+
+
+@dataclass
+class Model:
+    model: cp_model.CpModel
+    ls: list[cp_model.IntVar]
+    rs: list[cp_model.IntVar]
+    k: cp_model.IntVar
+    latency: cp_model.IntVar
+    peak: cp_model.IntVar | None
+    hint: object | None  # the heuristic Schedule given as a hint
+
+
+def unsupported(inst: PipeloadInstance) -> str:
+    """Why the exact models cannot take this instance ('' if they can)."""
+    if inst.disk_binding(inst.k_max):
+        return (
+            f"shared disk ({float(inst.disk_kb_per_us * 1000):g} MB/s) slows concurrent loads: "
+            "load durations then depend on the schedule, which the exact models cannot "
+            "represent (drop disk_mb_s, or use the heuristics and the evaluator)"
+        )
+    return ""
+
+
+def build(
+    inst: PipeloadInstance,
+    pattern: str,
+    budget_kb: int | None,
+    bound_us: int | None,
+    hint_schedule=None,
+    in_order: bool = False,
+) -> Model:
+    layers = inst.layers
+    n = inst.n
+    L = [x.load_us for x in layers]
+    c = [x.compute_us for x in layers]
+    mem = [x.mem_kb for x in layers]
+    serial = sum(L) + sum(c)  # one layer at a time always fits the least budget
+    horizon = serial
+    if pattern == "memory":
+        horizon = min(horizon, bound_us)
+    elif hint_schedule is not None:
+        horizon = min(horizon, hint_schedule.latency_us)
+
+    m = cp_model.CpModel()
+    k = m.NewIntVar(inst.k_min, inst.k_max, "k")
+    tail = [sum(c[i:]) for i in range(n)]
+    ls, rs, load_iv, hold_iv = [], [], [], []
+    prefix = 0
+    earliest = []
+    for i in range(n):
+        prefix += L[i]
+        earliest_run = max(max(L[: i + 1]), -(-prefix // inst.k_max))
+        earliest.append(earliest_run)
+        latest_run = max(earliest_run, horizon - tail[i])
+        ls.append(m.NewIntVar(0, max(0, latest_run - L[i]), f"ls[{i}]"))
+        rs.append(m.NewIntVar(earliest_run, latest_run, f"rs[{i}]"))
+        load_iv.append(m.NewFixedSizeIntervalVar(ls[i], L[i], f"load[{i}]"))
+        re = rs[i] + c[i]
+        size = m.NewIntVar(L[i] + c[i], horizon, f"held[{i}]")
+        hold_iv.append(m.NewIntervalVar(ls[i], size, re, f"hold[{i}]"))
+        m.Add(rs[i] >= ls[i] + L[i])  # (arrive)
+        if i > 0:
+            m.Add(rs[i] >= rs[i - 1] + c[i - 1])  # (order)
+    lb = max(earliest[i] + tail[i] for i in range(n))
+    latency = m.NewIntVar(min(lb, horizon), horizon, "C")
+    m.Add(latency == rs[-1] + c[-1])
+    m.AddCumulative(load_iv, [1] * n, k)  # (agents)
+    peak = None
+    fixed = inst.resident_kb + inst.agent_kb * k
+    if pattern == "memory":
+        lo = inst.fixed_kb(inst.k_min) + max(mem)
+        hi = inst.fixed_kb(inst.k_max) + sum(mem)
+        peak = m.NewIntVar(lo, hi, "P")
+        m.Add(peak >= fixed + max(mem))
+        room = m.NewIntVar(0, hi, "room")  # a cumulative's capacity must be one variable
+        m.Add(room == peak - fixed)
+        m.AddCumulative(hold_iv, mem, room)
+        m.Minimize(peak)
+    else:
+        if budget_kb is not None:
+            if inst.agent_kb and inst.k_min < inst.k_max:
+                room = m.NewIntVar(0, budget_kb, "room")
+                m.Add(room == budget_kb - fixed)
+                m.AddCumulative(hold_iv, mem, room)
+            else:
+                m.AddCumulative(hold_iv, mem, budget_kb - inst.fixed_kb(inst.k_min))
+            m.Add(fixed + max(mem) <= budget_kb)
+            # (exclusive) two layers that never fit together are held one after the other,
+            # the earlier-running first: re_i ≤ ls_j for i < j
+            room = budget_kb - inst.fixed_kb(inst.k_min)
+            for i in range(n):
+                for j in range(i + 1, n):
+                    if mem[i] + mem[j] > room and L[i] + c[i] > 0 and L[j] + c[j] > 0:
+                        m.Add(rs[i] + c[i] <= ls[j])
+        m.Minimize(latency)
+    if in_order:  # PIPELOAD's rule, to measure what loading out of order is worth
+        for i in range(n - 1):
+            m.Add(ls[i] <= ls[i + 1])
+    # dominance: identical loads (same time, same memory) start in layer order
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(n):
+        groups.setdefault((L[i], mem[i]), []).append(i)
+    for members in groups.values():
+        for i, j in zip(members, members[1:], strict=False):
+            m.Add(ls[i] <= ls[j])
+
+    hint = hint_schedule
+    if hint is not None:
+        fits_horizon = hint.latency_us <= horizon
+        if fits_horizon:
+            # relabel the hint to satisfy the dominance: identical loads take their start
+            # times in layer order (the swap argument above keeps it feasible)
+            hls = list(hint.load_start)
+            for members in groups.values():
+                for i, t in zip(members, sorted(hls[j] for j in members), strict=True):
+                    hls[i] = t
+            for i in range(n):
+                m.AddHint(ls[i], hls[i])
+                m.AddHint(rs[i], hint.run_start[i])
+            m.AddHint(k, hint.k)
+            m.AddHint(latency, hint.latency_us)
+            if peak is not None:
+                m.AddHint(peak, hint.peak_kb)
+        else:
+            hint = None
+    return Model(m, ls, rs, k, latency, peak, hint)
+
+
+def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
+    pattern = options.objective or "latency"
+    if pattern == "pareto":
+        from formulations.pipeload.pareto import exact_front
+
+        return exact_front(inst, options)
+    p = params(inst, options)
+    if reason := unsupported(inst):
+        return Result("", "", "cpsat", Status.ERROR, message=reason)
+    budget = p.budget_kb if pattern == "latency" else None
+    bound = latency_bound_us(inst, p) if pattern == "memory" else None
+    if budget is not None and budget < inst.min_budget_kb():
+        from heuristics.pipeload.simulate import below_minimum
+
+        return Result("", "", "cpsat", Status.INFEASIBLE, message=below_minimum(inst, budget))
+    return solve_with(inst, options, pattern, budget, bound)
+
+
+def solve_with(
+    inst: PipeloadInstance,
+    options: SolveOptions,
+    pattern: str,
+    budget: int | None,
+    bound: int | None,
+) -> Result:
+    """One exact solve for a given budget (latency) or latency bound (memory)."""
+    t0 = time.perf_counter()
+    hint = _hint(inst, pattern, budget, bound) if options.hint else None
+    mdl = build(inst, pattern, budget, bound, hint, params(inst, options).in_order)
+    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
+    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left), scale=1000)
+    stats = {
+        "branches": solver.NumBranches(),
+        "conflicts": solver.NumConflicts(),
+        "intervals": 3 * inst.n,
+        "variables": len(mdl.model.Proto().variables),
+        "constraints": len(mdl.model.Proto().constraints),
+    }
+    extra = (
+        {"budget_mb": None if budget is None else budget / 1000}
+        if pattern == "latency"
+        else {"latency_bound_ms": bound / 1000}
+    )
+    if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        if outcome.status == Status.TIME_LIMIT and mdl.hint is not None:
+            from heuristics.pipeload.simulate import to_solution
+
+            h = mdl.hint
+            value = (h.latency_us if pattern == "latency" else h.peak_kb) / 1000
+            return Result(
+                "",
+                "",
+                "cpsat",
+                Status.FEASIBLE,
+                objective=value,
+                bound=outcome.bound,
+                solution=to_solution(inst, h, pattern, **extra),
+                stats={**stats, "solution_from": "warm-start heuristic"},
+                message="the limit ran out before the solver improved on its warm start",
+            )
+        msg = outcome.message
+        if outcome.status == Status.INFEASIBLE and pattern == "memory":
+            msg = (
+                f"no schedule meets the latency bound {bound / 1000:g} ms (proven by CP-SAT); "
+                f"the fastest needs at least {_latency_lb(inst) / 1000:g} ms"
+            )
+        elif outcome.status == Status.INFEASIBLE:
+            msg = "no schedule fits the budget (proven by CP-SAT)"
+        return Result(
+            "", "", "cpsat", outcome.status, bound=outcome.bound, message=msg, stats=stats
+        )
+    ls = [solver.Value(v) for v in mdl.ls]
+    rs = [solver.Value(v) for v in mdl.rs]
+    k = solver.Value(mdl.k)
+    agent = assign_agents(inst, ls, k)
+    peak = peak_kb(inst, ls, rs, k)
+    latency = rs[-1] + inst.layers[-1].compute_us
+    solution = {
+        "objective": pattern,
+        "agents": k,
+        **extra,
+        "schedule": {
+            x.name: {"load_start_ms": ls[i] / 1000, "agent": agent[i], "run_start_ms": rs[i] / 1000}
+            for i, x in enumerate(inst.layers)
+        },
+    }
+    stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
+    objective = latency / 1000 if pattern == "latency" else peak / 1000
+    return Result(
+        "",
+        "",
+        "cpsat",
+        outcome.status,
+        objective=objective,
+        bound=outcome.bound,
+        solution=solution,
+        stats=stats,
+    )
+
+
+def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
+    pattern = options.objective or "latency"
+    if pattern == "pareto":
+        raise ValueError("a front is a sweep of models; export the latency or memory model")
+    p = params(inst, options)
+    if reason := unsupported(inst):
+        raise ValueError(reason)
+    budget = p.budget_kb if pattern == "latency" else None
+    bound = latency_bound_us(inst, p) if pattern == "memory" else None
+    write_cpsat(build(inst, pattern, budget, bound, in_order=p.in_order).model, path)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def assign_agents(inst: PipeloadInstance, ls: list[int], k: int) -> list[int]:
+    """Exact interval colouring: loads by start, each to the agent free the longest."""
+    free_at = [0] * k
+    agent = [0] * inst.n
+    for i in sorted(range(inst.n), key=lambda i: (ls[i], i)):
+        a = min(range(k), key=lambda j: (free_at[j], j))
+        if inst.layers[i].load_us == 0:
+            agent[i] = a
+            continue
+        if free_at[a] > ls[i]:
+            raise AssertionError("more than k loads at once")  # excluded by the cumulative
+        agent[i] = a
+        free_at[a] = ls[i] + inst.layers[i].load_us
+    return agent
+
+
+def peak_kb(inst: PipeloadInstance, ls: list[int], rs: list[int], k: int) -> int:
+    events = []
+    for i, x in enumerate(inst.layers):
+        events += [(ls[i], 1, x.mem_kb), (rs[i] + x.compute_us, 0, -x.mem_kb)]
+    held = top = 0
+    for _, _, d in sorted(events):
+        held += d
+        top = max(top, held)
+    return inst.fixed_kb(k) + top
+
+
+def _latency_lb(inst: PipeloadInstance) -> int:
+    """A valid lower bound on any latency: each layer's load then every run from it on."""
+    c = [x.compute_us for x in inst.layers]
+    return max(x.load_us + sum(c[i:]) for i, x in enumerate(inst.layers))
+
+
+def _hint(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None):
+    """Hermes's planner: the best PIPELOAD schedule over k (least memory in the bound)."""
+    from heuristics.pipeload.pipeload import least_budget
+    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+
+    tried = []
+    for k in inst.agents_range:
+        try:
+            if pattern == "memory":
+                s = least_budget(inst, k, bound)
+                if s.latency_us <= bound:
+                    tried.append(s)
+            elif budget is None or inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) <= budget:
+                tried.append(simulate(inst, k, budget))
+        except HeuristicFailure:
+            continue
+    if not tried:
+        return None
+    key = (lambda s: s.peak_kb) if pattern == "memory" else (lambda s: s.latency_us)
+    return min(tried, key=key)

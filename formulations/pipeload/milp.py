@@ -1,0 +1,218 @@
+r"""F4 second exact model: a time-indexed MILP (pulp; CBC or HiGHS), independent of CP-SAT.
+
+Time grid. All durations are multiples of g = gcd of the non-zero load and compute times (µs).
+Flooring every start of a feasible schedule to the g-grid keeps it feasible and no slower: every
+constraint is a difference x_b − x_a ≥ (multiple of g), which flooring preserves, so two
+intervals that did not overlap still do not; intervals that overlap after flooring overlapped
+pairwise before, hence (Helly, on a line) all at one instant — so agent and memory use at any
+instant is bounded by some instant of the original. Hence the grid loses no optimum, for both
+objectives (a latency bound T becomes ⌊T/g⌋ steps).
+
+Sets      I layers, t ∈ 0..H steps of g µs (H: the best heuristic latency, or the bound).
+Data      d_i = L_i/g, p_i = c_i/g steps; m_i, R, a (kB); B budget or bound H.
+Variables x_{i,t} ∈ {0,1} load i starts at t; y_{i,t} ∈ {0,1} run i starts at t; k ∈ Z agents;
+          C latency (steps); P peak memory (memory objective).
+Constraints
+  (once)     Σ_t x_{i,t} = 1,  Σ_t y_{i,t} = 1                                    ∀ i
+  (arrive)   Σ_t t y_{i,t} ≥ Σ_t t x_{i,t} + d_i                                  ∀ i
+  (order)    Σ_t t y_{i+1,t} ≥ Σ_t t y_{i,t} + p_i                                 ∀ i < n
+  (latency)  C ≥ Σ_t t y_{n,t} + p_n
+  (agents)   Σ_i Σ_{t = τ−d_i+1}^{τ} x_{i,t} ≤ k                                   ∀ τ
+  (memory)   h_{i,τ} = Σ_{t ≤ τ} x_{i,t} − Σ_{t ≤ τ−p_i} y_{i,t}  (= 1 iff i is held at τ)
+             Σ_i m_i h_{i,τ} ≤ B − R − a k   (latency)   or   ≤ P − R − a k   (memory) ∀ τ
+Objectives  latency: min C;  memory: min P.
+Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000.
+Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i ≤ LS_{i+1}).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from functools import reduce
+
+import pulp
+
+from formulations.pipeload.cpsat import assign_agents, peak_kb, unsupported
+from formulations.pipeload.instance import PipeloadInstance, latency_bound_us, params
+from solvers.backends import solve_pulp, write_pulp
+from solvers.result import Result, SolveOptions, Status
+
+MAX_BINARIES = 40_000
+
+
+def grid_us(inst: PipeloadInstance) -> int:
+    times = [x.load_us for x in inst.layers] + [x.compute_us for x in inst.layers]
+    return reduce(math.gcd, [t for t in times if t > 0], 0) or 1
+
+
+def build(
+    inst: PipeloadInstance,
+    pattern: str,
+    budget: int | None,
+    horizon_us: int,
+    in_order: bool = False,
+):
+    g = grid_us(inst)
+    H = horizon_us // g
+    n = inst.n
+    d = [x.load_us // g for x in inst.layers]
+    p = [x.compute_us // g for x in inst.layers]
+    mem = [x.mem_kb for x in inst.layers]
+    tail = [sum(p[i:]) for i in range(n)]
+    if 2 * n * (H + 1) > MAX_BINARIES:
+        raise ValueError(
+            f"time-indexed model too large: {n} layers x {H + 1} steps of {g} µs "
+            f"(> {MAX_BINARIES} binaries); use cpsat"
+        )
+    prob = pulp.LpProblem("pipeload", pulp.LpMinimize)
+    # run i starts no later than H - tail_i; its load no later than that minus d_i
+    x = {
+        (i, t): pulp.LpVariable(f"x_{i}_{t}", cat="Binary")
+        for i in range(n)
+        for t in range(max(0, H - tail[i] - d[i]) + 1)
+    }
+    y = {
+        (i, t): pulp.LpVariable(f"y_{i}_{t}", cat="Binary")
+        for i in range(n)
+        for t in range(d[i], max(d[i], H - tail[i]) + 1)
+    }
+    k = pulp.LpVariable("k", inst.k_min, inst.k_max, cat="Integer")
+    C = pulp.LpVariable("C", 0, H)
+    LS = {i: pulp.lpSum(t * v for (j, t), v in x.items() if j == i) for i in range(n)}
+    RS = {i: pulp.lpSum(t * v for (j, t), v in y.items() if j == i) for i in range(n)}
+    for i in range(n):
+        prob += pulp.lpSum(v for (j, _), v in x.items() if j == i) == 1, f"once_load_{i}"
+        prob += pulp.lpSum(v for (j, _), v in y.items() if j == i) == 1, f"once_run_{i}"
+        prob += RS[i] >= LS[i] + d[i], f"arrive_{i}"
+        if i + 1 < n:
+            prob += RS[i + 1] >= RS[i] + p[i], f"order_{i}"
+            if in_order:
+                prob += LS[i + 1] >= LS[i], f"load_order_{i}"
+    prob += C >= RS[n - 1] + p[n - 1], "latency"
+    fixed = inst.resident_kb + inst.agent_kb * k
+    P = None
+    if pattern == "memory":
+        P = pulp.LpVariable("P", inst.fixed_kb(inst.k_min) + max(mem))
+        prob += P >= fixed + max(mem), "peak_holds_largest"
+    for tau in range(H + 1):
+        busy = [x[i, t] for (i, t) in x if d[i] > 0 and tau - d[i] < t <= tau]
+        if len(busy) > 1:
+            prob += pulp.lpSum(busy) <= k, f"agents_{tau}"
+        held = []
+        for i in range(n):
+            started = [v for (j, t), v in x.items() if j == i and t <= tau]
+            ended = [v for (j, t), v in y.items() if j == i and t <= tau - p[i]]
+            if started:
+                held.append(mem[i] * (pulp.lpSum(started) - pulp.lpSum(ended)))
+        if not held:
+            continue
+        if P is not None:
+            prob += pulp.lpSum(held) + fixed <= P, f"memory_{tau}"
+        elif budget is not None:
+            prob += pulp.lpSum(held) + fixed <= budget, f"memory_{tau}"
+    if budget is not None and pattern == "latency":
+        prob += fixed + max(mem) <= budget, "largest_fits"
+    prob += P if P is not None else C
+    return prob, x, y, k, g
+
+
+def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
+    backend = options.backend or "cbc"
+    pattern = options.objective or "latency"
+    if reason := unsupported(inst):
+        return Result("", "", backend, Status.ERROR, message=reason)
+    prm = params(inst, options)
+    budget = prm.budget_kb if pattern == "latency" else None
+    if budget is not None and budget < inst.min_budget_kb():
+        from heuristics.pipeload.simulate import below_minimum
+
+        return Result("", "", backend, Status.INFEASIBLE, message=below_minimum(inst, budget))
+    t0 = time.perf_counter()
+    horizon = _horizon(
+        inst, pattern, budget, latency_bound_us(inst, prm) if pattern == "memory" else None
+    )
+    try:
+        prob, x, y, _k, g = build(inst, pattern, budget, horizon, prm.in_order)
+    except ValueError as e:
+        return Result("", "", backend, Status.ERROR, message=str(e))
+    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
+    out = solve_pulp(prob, replace(options, time_limit_s=left), backend)
+    stats = {"binaries": len(x) + len(y), "grid_us": g, "horizon_steps": horizon // g}
+    if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        msg = out.message
+        if out.status == Status.INFEASIBLE and pattern == "memory":
+            msg = f"no schedule meets the latency bound {horizon / 1000:g} ms (proven by {backend})"
+        return Result("", "", backend, out.status, message=msg, stats=stats)
+    n = inst.n
+    ls = [next(t for (j, t), v in x.items() if j == i and v.value() > 0.5) * g for i in range(n)]
+    rs = [next(t for (j, t), v in y.items() if j == i and v.value() > 0.5) * g for i in range(n)]
+    # k appears in no constraint when no two loads can overlap and agents hold no memory
+    k = inst.k_min if _k.value() is None else round(_k.value())
+    latency = rs[-1] + inst.layers[-1].compute_us
+    peak = peak_kb(inst, ls, rs, k)
+    agent = assign_agents(inst, ls, k)
+    extra = (
+        {"budget_mb": None if budget is None else budget / 1000}
+        if pattern == "latency"
+        else {"latency_bound_ms": horizon / 1000}
+    )
+    solution = {
+        "objective": pattern,
+        "agents": k,
+        **extra,
+        "schedule": {
+            x_.name: {
+                "load_start_ms": ls[i] / 1000,
+                "agent": agent[i],
+                "run_start_ms": rs[i] / 1000,
+            }
+            for i, x_ in enumerate(inst.layers)
+        },
+    }
+    # the model counts in grid steps (latency) or kB (memory); report ms / MB
+    scale = g / 1000 if pattern == "latency" else 1 / 1000
+    bound = None if out.bound is None else out.bound * scale
+    objective = latency / 1000 if pattern == "latency" else peak / 1000
+    stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
+    return Result(
+        "",
+        "",
+        backend,
+        out.status,
+        objective=objective,
+        bound=bound,
+        solution=solution,
+        stats=stats,
+    )
+
+
+def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
+    pattern = options.objective or "latency"
+    if pattern not in ("latency", "memory"):
+        raise ValueError("the MILP handles the latency and memory objectives")
+    if reason := unsupported(inst):
+        raise ValueError(reason)
+    prm = params(inst, options)
+    budget = prm.budget_kb if pattern == "latency" else None
+    bound = latency_bound_us(inst, prm) if pattern == "memory" else None
+    horizon = _horizon(inst, pattern, budget, bound)
+    write_pulp(build(inst, pattern, budget, horizon, prm.in_order)[0], path)
+
+
+def _horizon(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None) -> int:
+    """Latency: one layer at a time (fits any feasible budget), or PIPELOAD's if shorter."""
+    if pattern == "memory":
+        return bound
+    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+
+    best = sum(x.load_us + x.compute_us for x in inst.layers)
+    for k in inst.agents_range:
+        if budget is not None and inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) > budget:
+            continue
+        try:
+            best = min(best, simulate(inst, k, budget).latency_us)
+        except HeuristicFailure:
+            continue
+    return best

@@ -1,0 +1,1 @@
+"""F4 heuristics: PIPELOAD and its planner, and the baselines Hermes compares against."""
