@@ -7,10 +7,10 @@ from formulations.pipeload import evaluate as pl_evaluate
 from formulations.pipeload import instance as pl_instance
 from formulations.pipeload import milp as pl_milp
 from formulations.pipeload.pareto import heuristic_front
+from formulations.pipeload.plot import plot as pl_plot
 from heuristics.pipeload import baselines as pl_baselines
 from heuristics.pipeload import pipeload as pl_pipeload
 from instances.pipeload import generate as pl_generate
-from formulations.pipeload.plot import plot as pl_plot
 from solvers.registry import Family, Method, register_family, register_method
 
 register_family(
