@@ -1,0 +1,114 @@
+"""Public hypothesis strategies for F5: small scenario JSON dicts (qubits, 2-3 settings) that
+every method solves in well under a second. Use them to test your own heuristics:
+
+    from hypothesis import given
+    from instances.steering.strategies import instances
+
+    @given(instances(quantities=("robustness",)))
+    def test_mine(data): ...
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from formulations.steering.instance import QUANTITIES, matrix_to_json
+
+_unit = st.floats(-1.0, 1.0, allow_nan=False)
+
+
+@st.composite
+def bloch(draw) -> dict:
+    """A unit Bloch vector measurement (rejects near-zero draws)."""
+    v = np.array([draw(_unit) for _ in range(3)])
+    n = float(np.linalg.norm(v))
+    if n < 0.1:
+        v, n = np.array([0.0, 0.0, 1.0]), 1.0
+    return {"bloch": [float(x) for x in v / n]}
+
+
+@st.composite
+def density(draw, dims: tuple[int, int] = (2, 2)) -> dict:
+    """A random two-qubit density matrix: G G† / tr, G with entries in [-1, 1] + i[-1, 1],
+    mixed with a drawn amount of a maximally entangled state so that steering occurs."""
+    d = dims[0] * dims[1]
+    g = np.array([[draw(_unit) + 1j * draw(_unit) for _ in range(d)] for _ in range(d)])
+    rho = g @ g.conj().T
+    tr = float(np.trace(rho).real)
+    if tr < 1e-3:
+        rho, tr = np.eye(d, dtype=complex), float(d)
+    rho = rho / tr
+    phi = np.eye(dims[0]).reshape(-1) / math.sqrt(dims[0])
+    p = draw(st.floats(0.0, 1.0))
+    rho = p * np.outer(phi, phi) + (1 - p) * rho
+    rho = (rho + rho.conj().T) / 2
+    rho = rho / np.trace(rho).real
+    return {"kind": "density", "dims": list(dims), **matrix_to_json(rho)}
+
+
+def state() -> st.SearchStrategy:
+    return st.one_of(
+        st.builds(
+            lambda v: {"kind": "phi-plus", "visibility": v}, st.floats(0.3, 1.0, allow_nan=False)
+        ),
+        st.builds(
+            lambda t, v: {"kind": "psi-theta", "theta": t, "visibility": v},
+            st.floats(0.0, math.pi / 2, allow_nan=False),
+            st.floats(0.5, 1.0, allow_nan=False),
+        ),
+        density(),
+    )
+
+
+def _settings(n: int, pauli_ok: bool = True) -> st.SearchStrategy:
+    one = st.one_of(bloch(), st.sampled_from([{"pauli": "x"}, {"pauli": "y"}, {"pauli": "z"}]))
+    return st.lists(one if pauli_ok else bloch(), min_size=n, max_size=n)
+
+
+@st.composite
+def instances(draw, quantities: tuple[str, ...] = QUANTITIES, max_settings: int = 3) -> dict:
+    """A scenario JSON dict for one of ``quantities``, with 2..max_settings settings."""
+    q = draw(st.sampled_from(quantities))
+    n = draw(st.integers(2, max(2, max_settings)))
+    base = {"family": "steering", "version": 1, "quantity": q}
+    if q in ("lhs-bound", "quantum-max"):
+        bob = draw(_settings(n))
+        if q == "lhs-bound" and draw(st.booleans()):
+            bob[draw(st.integers(0, n - 1))] = {"identity": True}
+        return {**base, "bob": bob}
+    if q == "steering-value":
+        out = {**base, "state": draw(state()), "bob": draw(_settings(n))}
+        if draw(st.booleans()):
+            out["alice"] = draw(_settings(n))
+        return out
+    if q in ("robustness", "weight", "lhs-distance"):
+        return {**base, "state": draw(state()), "alice": draw(_settings(n))}
+    if q in ("bell-quantum", "bell-local"):
+        mb = draw(st.integers(2, max(2, max_settings)))
+        coef = st.integers(-2, 2).map(float)
+        c = draw(st.lists(st.lists(coef, min_size=mb, max_size=mb), min_size=n, max_size=n))
+        out = {**base, "expression": c}
+        if q == "bell-quantum" and draw(st.booleans()):
+            out.update(state=draw(state()), alice=draw(_settings(n)), bob=draw(_settings(mb)))
+        return out
+    # double-violation: 2 settings, a few pure strategies
+    kinds = st.one_of(
+        st.sampled_from(["projective", "identity"]),
+        st.builds(lambda e: {"unsharp": e}, st.floats(0.0, 1.0, allow_nan=False)),
+    )
+    strategies = draw(st.lists(st.lists(kinds, min_size=2, max_size=2), min_size=1, max_size=4))
+    ineq = draw(st.sampled_from(["steering", "bell"]))
+    out = {
+        **base,
+        "inequality": ineq,
+        "state": draw(state()),
+        "bob": draw(_settings(2, pauli_ok=True)),
+        "charlie": draw(_settings(2)),
+        "strategies": strategies,
+    }
+    if draw(st.booleans()):
+        out["alice"] = draw(_settings(2))
+    return out
