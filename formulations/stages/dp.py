@@ -8,7 +8,8 @@ each stage is a shortest path over windows with state v ∈ {0..V_s} (VMs servin
                                                    κ_s v < λ_st)
 
 The minimum of F_{|T|-1} is the stage's optimal cost; the VM counts come from back-pointers.
-O(|T| V_s²) per stage with numpy. Exact for the same model, so it must agree with the MILP.
+The inner minimum splits into v' >= v (a suffix minimum of F) and v' < v (a prefix minimum of
+F(v') - p k v', plus p k v), so a stage takes O(|T| V_s) with numpy. Exact for the same model, so it must agree with the MILP.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def stage_vms(inst, s: int, slo_ms: float) -> list[int] | None:
     sp = inst.plan(slo_ms).stages[s]
     T, W = inst.n_windows, inst.window_s
     per_s = inst.vm.price_per_hour / 3600.0
+    k = per_s * inst.vm.cold_start_s  # $ per launch
     V = max_useful_vms(inst, s, slo_ms)
     vs = np.arange(V + 1, dtype=np.float64)
-    launch = per_s * inst.vm.cold_start_s * np.maximum(0.0, vs[:, None] - vs[None, :])  # [v, v']
+    pos = np.arange(V + 1)
     prev = np.full(V + 1, np.inf)
     prev[0] = 0.0
     back = np.zeros((T, V + 1), dtype=np.int64)
@@ -37,10 +39,22 @@ def stage_vms(inst, s: int, slo_ms: float) -> list[int] | None:
             g = np.where(x > 1e-9 * max(1.0, lam), np.inf, g)
         else:
             g = g + sp.fn_cost * W * x
-        total = prev[None, :] + launch
-        arg = np.argmin(total, axis=1)
-        back[t] = arg
-        prev = g + total[np.arange(V + 1), arg]
+        # min over v' >= v of F(v') (no launch): a suffix minimum, with its argument
+        rev = prev[::-1]
+        smin = np.minimum.accumulate(rev)
+        sarg = V - np.maximum.accumulate(np.where(rev <= smin, pos, 0))
+        smin, sarg = smin[::-1], sarg[::-1]
+        # min over v' < v of F(v') + k (v - v'): a prefix minimum of F(v') - k v', shifted
+        h = prev - k * vs
+        pmin = np.minimum.accumulate(h)
+        parg = np.maximum.accumulate(np.where(h <= pmin, pos, 0))
+        up = np.full(V + 1, np.inf)
+        uarg = np.zeros(V + 1, dtype=np.int64)
+        up[1:] = pmin[:-1] + k * vs[1:]
+        uarg[1:] = parg[:-1]
+        take_up = up < smin
+        back[t] = np.where(take_up, uarg, sarg)
+        prev = g + np.where(take_up, up, smin)
     if not np.isfinite(prev.min()):
         return None
     v = int(np.argmin(prev))

@@ -112,7 +112,8 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
         from heuristics.stages.serflow import serflow_vms  # late: heuristics build on this
 
         start = serflow_vms(inst, slo)
-        if start is not None and _fits_quota(inst, start):
+        start = [[min(x, max_useful_vms(inst, s, slo)) for x in row] for s, row in enumerate(start)]
+        if _fits_quota(inst, start):
             for (s, t), var in v.items():
                 var.setInitialValue(start[s][t])
             warm = True
