@@ -1,0 +1,197 @@
+"""F5 speed and figures: every two-qubit SDP of the family (target < 1 s each), the qutrit-qutrit
+three-setting robustness (target < 10 s), heuristics vs the SDP, the unsharp double-violation
+windows found by bisection on the SDP value, the projective/identity mixtures vs θ, and the
+network witnesses.
+
+    .venv/bin/python benchmarks/bench_steering.py [--quick]
+
+Times are wall-clock per solve after one warm-up solve (cvxpy's first import and compile cost
+~1 s once per process and is not the SDP's); the median of 3 runs is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+from formulations.steering import network as N
+from formulations.steering.instance import load
+from instances.steering.generate import generate
+from solvers import registry
+from solvers.result import SolveOptions
+
+OPTS = SolveOptions(time_limit_s=60, threads=1, seed=0)
+P2 = [{"pauli": "x"}, {"pauli": "z"}]
+P3 = [{"pauli": "x"}, {"pauli": "y"}, {"pauli": "z"}]
+
+
+def _inst(**kw):
+    return load({"family": "steering", "version": 1, **kw})
+
+
+def timed(inst, method="sdp", backend=None, reps=3):
+    opts = SolveOptions(**{**OPTS.__dict__, "backend": backend})
+    times, r = [], None
+    for _ in range(reps):
+        t = time.perf_counter()
+        r = registry.solve("steering", method, inst, opts)
+        times.append(time.perf_counter() - t)
+    return r, statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="one repetition per solve")
+    args = ap.parse_args()
+    reps = 1 if args.quick else 3
+    timed(_inst(quantity="quantum-max", bob=P2), reps=1)  # warm-up: imports and first compile
+
+    print("== two-qubit SDPs (target < 1 s each) ==")
+    cases = []
+    for f in sorted(Path("instances/steering").glob("*.json")):
+        inst = load(json.loads(f.read_text()))
+        if inst.dims in (None, (2, 2)):
+            cases.append((f.stem, inst))
+    for n in (2, 3, 4):
+        cases.append((f"generated double-violation n={n}", generate(n, 0)))
+    for v in (0.6, 0.9):
+        for q in ("robustness", "weight", "lhs-distance"):
+            cases.append(
+                (
+                    f"{q} Werner v={v} 3 settings",
+                    _inst(quantity=q, state={"kind": "singlet", "visibility": v}, alice=P3),
+                )
+            )
+    worst = 0.0
+    print(
+        f"{'instance':48s} {'quantity':16s} {'status':8s} {'value':>12s} {'clarabel s':>10s} {'scs s':>8s}"
+    )
+    for name, inst in cases:
+        r, t = timed(inst, reps=reps)
+        rs, ts = timed(inst, backend="scs", reps=1)
+        worst = max(worst, t)
+        print(
+            f"{name[:48]:48s} {inst.quantity:16s} {r.status:8s} {r.objective:12.8f} {t:10.3f} {ts:8.3f}"
+        )
+    print(
+        f"slowest two-qubit SDP (clarabel): {worst:.3f} s  -> {'OK' if worst < 1 else 'OVER'} the 1 s target"
+    )
+
+    print("\n== qutrit-qutrit robustness, 3 MUB settings (target < 10 s) ==")
+    qutrit = _inst(
+        quantity="robustness",
+        state={"kind": "phi-plus", "dim": 3},
+        alice=[{"mub": j} for j in range(3)],
+    )
+    r, t = timed(qutrit, reps=reps)
+    print(
+        f"SR = {r.objective:.8f} ({r.status}), certified bound {r.stats['certified_bound']:.8f}, {t:.3f} s"
+    )
+    for v in (0.5, 0.8):
+        q2 = _inst(
+            quantity="robustness",
+            state={"kind": "phi-plus", "dim": 3, "visibility": v},
+            alice=[{"mub": j} for j in range(3)],
+        )
+        r2, t2 = timed(q2, reps=1)
+        print(f"  isotropic v={v}: SR = {r2.objective:.8f} ({r2.status}), {t2:.3f} s")
+
+    print("\n== heuristics vs SDP (value, relative gap to the SDP optimum) ==")
+    for name, inst in cases[:11]:
+        best = timed(inst, reps=1)[0].objective
+        row = []
+        for m in ("seesaw", "closed-form"):
+            h = timed(inst, m, reps=1)[0]
+            gap = 0.0 if abs(best) < 1e-12 else (best - h.objective) / abs(best)
+            row.append(f"{m} {h.objective:.6f} ({100 * gap:.2f}%)")
+        print(f"{name[:40]:40s} sdp {best:.6f} | " + " | ".join(row))
+
+    print("\n== unsharp double-violation windows (bisection on the SDP value) ==")
+    s2, s3 = math.sqrt(2), math.sqrt(3)
+    diag = [s2 / 2, 0, s2 / 2]
+    anti = [s2 / 2, 0, -s2 / 2]
+    for label, ineq, bob, lo, hi in (
+        ("CHSH", "bell", [{"bloch": diag}, {"bloch": anti}], 1 / s2, math.sqrt(2 * s2 - 2)),
+        ("linear steering n=2", "steering", P2, 1 / s2, math.sqrt(2 * s2 - 2)),
+        ("linear steering n=3", "steering", P3, 1 / s3, math.sqrt(s3 / 2)),
+    ):
+
+        def val(eta, ineq=ineq, bob=bob):
+            extra = {"alice": P2} if ineq == "bell" else {}
+            inst = _inst(
+                quantity="double-violation",
+                inequality=ineq,
+                state={"kind": "phi-plus"},
+                bob=bob,
+                charlie=bob,
+                strategies=[[{"unsharp": eta}] * len(bob)],
+                **extra,
+            )
+            return timed(inst, reps=1)[0].objective
+
+        mid = (lo + hi) / 2
+        a = _bisect(val, 0.0, mid)
+        b = _bisect(lambda e, val=val: -val(e), mid, 1.0)
+        print(f"{label:22s} window ({a:.6f}, {b:.6f})   closed form ({lo:.6f}, {hi:.6f})")
+
+    print(
+        "\n== projective/identity mixtures with shared randomness vs θ (linear steering, X and Z) =="
+    )
+    strategies = [
+        ["projective", "projective"],
+        ["projective", "identity"],
+        ["identity", "projective"],
+        ["identity", "identity"],
+    ]
+    for theta in (math.pi / 4, 0.7, 0.6, 0.5, 0.4):
+        for alice in (None, P2):
+            kw = {"alice": alice} if alice else {}
+            inst = _inst(
+                quantity="double-violation",
+                inequality="steering",
+                state={"kind": "psi-theta", "theta": theta},
+                bob=P2,
+                charlie=P2,
+                strategies=strategies,
+                **kw,
+            )
+            r = timed(inst, reps=1)[0]
+            sw = timed(inst, "seesaw", reps=1)[0]
+            who = "Alice X,Z (LP)" if alice else "Alice free (SDP)"
+            print(
+                f"θ={theta:.4f} {who:18s} max min(v_AB, v_AC) = {r.objective:+.6f}  seesaw (one Alice) {sw.objective:+.6f}"
+            )
+
+    print("\n== full network nonlocality (bilocal, Bell-state measurement) ==")
+    print(f"witnesses with Φ+ sources: {N.bilocal_witnesses(1.0)} (5/√2 = {5 / s2:.10f}), bound 3")
+    print(
+        f"critical visibility by bisection: {N.critical_visibility():.10f} (closed form {math.sqrt(3 * s2 / 5):.10f})"
+    )
+    p, eta = N.passive_sharing()
+    print(
+        f"passive sharing (standard measurements, unsharp Charlie1): best min witness - 3 = {p:+.6f} at η = {eta:.3f}"
+    )
+    t = time.perf_counter()
+    a, where = N.active_sharing(5 if args.quick else 9)
+    print(
+        f"active sharing search (Charlie1 η per input and directions, Charlie2 and Alice directions): best min witness - 3 = {a:+.6f} ({time.perf_counter() - t:.1f} s) at {where}"
+    )
+
+
+def _bisect(f, lo: float, hi: float, tol: float = 1e-6) -> float:
+    """The point where f changes sign from ≤ 0 (at lo) to > 0 (at hi)."""
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        if f(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
+if __name__ == "__main__":
+    main()
