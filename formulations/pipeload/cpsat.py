@@ -21,7 +21,13 @@ has been free longest (loads by start time) is an exact colouring of the interva
 Redundant (valid for every feasible schedule):
   rs_i ≥ max(max_{j ≤ i} L_j, ⌈Σ_{j ≤ i} L_j / k_max⌉): loads 1..i end before run i starts;
   C ≥ rs_i + Σ_{j ≥ i} c_j (the order chain, tightened into the domains);
-  P ≥ R + a k + m_i (layer i is held while it runs).
+  P ≥ R + a k + m_i (layer i is held while it runs);
+  (exclusive) layers i < j with m_i + m_j > B − R − a k_min: re_i ≤ ls_j;
+  (count) for q ≥ 2, at most q of the layers with m_i > (B − R − a k_min)/(q + 1) are held at
+  once: Cumulative(hold_i over them, demand 1) ≤ q (latency objective);
+  (group chain) in a group of identical layers g_0 < g_1 < ... (loads in layer order, above),
+  q = ⌊(B − R − a k_min) / m⌋ of them fit at once, so g_{t+q} cannot start loading before
+  g_t has run: re_{g_t} ≤ ls_{g_{t+q}} (latency objective).
 Dominance (symmetry breaking): layers i < j with L_i = L_j and m_i = m_j load in layer order,
   ls_i ≤ ls_j. Swapping the two loads of any schedule where j loads first keeps every agent and
   memory profile (the two hold intervals exchange their starts; since run i ends no later than
@@ -137,6 +143,14 @@ def build(
             # (exclusive) two layers that never fit together are held one after the other,
             # the earlier-running first: re_i ≤ ls_j for i < j
             room = budget_kb - inst.fixed_kb(inst.k_min)
+            # (count) at most q layers larger than room/(q+1) fit at once: a cumulative with
+            # unit demands (a dual-feasible-function bound CP-SAT does not derive itself)
+            seen: set[tuple[int, ...]] = set()
+            for q in range(2, n):
+                big = tuple(i for i in range(n) if (q + 1) * mem[i] > room)
+                if len(big) > q and big not in seen:
+                    seen.add(big)
+                    m.AddCumulative([hold_iv[i] for i in big], [1] * len(big), q)
             for i in range(n):
                 for j in range(i + 1, n):
                     if mem[i] + mem[j] > room and L[i] + c[i] > 0 and L[j] + c[j] > 0:
@@ -152,6 +166,14 @@ def build(
     for members in groups.values():
         for i, j in zip(members, members[1:], strict=False):
             m.Add(ls[i] <= ls[j])
+        # (group chain) at most q = ⌊room / m⌋ members of a group fit at once; with their
+        # loads in layer order, member t+q can start loading only when member t has run
+        if pattern == "latency" and budget_kb is not None and mem[members[0]] > 0:
+            q = (budget_kb - inst.fixed_kb(inst.k_min)) // mem[members[0]]
+            for t in range(max(0, len(members) - q)):
+                i, j = members[t], members[t + q]
+                if L[i] + c[i] > 0:  # an empty hold interval holds nothing
+                    m.Add(rs[i] + c[i] <= ls[j])
 
     hint = hint_schedule
     if hint is not None:

@@ -197,3 +197,56 @@ def generate(size: int, seed: int) -> PipeloadInstance:
 
 def with_budget(inst: PipeloadInstance, budget_kb: int | None) -> PipeloadInstance:
     return replace(inst, budget_kb=budget_kb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m instances.pipeload.generate PRESET -o FILE``: write a preset instance."""
+    import argparse
+    import sys
+
+    from solvers.fields import write_json_new
+
+    ap = argparse.ArgumentParser(prog="python -m instances.pipeload.generate")
+    ap.add_argument("preset", choices=sorted(PRESETS))
+    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--granularity", choices=("block", "sublayer"), default="block")
+    ap.add_argument("--seq", type=int, help="sequence length (default: the preset's)")
+    ap.add_argument("--flops", type=float, default=Device.flops, help="device FLOP/s")
+    ap.add_argument("--agent-mb-s", type=float, default=Device.agent_mb_s)
+    ap.add_argument("--disk-mb-s", type=float, help="shared disk bandwidth (default: none)")
+    ap.add_argument("--runtime-mb", type=float, default=Device.runtime_mb)
+    ap.add_argument("--agents", default="1-8", help="k or a range a-b (default 1-8)")
+    ap.add_argument("--agent-buffer-mb", type=float, default=0.0)
+    ap.add_argument("--budget-mb", type=float)
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args(argv)
+    lo, sep, hi = args.agents.partition("-")
+    spec = PRESETS[args.preset]
+    if args.seq:
+        spec = replace(spec, seq=args.seq)
+    device = Device(
+        flops=args.flops,
+        agent_mb_s=args.agent_mb_s,
+        disk_mb_s=args.disk_mb_s,
+        runtime_mb=args.runtime_mb,
+    )
+    try:
+        data = transformer(
+            spec,
+            device,
+            granularity=args.granularity,
+            agents=(int(lo), int(hi)) if sep else int(lo),
+            budget_mb=args.budget_mb,
+            agent_buffer_mb=args.agent_buffer_mb,
+        )
+        load(data)
+        write_json_new(args.out, data, force=args.force)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {len(data['layers'])} layers")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
