@@ -175,6 +175,10 @@ def main() -> None:
     print(
         f"passive sharing (standard measurements, unsharp Charlie1): best min witness - 3 = {p:+.6f} at η = {eta:.3f}"
     )
+    p2, eta2 = N.passive_sharing(shared_input=True)
+    print(
+        f"cooperating Charlies (Charlie2 measures Charlie1's setting): best min witness - 3 = {p2:+.6f} at η = {eta2:.3f}; sharing iff η > 3√2/5 = {3 * s2 / 5:.6f}"
+    )
     t = time.perf_counter()
     a, where = N.active_sharing(5 if args.quick else 9)
     print(

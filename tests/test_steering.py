@@ -415,6 +415,18 @@ def test_network_passive_sharing_impossible():
     assert best < 0
 
 
+def test_network_sharing_with_cooperating_charlies():
+    # Charlie2 measures Charlie1's setting: Lüders operators √((I ± η c·σ)/2) commute with c·σ,
+    # so every correlation along c survives and W(ABC2) = 5/√2 for any η; with W(ABC1) = 5η/√2
+    # all four witnesses exceed 3 iff η > 3√2/5.
+    thr = 3 * S2 / 5
+    for eta in (thr - 1e-3, thr + 1e-3, 0.95):
+        s = N.sharing(eta, shared_input=True)
+        assert s["C2_cn"] == pytest.approx(5 / S2, abs=1e-12)
+        assert s["C2_nc"] == pytest.approx(5 / S2, abs=1e-12)
+        assert (min(s.values()) > 3) == (eta > thr)
+
+
 # ------------------------------------------------------------------ files and input
 
 

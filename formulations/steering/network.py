@@ -20,7 +20,12 @@ C0/1 = (σz ± σx)/√2 both equal 5/√2 v²: the critical visibility is v* = 
 
 Sequential sharing: Charlie1 measures C1_z unsharply (sharpness η, Lüders), input uniform, and
 passes his qubit to Charlie2, who measures C2_z. FNN sharing means all four witnesses
-(A-B-C1 and A-B-C2, both kinds) exceed 3 at once.
+(A-B-C1 and A-B-C2, both kinds) exceed 3 at once. Passive: Charlie2's input is independent of
+Charlie1's (W_C1 = 5η/√2 needs η > 3√2/5, W_C2 = 5(1 + √(1-η²))/(2√2) needs η < 0.717: never).
+Cooperating (our reading of "active"): Charlie1 passes his input on and Charlie2 measures the
+same setting; a Lüders measurement along c keeps every correlation along c, so W_C2 = 5/√2 and
+sharing holds for every η > 3√2/5. A search over unsharp strategies with independent inputs
+(`active_sharing`) is also provided.
 """
 
 from __future__ import annotations
@@ -67,18 +72,27 @@ def network_state(v_ab: float, v_bc: float) -> np.ndarray:
 
 
 def correlators(
-    rho: np.ndarray, a_obs: Sequence[np.ndarray], c_obs: Sequence[np.ndarray]
+    rho: np.ndarray,
+    a_obs: Sequence[np.ndarray],
+    c_obs: Sequence[np.ndarray],
+    rho_for_c: Sequence[np.ndarray] | None = None,
 ) -> Callable[[str], float]:
-    """<P...> for a string of party labels with settings, e.g. "A0B1C0", "A1", "B0C1"."""
+    """<P...> for a string of party labels with settings, e.g. "A0B1C0", "A1", "B0C1".
+
+    ``rho_for_c[z]``: the state a term with C_z is evaluated on (a Charlie2 whose input is
+    Charlie1's sees the state Charlie1's setting z left); every other term uses ``rho``."""
     eye2, eye4 = np.eye(2), np.eye(4)
 
     def value(label: str) -> float:
         ops = {"A": eye2, "B": eye4, "C": eye2}
+        state = rho
         for party, idx in zip(label[::2], label[1::2], strict=True):
             i = int(idx)
             ops[party] = {"A": a_obs, "B": B_OBS, "C": c_obs}[party][i]
+            if party == "C" and rho_for_c is not None:
+                state = rho_for_c[i]
         op = np.kron(np.kron(ops["A"], ops["B"]), ops["C"])
-        return float(np.real(np.trace(rho @ op)))
+        return float(np.real(np.trace(state @ op)))
 
     return value
 
@@ -149,13 +163,23 @@ def after_charlie1(
     rho: np.ndarray, c1_obs: Sequence[np.ndarray], eta: float | Sequence[float]
 ) -> np.ndarray:
     """Average Lüders update of C's qubit by Charlie1's unsharp measurement (sharpness per input
-    or one for both), input uniform."""
-    out = np.zeros_like(rho)
+    or one for both), input uniform, outcome not passed on."""
+    per = after_charlie1_per_input(rho, c1_obs, eta)
+    return sum(per) / len(per)
+
+
+def after_charlie1_per_input(
+    rho: np.ndarray, c1_obs: Sequence[np.ndarray], eta: float | Sequence[float]
+) -> list[np.ndarray]:
+    """The state after Charlie1 measured setting z (outcome averaged), for each z."""
+    out = []
     left = np.eye(8)
     for c, e in zip(c1_obs, _etas(eta, len(c1_obs)), strict=True):
+        r = np.zeros_like(rho)
         for s in (1, -1):
             k = np.kron(left, _sqrt_psd((np.eye(2) + s * e * c) / 2))
-            out = out + k @ rho @ k.conj().T / len(c1_obs)
+            r = r + k @ rho @ k.conj().T
+        out.append(r)
     return out
 
 
@@ -165,21 +189,32 @@ def sharing(
     a_obs=STANDARD_A,
     c1_obs=STANDARD_C,
     c2_obs=STANDARD_C,
+    shared_input: bool = False,
 ) -> dict[str, float]:
-    """The four witnesses of A-B-C1 (unsharp: observables η C1_z) and A-B-C2 (after C1)."""
+    """The four witnesses of A-B-C1 (unsharp: observables η C1_z) and A-B-C2 (after C1).
+
+    ``shared_input``: Charlie2 measures with Charlie1's input (they cooperate: the input is
+    passed on with the qubit); otherwise his input is independent and uniform."""
     rho = network_state(visibility, visibility)
     w1 = witnesses(
         correlators(rho, a_obs, [e * c for e, c in zip(_etas(eta, 2), c1_obs, strict=True)])
     )
-    w2 = witnesses(correlators(after_charlie1(rho, c1_obs, eta), a_obs, c2_obs))
+    if shared_input:
+        per_input = after_charlie1_per_input(rho, c1_obs, eta)
+        w2 = witnesses(correlators(rho, a_obs, c2_obs, per_input))
+    else:
+        w2 = witnesses(correlators(after_charlie1(rho, c1_obs, eta), a_obs, c2_obs))
     return {"C1_cn": w1[0], "C1_nc": w1[1], "C2_cn": w2[0], "C2_nc": w2[1]}
 
 
-def passive_sharing(etas: Sequence[float] = tuple(np.linspace(0, 1, 201))) -> tuple[float, float]:
-    """Charlie1 and Charlie2 keep the standard measurements; best (min witness - 3, η) over η."""
+def passive_sharing(
+    etas: Sequence[float] = tuple(np.linspace(0, 1, 201)), shared_input: bool = False
+) -> tuple[float, float]:
+    """Charlie1 and Charlie2 keep the standard measurements; best (min witness - 3, η) over η.
+    With ``shared_input`` Charlie2 reuses Charlie1's input (active cooperation)."""
     best = (-math.inf, math.nan)
     for eta in etas:
-        m = min(sharing(float(eta)).values()) - BOUND
+        m = min(sharing(float(eta), shared_input=shared_input).values()) - BOUND
         best = max(best, (m, float(eta)))
     return best
 
