@@ -370,6 +370,28 @@ def test_projective_identity_mixture_lp():
     assert _value(free) >= r.objective - 1e-7
 
 
+@given(instances(quantities=("steering-value",)), st.floats(0.0, 1.0))
+@settings(max_examples=10)
+def test_luders_updates(data, eta):
+    # unsharp E_± = (I ± η n·σ)/2, K = √E, outcome averaged: ρ → (1+F)/2 ρ + (1-F)/2 (n·σ)ρ(n·σ)
+    # with F = √(1 - η²) (check: η = 0 leaves ρ, η = 1 dephases); projective Σ_b Π_b ρ Π_b;
+    # identity leaves ρ.
+    from formulations.steering import quantum as Q
+
+    inst = load(data)
+    rho, dims = inst.rho, inst.dims
+    bob = inst.bob[:1]
+    nn = np.kron(np.eye(dims[0]), bob[0].observable)
+    f = math.sqrt(1 - eta * eta)
+    expect = (1 + f) / 2 * rho + (1 - f) / 2 * nn @ rho @ nn
+    assert np.allclose(Q.after_bob(rho, dims, bob, [("unsharp", eta)]), expect, atol=1e-12)
+    proj = sum(
+        np.kron(np.eye(dims[0]), e) @ rho @ np.kron(np.eye(dims[0]), e) for e in bob[0].effects
+    )
+    assert np.allclose(Q.after_bob(rho, dims, bob, [("projective", 1.0)]), proj, atol=1e-12)
+    assert np.allclose(Q.after_bob(rho, dims, bob, [("identity", 0.0)]), rho, atol=1e-12)
+
+
 @given(instances(quantities=("double-violation",)))
 @settings(max_examples=15)
 def test_seesaw_never_exceeds_sequential_bound(data):
