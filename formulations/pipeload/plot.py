@@ -41,12 +41,15 @@ def _front(plt, inst: PipeloadInstance, data: dict):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     xs = [p[0] for p in pts]
     ys = [p[1] for p in pts]
-    label = f"{data.get('method', '?')} front ({data.get('status', '?')})"
+    sweep = (data.get("stats") or {}).get("sweep", "")
+    label = f"{data.get('method', '?')} ({data.get('status', '?')}; {sweep or 'front'})"
+    # the staircase is what the points achieve; with a sampled sweep the true front may lie below
     ax.step(xs, ys, where="post", color="C0", alpha=0.5)
     ax.plot(xs, ys, "o", color="C0", label=label)
-    # PIPELOAD (the planner's best k) at the swept budgets, for comparison
+    # PIPELOAD (the planner's best k) at an even grid of budgets and at each point's memory
     hx, hy = [], []
-    for b in budgets(inst, max(10, len(pts))):
+    grid = set(budgets(inst, 10)) | {round(x * 1000) for x in xs}
+    for b in sorted(grid):
         tried = []
         for k in inst.agents_range:
             if inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) > b:
@@ -59,7 +62,13 @@ def _front(plt, inst: PipeloadInstance, data: dict):
             s = min(tried, key=lambda s: (s.latency_us, s.peak_kb))
             hx.append(s.peak_kb / 1000)
             hy.append(s.latency_us / 1000)
-    ax.plot(hx, hy, "x", color="C1", label="PIPELOAD (planner) at the same budgets")
+    ax.plot(
+        hx,
+        hy,
+        "x",
+        color="C1",
+        label="PIPELOAD (planner): budget = each point's memory, and 10 even budgets",
+    )
     base = {
         "pipeline baseline": simulate(inst, inst.k_min, None, free=False),
         "load-all-then-run": simulate(inst, inst.k_max, None, free=False, run_after_all=True),

@@ -5,7 +5,7 @@ Per layer, from the model's dimensions (hidden H, FFN width F, heads h, vocabula
 sequence length s, bytes per parameter):
 
 - parameters: attention 4H² + 4H plus its LayerNorm 2H; MLP 2HF + F + H plus LayerNorm 2H;
-  embedding V·H + positions·H (+ token types, BERT); ViT patch embedding P²·C·H + H plus the class
+  embedding V·H + positions·H (BERT: + token types 2H and a LayerNorm 2H); ViT patch embedding P²·C·H + H plus the class
   token and positions; head: BERT pooler H² + H and a 2-way classifier, ViT LayerNorm and a
   1000-way classifier, GPT LayerNorm and the LM head V·H (stored untied: the embedding was freed
   after it ran, so the head loads its own copy).
@@ -99,8 +99,8 @@ def transformer(
             )
         )
     else:
-        types = 2 * H if spec.kind == "bert" else 0
-        rows.append(("embed", spec.vocab * H + spec.positions * H + types + 2 * H, 8 * s * H))
+        extra = 2 * H + 2 * H if spec.kind == "bert" else 0  # token types and a LayerNorm
+        rows.append(("embed", spec.vocab * H + spec.positions * H + extra, 8 * s * H))
     attn = (4 * H * H + 4 * H + 2 * H, 8 * s * H * H + 4 * s * s * H)
     mlp = (2 * H * F + F + H + 2 * H, 4 * s * H * F)
     for i in range(spec.layers):
