@@ -9,7 +9,8 @@
   (for Φ+ with Pauli settings this is the optimal witness: SR = (√n - 1)/(√n + 1)).
 - weight: the anti-aligned witness F_{a|x} = γ (λ_max(σ_{a|x}) I - σ_{a|x}), γ = 1 / min_λ λ_min(Σ_x ·).
 - lhs-distance: F_{a|x} = α (m I - σ_{a|x}) with m making every Σ_x F_{λ(x)|x} ⪰ 0 and α the
-  largest scale keeping ||F|| ≤ 1; F = 0 if that is worse than 0.
+  largest scale keeping ||F|| ≤ 1.
+  For these three, the trivial witness (F = I/n, or 0; value 0) when the formula does worse.
 - bell-quantum: the instance's strategy if given, else the best deterministic strategy (a Gram
   matrix of rank one). bell-local: a = (+1, ...), b = sign(c^T a).
 - double-violation: the best single pure strategy, Alice's observables chosen for it.
@@ -53,8 +54,10 @@ def _solve(inst: SteeringInstance) -> tuple[dict, float, str]:
         return C.alice_solution(inst, [Q.sign_observable(x) for x in xs]) + ("sign(X_k)",)
     if q in ("robustness", "weight", "lhs-distance"):
         sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
-        f = aligned_witness(q, sig, 1.0, 0.0)
-        return C.witness_solution(inst, f, sig) + ("assemblage-aligned witness",)
+        cand = C.witness_solution(inst, aligned_witness(q, sig, 1.0, 0.0), sig)
+        if cand[1] < 0:  # the trivial witness (value 0) is better
+            return C.witness_solution(inst, trivial_witness(q, sig), sig) + ("trivial witness",)
+        return cand + ("assemblage-aligned witness",)
     if q == "bell-quantum":
         if inst.alice is not None:
             return C.strategy_solution(inst) + ("given strategy",)
@@ -81,6 +84,13 @@ def _solve(inst: SteeringInstance) -> tuple[dict, float, str]:
     qs = [0.0] * len(data)
     qs[s] = 1.0
     return C.double_solution(inst, data, qs, obs) + (f"pure strategy {s}",)
+
+
+def trivial_witness(q: str, sig) -> list[list[np.ndarray]]:
+    """F = I/n (robustness, weight) or 0 (distance): always feasible, value exactly 0."""
+    n, d = len(sig), sig[0][0].shape[0]
+    c = 0.0 if q == "lhs-distance" else 1.0 / n
+    return [[c * np.eye(d) for _ in sx] for sx in sig]
 
 
 def aligned_witness(q: str, sig, alpha: float, beta: float) -> list[list[np.ndarray]]:

@@ -26,7 +26,7 @@ import numpy as np
 from formulations.steering import quantum as Q
 from formulations.steering.instance import SteeringInstance
 from heuristics.steering import common as C
-from heuristics.steering.closed_form import aligned_witness
+from heuristics.steering.closed_form import aligned_witness, trivial_witness
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
@@ -97,6 +97,7 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
         keep(C.alice_solution(inst, [Q.sign_observable(x) for x in C.steering_ops(inst)]))
     elif q in ("robustness", "weight", "lhs-distance"):
         sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
+        keep(C.witness_solution(inst, trivial_witness(q, sig), sig))
         grid = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
         for beta in grid:
             for alpha in (1.0, 0.5, 0.0) if q != "lhs-distance" else (1.0,):
