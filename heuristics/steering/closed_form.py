@@ -94,10 +94,12 @@ def trivial_witness(q: str, sig) -> list[list[np.ndarray]]:
 
 
 def aligned_witness(q: str, sig, alpha: float, beta: float) -> list[list[np.ndarray]]:
-    """The family F_{a|x} = ±(σ_{a|x} ...) of the docstring, scaled to be exactly feasible.
+    """The family F_{a|x} = ±(σ_{a|x} ...) of the docstring built on a reference assemblage
+    ``sig``, scaled to be exactly feasible (feasibility does not depend on the assemblage the
+    witness is then evaluated on).
 
-    ``alpha`` weighs the assemblage term and ``beta`` adds β I (robustness) or shifts the
-    centre m (distance); the seesaw searches over them.
+    ``alpha`` weighs the assemblage term and ``beta`` adds β I (robustness, weight) or shifts
+    the centre m (distance); the seesaw searches over them and over the reference.
     """
     d = sig[0][0].shape[0]
     eye = np.eye(d)
@@ -122,10 +124,4 @@ def aligned_witness(q: str, sig, alpha: float, beta: float) -> list[list[np.ndar
     m = max(0.0, -min(e[0] for e in sums(f))) / n + beta
     f = [[fa + m * eye for fa in fx] for fx in f]
     top = max(max(abs(np.linalg.eigvalsh(fa)).max() for fa in fx) for fx in f)
-    f = [[fa / top for fa in fx] for fx in f] if top > 0 else f
-    value = -sum(
-        float(np.real(np.trace(f[x][a] @ sig[x][a]))) for x in range(n) for a in range(len(sig[x]))
-    )
-    if value < 0:
-        return [[0 * eye for _ in sx] for sx in sig]
-    return f
+    return [[fa / top for fa in fx] for fx in f] if top > 0 else f

@@ -6,8 +6,9 @@ a feasible strategy, so the result is a lower bound on the quantity (never above
 - quantum-max: a pure state ψ ∈ C^d ⊗ C^d and Alice's observables: A_k = sign(tr_B[(I ⊗ B_k)ψψ†])
   ↔ ψ = top eigenvector of Σ_k A_k ⊗ B_k / √n; the assemblage of (ψ, A) is the solution.
 - steering-value: Alice's observables are one block: A_k = sign(X_k) is reached in one step.
-- robustness / weight / lhs-distance: coordinate search over the two-parameter witness family
-  of closed-form (aligned term, identity term), each point made exactly feasible.
+- robustness / weight / lhs-distance: coordinate search over the closed-form witness family
+  built on a reference assemblage between σ and Φ+'s (mixing κ, aligned term α, identity β),
+  each point made exactly feasible.
 - bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
 - bell-local: a = sign(c b) ↔ b = sign(c^T a).
 - double-violation: ONE Alice for all of Bob's strategies (she does not see the shared
@@ -96,14 +97,7 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
     elif q == "steering-value":
         keep(C.alice_solution(inst, [Q.sign_observable(x) for x in C.steering_ops(inst)]))
     elif q in ("robustness", "weight", "lhs-distance"):
-        sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
-        keep(C.witness_solution(inst, trivial_witness(q, sig), sig))
-        grid = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
-        for beta in grid:
-            for alpha in (1.0, 0.5, 0.0) if q != "lhs-distance" else (1.0,):
-                if alpha == 0 and beta == 0:
-                    continue
-                keep(C.witness_solution(inst, aligned_witness(q, sig, alpha, beta), sig))
+        keep(_witness_search(inst, rng, restarts, iters))
     elif q == "bell-quantum":
         c = inst.expression
         ma, mb = c.shape
@@ -129,6 +123,54 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
             keep(({"a": [int(x) for x in a], "b": [int(y) for y in b]}, float(a @ c @ b)))
     else:
         keep(_double(inst, iters))
+    return best
+
+
+def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
+    """Witnesses F(τ; α, β) of the closed-form family built on a reference assemblage
+    τ = (1 - κ) σ + κ σ^Φ+ (σ^Φ+_{a|x} = M_{a|x}^T / d: what Φ+ would give with Alice's
+    measurements), made feasible on τ and scored on the true σ; coordinate search over
+    (κ, α, β) from seeded starts, steps halved when no move improves."""
+    q = inst.quantity
+    sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
+    d = inst.dims[1]
+    ref = [[e.T / d for e in m.effects] for m in inst.alice] if inst.dims[0] == d else sig
+
+    def score(p: tuple[float, ...]):
+        kappa, alpha, beta = p
+        tau = [
+            [(1 - kappa) * s + kappa * r for s, r in zip(sx, rx, strict=True)]
+            for sx, rx in zip(sig, ref, strict=True)
+        ]
+        return C.witness_solution(inst, aligned_witness(q, tau, alpha, beta), sig)
+
+    best = C.witness_solution(inst, trivial_witness(q, sig), sig)
+    lo = (0.0, 0.0, 0.0)
+    hi = (1.0, 1.0, 1.0 if q != "lhs-distance" else 0.5)
+    for r in range(restarts):
+        if r == 0:
+            p = (0.0, 1.0, 0.0)  # the closed-form witness
+        else:
+            p = tuple(float(rng.uniform(a, b)) for a, b in zip(lo, hi, strict=True))
+        cur = score(p)
+        step = 0.25
+        for _ in range(iters):
+            moved = False
+            for i in range(3):
+                for sgn in (1, -1):
+                    p2 = list(p)
+                    p2[i] = min(1.0 if i == 0 else 4.0, max(lo[i], p2[i] + sgn * step))
+                    if p2[1] == 0 and p2[2] == 0:
+                        continue
+                    cand = score(tuple(p2))
+                    if cand[1] > cur[1] + 1e-12:
+                        p, cur, moved = tuple(p2), cand, True
+            if not moved:
+                step /= 2
+                if step < 1e-4:
+                    break
+        if cur[1] > best[1]:
+            best = cur
     return best
 
 
