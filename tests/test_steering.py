@@ -393,6 +393,28 @@ def test_projective_identity_mixture_lp():
     assert _value(free) >= r.objective - 1e-7
 
 
+def test_identity_bound_conventions():
+    # A product state (Φ+ at visibility 0 = I/4) and Alice always answering +1 (identity
+    # measurement): an LHS model. Bob's identity setting records +1 too, so W_AB = (1 + 1)/√2.
+    # "trusted": Bob's real observables {I, I} give C = 2/√2 = √2, violation 0 (none);
+    # "declared": the Pauli bound C = 1 reports a spurious violation √2 - 1.
+    base = dict(
+        quantity="double-violation",
+        inequality="steering",
+        state={"kind": "phi-plus", "visibility": 0.0},
+        alice=[{"identity": True}, {"identity": True}],
+        bob=P2,
+        charlie=P2,
+        strategies=[["identity", "identity"]],
+    )
+    for conv, expect in (("trusted", 0.0), ("declared", S2 - 1)):
+        inst = _inst(**base, identity_bound=conv)
+        ev = _checked(inst, _solve(inst))
+        assert ev.metrics["violation_ab"] == pytest.approx(expect, abs=1e-12)
+    with pytest.raises(InputError, match="only for the steering inequality"):
+        _inst(**{**base, "inequality": "bell"}, identity_bound="declared")
+
+
 @given(instances(quantities=("steering-value",)), st.floats(0.0, 1.0))
 @settings(max_examples=10)
 def test_luders_updates(data, eta):

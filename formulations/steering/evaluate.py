@@ -448,7 +448,8 @@ def _strategy(inst, s):
     for m, (kind, eta) in zip(inst.bob, s, strict=True):
         o = _obs(m)
         eff.append(np.eye(d) if kind == "identity" else o if kind == "projective" else eta * o)
-        decl.append(np.eye(d) if kind == "identity" else o)
+        trivial = kind == "identity" and inst.identity_bound != "declared"
+        decl.append(np.eye(d) if trivial else o)
     x_ab = _corr_ops(rho, dims, eff, c)
     n = len(inst.bob)
     rho_ac = np.zeros_like(rho)

@@ -17,6 +17,11 @@ File format (JSON, ``"family": "steering"``, ``"version": 1``)::
     inequality: "steering" | "bell" (double-violation)
     strategies: [[instrument per Bob setting]] Bob's pure sequential strategies (double-violation)
                 instrument: "projective" | "identity" | {"unsharp": eta}
+    identity_bound: "trusted" (default) | "declared" (double-violation with the steering
+                inequality): the LHS bound of a strategy with identity settings is computed with
+                the trivial observable I Bob really measures ("trusted", sound), or with the
+                declared Pauli observable ("declared": the convention under which an LHS model
+                can violate, kept to show the artefact)
     name, meta: free text / free object
 
 A measurement is an object with exactly one of ``pauli`` ("x"|"y"|"z"), ``bloch`` ([x, y, z],
@@ -322,6 +327,7 @@ class SteeringInstance:
     expression: np.ndarray | None = None
     inequality: str | None = None
     strategies: tuple[tuple[Instrument, ...], ...] | None = None
+    identity_bound: str = "trusted"  # "trusted" | "declared" (double-violation, steering)
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -351,7 +357,7 @@ OPTIONAL = {
     "lhs-distance": {"bob"},
     "bell-quantum": {"state", "alice", "bob"},
     "bell-local": set(),
-    "double-violation": {"alice", "expression"},
+    "double-violation": {"alice", "expression", "identity_bound"},
 }
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
@@ -436,6 +442,7 @@ def load(data: Any) -> SteeringInstance:
         if max(expression.shape) > MAX_SETTINGS:
             raise InputError(f"{path}.expression: at most {MAX_SETTINGS} settings per party")
     inequality = strategies = None
+    identity_bound = "trusted"
     if q == "double-violation":
         inequality = F.string(
             data["inequality"], f"{path}.inequality", choices=("steering", "bell")
@@ -452,6 +459,12 @@ def load(data: Any) -> SteeringInstance:
         if alice is not None and len(alice) != m_a:
             raise InputError(f"{path}.alice: the expression needs {m_a} settings, got {len(alice)}")
         strategies = read_strategies(data["strategies"], f"{path}.strategies", len(bob))
+        if "identity_bound" in data:
+            identity_bound = F.string(
+                data["identity_bound"], f"{path}.identity_bound", choices=("trusted", "declared")
+            )
+            if inequality != "steering":
+                raise InputError(f"{path}.identity_bound: only for the steering inequality")
         for i, m in enumerate(bob):
             if m.kind == "identity":
                 raise InputError(
@@ -486,6 +499,7 @@ def load(data: Any) -> SteeringInstance:
         expression=expression,
         inequality=inequality,
         strategies=strategies,
+        identity_bound=identity_bound,
         name=name,
         meta=dict(meta),
     )

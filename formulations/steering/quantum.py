@@ -165,7 +165,10 @@ def strategy_data(inst: SteeringInstance, strategy: Sequence[Instrument]) -> dic
     rho_ac = after_bob(rho, dims, inst.bob, strategy)
     x_ac = alice_operators(rho_ac, dims, [m.observable for m in inst.charlie], c)
     if inst.inequality == "steering":
-        decl = [declared_observable(m, s) for m, s in zip(inst.bob, strategy, strict=True)]
+        if inst.identity_bound == "declared":
+            decl = [m.observable for m in inst.bob]
+        else:
+            decl = [declared_observable(m, s) for m, s in zip(inst.bob, strategy, strict=True)]
         c_ab = lhs_bound(c, decl)[0]
         c_ac = lhs_bound(c, [m.observable for m in inst.charlie])[0]
     else:

@@ -111,4 +111,6 @@ def instances(draw, quantities: tuple[str, ...] = QUANTITIES, max_settings: int 
     }
     if draw(st.booleans()):
         out["alice"] = draw(_settings(2))
+    if ineq == "steering" and draw(st.booleans()):
+        out["identity_bound"] = "declared"
     return out
