@@ -77,7 +77,11 @@ def pareto(row: list[Choice]) -> list[Choice]:
     return keep
 
 
-def build(inst: WorkflowInstance, slo_us: int, choices: list[list[Choice]]) -> Space:
+def build(
+    inst: WorkflowInstance, slo_us: int, choices: list[list[Choice]], *, presolve: bool = True
+) -> Space:
+    """The space for the models; ``presolve=False`` keeps every usable configuration (for the
+    benchmark that measures what the presolve buys)."""
     n = len(inst.functions)
     idx = inst.index
     preds: list[list[int]] = [[] for _ in range(n)]
@@ -99,7 +103,12 @@ def build(inst: WorkflowInstance, slo_us: int, choices: list[list[Choice]]) -> S
         tail[v] = max((dmin[w] + tail[w] for w in succs[v]), default=0)
     fastest = max(head[v] + dmin[v] + tail[v] for v in range(n))
     reduced = [
-        [c for c in pareto(r) if head[v] + c.d + tail[v] <= slo_us] for v, r in enumerate(choices)
+        [
+            c
+            for c in (pareto(r) if presolve else r)
+            if not presolve or head[v] + c.d + tail[v] <= slo_us
+        ]
+        for v, r in enumerate(choices)
     ]
     return Space(
         reduced,
