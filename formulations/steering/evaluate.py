@@ -15,8 +15,10 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
                    (1/√n) Σ tr[(A_k ⊗ B_k) ρ]; bound Σ ||P_k||_1 + ||P_k - X_k||_1.
 - robustness, weight, lhs-distance:
                    {"witness": [[F_{a|x}]], "lhs_model": [{"strategy": λ, "sigma": σ_λ}]};
-                   witness constraints as in formulations/steering/sdp.py; the model's
-                   constraints are checked to CERT_TOL.
+                   witness constraints as in formulations/steering/sdp.py. The model's bound is
+                   made rigorous for robustness (σ_λ shifted to PSD, then ε I added to every
+                   strategy until Σ_λ D σ_λ ⪰ σ_{a|x}) and distance (any PSD model); for the
+                   weight its constraints are checked to CERT_TOL and the bound holds to that.
 - bell-quantum:    {"gram": Γ} (PSD, unit diagonal, rows 1, A_x, B_y) or {"strategy": {"state":
                    ρ, "alice": [A_x], "bob": [B_y]}}; "dual": {"mu": μ}, bound Σ μ' (shifted).
 - bell-local:      {"a": [±1], "b": [±1]}; certified bound enumerated here.
@@ -321,17 +323,25 @@ def _witness(inst, sol, metrics):
             ):
                 raise _Bad(f"lhs_model[{i}].strategy: not a deterministic strategy")
             model[lam] = model.get(lam, 0) + _herm(e["sigma"], f"lhs_model[{i}].sigma", d)
-        problems = [f"σ_λ={lam}: not PSD" for lam, s in model.items() if _emin(s) < -CERT_TOL]
+        problems = []
+        if q == "weight":
+            problems += [f"σ_λ={lam}: not PSD" for lam, s in model.items() if _emin(s) < -CERT_TOL]
+        else:  # robustness, distance: any near-PSD model is shifted to PSD, bound stays rigorous
+            model = {lam: s + max(0.0, -_emin(s)) * np.eye(d) for lam, s in model.items()}
         total = sum(float(np.real(np.trace(s))) for s in model.values())
-        dist = 0.0
+        n_lam = math.prod(outs)
+        dist = eps = 0.0
         for x in range(len(sig)):
             for a in range(len(sig[x])):
                 cover = sum((s for lam, s in model.items() if lam[x] == a), np.zeros((d, d)))
-                if q == "robustness" and _emin(cover - sig[x][a]) < -CERT_TOL:
-                    problems.append(f"({a}|{x}): Σ_λ D σ_λ does not cover σ_(a|x)")
+                if q == "robustness":
+                    # adding ε I to every deterministic strategy's σ_λ adds ε N/o_x I here
+                    deficit = max(0.0, -_emin(cover - sig[x][a]))
+                    eps = max(eps, deficit * outs[x] / n_lam)
                 if q == "weight" and _emin(sig[x][a] - cover) < -CERT_TOL:
                     problems.append(f"({a}|{x}): Σ_λ D σ_λ exceeds σ_(a|x)")
                 dist += _tnorm(sig[x][a] - cover)
+        total += eps * d * n_lam
         bound = {"robustness": total - 1, "weight": 1 - total, "lhs-distance": dist}[q]
         if q == "lhs-distance":
             metrics["lhs_member"] = dist <= 1e-6
