@@ -427,3 +427,27 @@ def test_cli_solves_a_shipped_example():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("(agrees)") == 8
+
+
+def test_evaluator_imports_no_model_or_policy():
+    code = (
+        "import sys, formulations.stages.evaluate as e; "
+        "bad = [m for m in sys.modules if m.startswith(('heuristics', 'formulations.stages.milp',"
+        " 'formulations.stages.dp', 'formulations.stages.plan'))]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_generator_is_seeded():
+    assert dump(generate(8, 5)) == dump(generate(8, 5))
+    assert dump(generate(8, 5)) != dump(generate(8, 6))
+
+
+def test_a_wrong_claimed_optimum_is_caught():
+    from formulations.stages.milp import _contradicted
+
+    inst = generate(8, 1)
+    opt = _solve(inst, "dp").objective
+    assert _contradicted(inst, inst.slo_ms, opt) == ""
+    assert "claimed optimal" in _contradicted(inst, inst.slo_ms, opt * 1.01)

@@ -151,8 +151,10 @@ def evaluate(instance: Any, solution: Any, simulate: bool = True) -> Evaluation:
         "plan_fn_cost": fn_cost,
         "vm_hours": sum(map(sum, vms)) * W / 3600.0,
         "fn_share_planned": [
-            (sum(rates[t] * instance.reach[s] * shares[s][t] for t in range(T)))
-            / max(1e-300, sum(rates) * instance.reach[s])
+            float(
+                sum(rates[t] * instance.reach[s] * shares[s][t] for t in range(T))
+                / max(1e-300, float(sum(rates)) * instance.reach[s])
+            )
             for s in range(S)
         ],
     }

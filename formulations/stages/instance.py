@@ -284,7 +284,8 @@ def _make_plan(inst: StagesInstance, slo: float) -> Plan:
         )
     infeasible = ""
     if bad:
-        infeasible = f"SLO {slo:g} ms (p{inst.percentile:g}) cannot be met: " + "; ".join(bad)
+        more = f" (and {len(bad) - 1} more stage(s))" if len(bad) > 1 else ""
+        infeasible = f"SLO {slo:g} ms (p{inst.percentile:g}) cannot be met: {bad[0]}{more}"
     return Plan(slo, inst.percentile, tuple(plans), infeasible)
 
 
