@@ -76,6 +76,17 @@ PAULI = {
 }
 
 
+# family-wide --param keys (each method uses those that apply to it and ignores the others, so
+# `optgap solve FILE --param restarts=3` runs every method); anything else is an InputError
+PARAMS = ("restarts", "iterations")
+
+
+def check_params(params: tuple[tuple[str, str], ...]) -> None:
+    for key, _ in params:
+        if key not in PARAMS:
+            raise InputError(f"steering: unknown --param {key!r} (known: {', '.join(PARAMS)})")
+
+
 # ------------------------------------------------------------------ complex matrices in JSON
 
 

@@ -46,7 +46,7 @@ import warnings
 import numpy as np
 
 from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, matrix_to_json
+from formulations.steering.instance import SteeringInstance, check_params, matrix_to_json
 from solvers.backends import solve_cvxpy as _solve_cvxpy
 from solvers.result import Result, SolveOptions, Status
 
@@ -73,10 +73,7 @@ def solve(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 
 def _check_params(options: SolveOptions) -> None:
-    from solvers.errors import InputError
-
-    for key, _ in options.params:
-        raise InputError(f"steering sdp: unknown --param {key!r} (this method takes none)")
+    check_params(options.params)  # family-wide keys; none applies to the exact method
 
 
 def _finish(

@@ -21,15 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance
+from formulations.steering.instance import SteeringInstance, check_params
 from heuristics.steering import common as C
-from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
 
 def closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:
-    for key, _ in options.params:
-        raise InputError(f"steering closed-form: unknown --param {key!r} (this method takes none)")
+    check_params(options.params)  # family-wide keys; none applies here
     sol, value, note = _solve(inst)
     return Result("", "", "python", Status.FEASIBLE, value, solution=sol, stats={"strategy": note})
 

@@ -25,21 +25,15 @@ import math
 import numpy as np
 
 from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance
+from formulations.steering.instance import SteeringInstance, check_params
 from heuristics.steering import common as C
 from heuristics.steering.closed_form import aligned_witness, trivial_witness
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
-PARAMS = ("restarts", "iterations")
-
 
 def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
-    for key, _ in options.params:
-        if key not in PARAMS:
-            raise InputError(
-                f"steering seesaw: unknown --param {key!r} (known: {', '.join(PARAMS)})"
-            )
+    check_params(options.params)
     restarts = _int_param(options, "restarts", 8)
     iters = _int_param(options, "iterations", 50)
     rng = np.random.default_rng(options.seed)
