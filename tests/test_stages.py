@@ -131,10 +131,10 @@ def test_dp_declines_a_quota():
 # ------------------------------------------------------------------------------ heuristics
 
 
-@given(instances(max_stages=3, max_windows=4))
+@given(st.booleans().flatmap(lambda q: instances(max_stages=3, max_windows=4, quota=q)))
 def test_heuristics_feasible_and_not_below_optimum(data):
     inst = load(data)
-    opt = _solve(inst, "dp")
+    opt = _solve(inst, "dp" if inst.vm.max_total is None else "milp")
     assert opt.status == Status.OPTIMAL
     for name in HEURISTICS:
         h = _solve(inst, name)

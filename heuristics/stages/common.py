@@ -52,10 +52,14 @@ def run_policy(inst, options: SolveOptions, name: str, policy: Policy) -> Result
         return Result("", "", "python", Status.INFEASIBLE, message=plan.infeasible)
     vms = policy(inst, slo)
     mt = inst.vm.max_total
-    if mt is not None:  # scale each window down to the quota, largest stages first
+    if mt is not None:  # cut each window down to the quota: first where functions can take
+        # the traffic (the largest such stage first), stages without usable functions last
         for t in range(inst.n_windows):
             while sum(vms[s][t] for s in range(len(vms))) > mt:
-                s = max(range(len(vms)), key=lambda q: vms[q][t])
+                s = max(
+                    (q for q in range(len(vms)) if vms[q][t] > 0),
+                    key=lambda q: (plan.stages[q].fn_memory is not None, vms[q][t]),
+                )
                 vms[s][t] -= 1
     return Result(
         "",
