@@ -8,7 +8,9 @@ a feasible strategy, so the result is a lower bound on the quantity (never above
 - steering-value: Alice's observables are one block: A_k = sign(X_k) is reached in one step.
 - robustness / weight / lhs-distance: coordinate search over the closed-form witness family
   built on a reference assemblage between σ and Φ+'s (mixing κ, aligned term α, identity β),
-  each point made exactly feasible.
+  each point made exactly feasible; for robustness and weight the best one is then polished by
+  ascent on the exact value ratio (heuristics/steering/ascent.py): the step alternates between
+  the witness and the re-weighted set of binding LHS strategies.
 - bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
 - bell-local: a = sign(c b) ↔ b = sign(c^T a).
 - double-violation: ONE Alice for all of Bob's strategies (she does not see the shared
@@ -27,6 +29,7 @@ import numpy as np
 from formulations.steering import quantum as Q
 from formulations.steering.instance import SteeringInstance, check_params
 from heuristics.steering import common as C
+from heuristics.steering.ascent import witness_ascent
 from heuristics.steering.closed_form import aligned_witness, trivial_witness
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
@@ -165,7 +168,28 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
                     break
         if cur[1] > best[1]:
             best = cur
+    if q in ("robustness", "weight"):
+        # polish the best witness of the family by ascent on the exact ratio (ascent.py)
+        start = [[_mat(m) for m in row] for row in best[0]["witness"]]
+        start = start if best[1] > 0 else aligned_witness(q, sig, 1.0, 0.0)
+        if all(np.linalg.eigvalsh(f)[0] > -1e-12 for row in start for f in row):
+            f = witness_ascent(q, sig, start, iters=max(iters, 100) * 3)
+            cand = C.witness_solution(inst, aligned_witness_scale(q, f, sig), sig)
+            if cand[1] > best[1]:
+                best = cand
     return best
+
+
+def _mat(m: dict) -> np.ndarray:
+    return np.asarray(m["re"], dtype=complex) + 1j * np.asarray(m.get("im", 0.0))
+
+
+def aligned_witness_scale(q: str, f, sig):
+    """Scale a PSD witness to exact feasibility (robustness: 1/T, weight: 1/m)."""
+    lams = Q.deterministic_strategies([len(sx) for sx in sig])
+    ext = [np.linalg.eigvalsh(Q.herm(sum(f[x][a] for x, a in enumerate(lam)))) for lam in lams]
+    scale = 1 / max(e[-1] for e in ext) if q == "robustness" else 1 / min(e[0] for e in ext)
+    return [[fa * scale for fa in fx] for fx in f]
 
 
 def _normalise(m: np.ndarray, rng) -> np.ndarray:
