@@ -15,16 +15,20 @@ tr_A[(M_{a|x} ⊗ I)ρ], λ the deterministic strategies, D(a|x,λ) = [λ(x) = a
   σ_{a|k} ⪰ 0, Σ_a σ_{a|k} = ρ_B, tr ρ_B = 1 (every no-signalling assemblage is quantum, by
   Schrödinger-HJW). Variables ρ_B, S_k = σ_{+|k}: 0 ⪯ S_k ⪯ ρ_B.
   Dual: Y_k ⪰ 0, Y_k ⪰ 2B_k/√n, bound λ_max(Σ_k (Y_k - B_k/√n)).
-- steering-value: max (1/√n) Σ_k tr(A_k X_k) over Alice's observables -I ⪯ A_k ⪯ I,
-  X_k = tr_B[(I ⊗ B_k)ρ]; dual P_k ⪰ 0, P_k - X_k/√n ⪰ 0, bound Σ_k tr P_k + tr(P_k - X_k/√n).
+- steering-value: max Σ_k tr(A_k X_k) over Alice's observables -I ⪯ A_k ⪯ I,
+  X_k = tr_B[(I ⊗ B_k)ρ]/√n; dual P_k ⪰ 0, P_k - X_k ⪰ 0, bound Σ_k tr P_k + tr(P_k - X_k),
+  whose optimum P_k = (X_k)_+ (bound Σ_k ||X_k||_1) is used as the certificate directly.
 - robustness (SR = min tr Σ_λ σ_λ - 1 s.t. Σ_λ D σ_λ ⪰ σ_{a|x}, σ_λ ⪰ 0), posed as its dual:
   max Σ tr(F_{a|x} σ_{a|x}) - 1 s.t. F_{a|x} ⪰ 0, I - Σ_x F_{λ(x)|x} ⪰ 0 ∀λ. The witness F is the
-  solution; the LHS model σ_λ (multipliers of the λ constraints) is the certificate.
+  solution; the LHS model σ_λ, from the natural problem solved as a second program (cvxpy's
+  multipliers of Hermitian PSD constraints came back too inaccurate), is the certificate.
 - weight (SW = 1 - max tr Σ_λ σ_λ s.t. σ_{a|x} - Σ_λ D σ_λ ⪰ 0, σ_λ ⪰ 0), posed as
   max 1 - Σ tr(F_{a|x} σ_{a|x}) s.t. F_{a|x} ⪰ 0, Σ_x F_{λ(x)|x} ⪰ I ∀λ.
 - lhs-distance (LHS membership): min_{σ_λ ⪰ 0} Σ_{a,x} ||σ_{a|x} - Σ_λ D σ_λ||_1, posed as
   max -Σ tr(F_{a|x} σ_{a|x}) s.t. -I ⪯ F_{a|x} ⪯ I, Σ_x F_{λ(x)|x} ⪰ 0 ∀λ; value 0 iff the
   assemblage has an LHS model (then σ_λ, the certificate, reproduces it).
+  For a qubit Bob all three (witness and LHS-model side) are written in Pauli coordinates,
+  M = m0 I + m·σ ⪰ 0 ⟺ ||m|| ≤ m0: the same programs as vectorised second-order cones.
 - bell-quantum (NPA level 1 = Tsirelson's theorem for correlator expressions, hence exact):
   max Σ c_xy Γ[A_x, B_y] s.t. Γ ⪰ 0 (rows 1, A_0.., B_0..), diag Γ = 1. Dual μ with
   Diag(μ) - W ⪰ 0 (W the symmetrised coefficients), bound Σ μ.
