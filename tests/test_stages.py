@@ -21,6 +21,7 @@ from instances.stages.generate import generate
 from instances.stages.presets import bert_stage_macs, preset, resnet50_stage_macs
 from instances.stages.strategies import instances
 from solvers import registry
+from solvers import testing as solvers_testing
 from solvers.errors import InputError
 from solvers.result import SolveOptions, Status
 from tests.stages_bruteforce import brute_force, combinations
@@ -451,3 +452,9 @@ def test_a_wrong_claimed_optimum_is_caught():
     opt = _solve(inst, "dp").objective
     assert _contradicted(inst, inst.slo_ms, opt) == ""
     assert "claimed optimal" in _contradicted(inst, inst.slo_ms, opt * 1.01)
+
+
+@given(solvers_testing.instances("stages", max_stages=2, max_windows=3))
+def test_public_strategy_with_assert_within(data):
+    value, best = solvers_testing.assert_within("stages", "serflow", data, ratio=1e9)
+    assert value >= best * (1 - 1e-9) - 1e-12
