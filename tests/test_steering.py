@@ -261,7 +261,8 @@ def test_heuristics_never_exceed_sdp_and_evaluator_agrees(data):
     for m in ("seesaw", "closed-form"):
         h = _solve(inst, m)
         _checked(inst, h)
-        assert h.objective <= ev.metrics["certified_bound"] + 1e-9
+        slack = 1e-7 if inst.quantity == "weight" else 1e-9  # weight bound: to CERT_TOL
+        assert h.objective <= ev.metrics["certified_bound"] + slack
 
 
 @given(instances(quantities=("steering-value",)), st.integers(0, 10**6))
