@@ -6,6 +6,7 @@ from formulations.stages import dp as stages_dp
 from formulations.stages import evaluate as stages_evaluate
 from formulations.stages import instance as stages_instance
 from formulations.stages import milp as stages_milp
+from formulations.stages import plot as stages_plot
 from heuristics.stages import baselines as stages_baselines
 from heuristics.stages import libra as stages_libra
 from heuristics.stages import serflow as stages_serflow
@@ -23,6 +24,7 @@ register_family(
         describe=stages_instance.describe,
         objectives=("cost",),
         exact="milp",
+        plot=stages_plot.plot_solution_file,
     )
 )
 COST = ("cost",)
