@@ -635,3 +635,15 @@ def test_cli_solves_shipped_examples(capsys):
         assert main(["solve", str(f)]) == 0
     out = capsys.readouterr().out
     assert "DISAGREES" not in out and "(agrees)" in out
+
+
+def test_plot_double_violation(tmp_path):
+    from formulations.steering.plot import plot_solution_file
+
+    inst = _unsharp(0.8, "steering", P2)
+    r = _solve(inst)
+    out = tmp_path / "dv.png"
+    plot_solution_file(inst, {"method": "sdp", "solution": r.solution}, str(out))
+    assert out.stat().st_size > 1000
+    with pytest.raises(InputError, match="double-violation"):
+        plot_solution_file(_inst(quantity="lhs-bound", bob=P2), {"solution": {}}, str(out))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from formulations.steering import evaluate as st_evaluate
 from formulations.steering import instance as st_instance
 from formulations.steering import sdp as st_sdp
+from formulations.steering.plot import plot_solution_file
 from heuristics.steering.closed_form import closed_form
 from heuristics.steering.seesaw import seesaw
 from instances.steering import generate as st_generate
@@ -24,6 +25,7 @@ register_family(
         describe=st_instance.describe,
         objectives=("value",),
         exact="sdp",
+        plot=plot_solution_file,
         sense="max",
     )
 )
