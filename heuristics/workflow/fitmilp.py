@@ -90,7 +90,8 @@ def fitmilp(inst, options: SolveOptions) -> Result:
             continue
         table.append(_fit_function(f, n_cpu, n_mem, blind, probe, cpu_points))
 
-    # the MILP works on the table; options for it: the caller's limits, HiGHS, no params
+    # the MILP sees the instance's structure, grids and prices, and runtimes only from `table`
+    # (fitted or measured); options: the caller's limits, HiGHS, no params
     mopts = replace(options, params=(), backend="highs")
     answer = None
     for r in range(rounds):  # noqa: B007 (r is reported after the loop)

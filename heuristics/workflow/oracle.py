@@ -11,12 +11,12 @@ memory returns None and costs its sample but no time (it fails at start-up). The
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import networkx as nx
 
 from formulations.workflow import space as SP
-from formulations.workflow.instance import WorkflowInstance, mode_of, slo_us
+from formulations.workflow.instance import Prices, WorkflowInstance, mode_of, slo_us
 from formulations.workflow.milp import check_params
 from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
@@ -48,7 +48,8 @@ class Oracle:
 
 @dataclass
 class Blind:
-    """What a heuristic may know without profiling: structure, grids, prices, SLO, mode."""
+    """What a heuristic may know without profiling: structure, grids, prices, SLO, mode (no
+    runtime table: those come from the oracle only)."""
 
     ids: list[str]
     preds: list[list[int]]
@@ -58,20 +59,21 @@ class Blind:
     mem_grid_mb: tuple[float, ...]
     slo_us: int
     mode: str
-    inst_public: WorkflowInstance = field(repr=False)  # for cost(), coupling and output only
+    prices: Prices
+    coupled_index: tuple[int, ...]  # CPU level a coupled platform gives each memory level
 
     @property
     def n(self) -> int:
         return len(self.ids)
 
     def cost(self, runtime_us: int, i: int, j: int) -> float:
-        return self.inst_public.cost(runtime_us, i, j)
+        return self.prices.cost(runtime_us, self.cpu_grid[i], self.mem_grid_mb[j])
 
     def allowed(self, i: int, j: int) -> bool:
-        return self.mode == "decoupled" or self.inst_public.is_coupled(i, j)
+        return self.mode == "decoupled" or self.coupled_index[j] == i
 
     def coupled_cpu(self, j: int) -> int:
-        return self.inst_public.coupled_cpu_index[j]
+        return self.coupled_index[j]
 
     def latency(self, d: list[int]) -> int:
         finish = [0] * self.n
@@ -112,7 +114,8 @@ def setup(inst: WorkflowInstance, options: SolveOptions) -> tuple[Blind, Oracle]
         inst.mem_grid_mb,
         slo_us(inst, options.slo_ms),
         mode_of(options.objective),
-        inst,
+        inst.prices,
+        inst.coupled_cpu_index,
     )
     return blind, Oracle(inst)
 
@@ -164,6 +167,13 @@ def finish(
         "python",
         Status.FEASIBLE,
         objective=SP.total_cost(picks),
-        solution=SP.solution_dict(blind.inst_public, blind.mode, blind.slo_us, picks),
+        solution={
+            "mode": blind.mode,
+            "slo_ms": blind.slo_us / 1000,
+            "configs": {
+                fid: {"cpu": blind.cpu_grid[c.i], "mem_mb": blind.mem_grid_mb[c.j]}
+                for fid, c in zip(blind.ids, picks, strict=True)
+            },
+        },
         stats=stats,
     )
