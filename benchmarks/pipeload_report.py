@@ -5,7 +5,9 @@ instances/pipeload/generate.py) and each memory budget, prints the latency and p
 every method and of the CP-SAT optimum (with its status), then PIPELOAD's speed-up and memory
 saving against the pipeline baseline (PipeSwitch-style: one agent, nothing freed) beside the
 figures Hermes reports (arXiv 2409.04249): 4.24x / -86.7 % for BERT and ViT, 2.58x / -90.3 % for
-GPT-style models.
+GPT-style models. "exact, loads in order" is the optimum when loads must start in layer order, as
+PIPELOAD issues them; the rest of PIPELOAD's gap is its greedy timing. Last, per preset, the
+memory objective: the least peak memory of a schedule no slower than the baseline.
 
 Budgets: the least feasible (largest layer + activations), then 15 %, 25 % and 50 % of the
 whole model's memory, and none. The baseline ignores the budget (it keeps the whole model), as
@@ -60,6 +62,9 @@ def run(name: str, opts: SolveOptions) -> list[tuple]:
         p = (("budget_mb", "none" if b is None else str(b / 1000)),)
         o = replace(opts, params=p)
         exact = registry.solve("pipeload", "cpsat", inst, o)
+        ordered = registry.solve(
+            "pipeload", "cpsat", inst, replace(o, params=(*p, ("order", "layer")))
+        )
         res = {m: registry.solve("pipeload", m, inst, o) for m in METHODS}
         cell = lambda r: (  # noqa: E731
             f"{r.objective:g} / {r.stats['peak_mb']:g}" if r.has_solution else "-"
@@ -76,6 +81,7 @@ def run(name: str, opts: SolveOptions) -> list[tuple]:
                 label,
                 "-" if b is None else f"{b / 1000:g}",
                 f"{cell(exact)} ({status}, {exact.time_s:.1f} s)",
+                cell(ordered) + ("" if ordered.status == Status.OPTIMAL else " (not proven)"),
                 *(cell(res[m]) for m in METHODS),
             )
         )
@@ -93,10 +99,25 @@ def run(name: str, opts: SolveOptions) -> list[tuple]:
             )
     print(
         table(
-            ["budget", "MB", "exact ms / MB", *(f"{m} ms / MB" for m in METHODS)],
+            [
+                "budget",
+                "MB",
+                "exact ms / MB",
+                "exact, loads in order",
+                *(f"{m} ms / MB" for m in METHODS),
+            ],
             rows,
-            "lrrrrrr",
+            "lrrrrrrr",
         )
+    )
+    # the memory objective: the least memory that is no slower than the baseline
+    mo = replace(opts, objective="memory", params=(("latency_ms", str(b_lat)),))
+    em = registry.solve("pipeload", "cpsat", inst, mo)
+    hm = registry.solve("pipeload", "planner", inst, mo)
+    print(
+        f"least memory no slower than the baseline ({b_lat:g} ms): exact "
+        f"{em.objective:g} MB ({em.status}, {-(1 - em.objective / b_mem):.1%}), PIPELOAD planner "
+        f"{hm.objective:g} MB ({-(1 - hm.objective / b_mem):.1%})"
     )
     s, m = HERMES[family]
     print(

@@ -376,3 +376,20 @@ def test_agents_range_lets_the_model_choose_k():
     planner = _solve(inst, "planner")
     assert planner.objective >= r.objective
     assert replace(inst, k_min=3).min_budget_kb() == 5000 + 3000 + 10000
+
+
+@given(instances(max_layers=4))
+def test_direct_memory_model_agrees_with_bisection(data):
+    """The exported memory model (min P with P as the cumulative's capacity) and the bisection
+    that `solve` uses reach the same least peak."""
+    from formulations.pipeload import cpsat
+    from formulations.pipeload.instance import baseline_latency_us
+    from solvers.backends import solve_cpsat
+
+    inst = load(data)
+    bound = baseline_latency_us(inst)
+    outcome, _ = solve_cpsat(cpsat.build(inst, "memory", None, bound).model, OPTS, scale=1000)
+    assert outcome.status == Status.OPTIMAL
+    r = _solve(inst, "cpsat", objective="memory")
+    assert r.status == Status.OPTIMAL
+    assert outcome.objective == pytest.approx(r.objective, abs=1e-9)

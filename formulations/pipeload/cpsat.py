@@ -13,7 +13,9 @@ Constraints
   (memory)    Cumulative(hold_i, demand m_i) ≤ B − R − a k        (latency), ≤ P − R − a k (memory)
   (latency)   C = rs_n + c_n;  C ≤ T                              (memory objective)
 Objectives
-  latency:  min C       memory:  min P
+  latency:  min C       memory:  min P (the model exported; ``solve`` finds the least P by
+  bisection on B with the latency model and C ≤ T, see least_memory, because the cuts below
+  need a fixed budget)
 Loads may start in any order (PIPELOAD issues them in layer order; the model may do better);
 ``--param order=layer`` adds ls_i ≤ ls_{i+1} to measure what that freedom is worth.
 Agents are read off afterwards: with at most k loads at once, giving each load the agent that
@@ -91,7 +93,7 @@ def build(
     mem = [x.mem_kb for x in layers]
     serial = sum(L) + sum(c)  # one layer at a time always fits the least budget
     horizon = serial
-    if pattern == "memory":
+    if pattern in ("memory", "check"):
         horizon = min(horizon, bound_us)
     elif hint_schedule is not None:
         horizon = min(horizon, hint_schedule.latency_us)
@@ -155,7 +157,8 @@ def build(
                 for j in range(i + 1, n):
                     if mem[i] + mem[j] > room and L[i] + c[i] > 0 and L[j] + c[j] > 0:
                         m.Add(rs[i] + c[i] <= ls[j])
-        m.Minimize(latency)
+        if pattern == "latency":
+            m.Minimize(latency)
     if in_order:  # PIPELOAD's rule, to measure what loading out of order is worth
         for i in range(n - 1):
             m.Add(ls[i] <= ls[i + 1])
@@ -168,7 +171,7 @@ def build(
             m.Add(ls[i] <= ls[j])
         # (group chain) at most q = ⌊room / m⌋ members of a group fit at once; with their
         # loads in layer order, member t+q can start loading only when member t has run
-        if pattern == "latency" and budget_kb is not None and mem[members[0]] > 0:
+        if pattern != "memory" and budget_kb is not None and mem[members[0]] > 0:
             q = (budget_kb - inst.fixed_kb(inst.k_min)) // mem[members[0]]
             for t in range(max(0, len(members) - q)):
                 i, j = members[t], members[t + q]
@@ -212,7 +215,110 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
         from heuristics.pipeload.simulate import below_minimum
 
         return Result("", "", "cpsat", Status.INFEASIBLE, message=below_minimum(inst, budget))
+    if pattern == "memory":
+        return least_memory(inst, options, bound)
     return solve_with(inst, options, pattern, budget, bound)
+
+
+def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> Result:
+    """Memory objective by bisection on the budget (kB) with the latency model, whose cuts
+    (exclusive pairs, counts, group chains) need a fixed budget: the least budget B under which
+    some schedule ends within the bound is the least peak. Each step asks "latency ≤ bound
+    under budget B?": yes from a PIPELOAD schedule or a CP-SAT solution (whose own peak may be
+    below B), no only from a CP-SAT infeasibility proof. The bound reported is one more than the
+    largest budget proven infeasible (or the least feasible budget of any schedule)."""
+    from heuristics.pipeload.pipeload import least_budget
+    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+
+    t_end = time.perf_counter() + options.time_limit_s
+    in_order = params(inst, options).in_order
+    lo = inst.min_budget_kb()
+    best = None  # (peak, ls, rs, k, agent) of the least-memory schedule found
+    for k in inst.agents_range:  # the planner's answer bounds the search from above
+        try:
+            sched = least_budget(inst, k, bound)
+        except HeuristicFailure:
+            continue
+        # PIPELOAD loads in layer order, so its schedules also satisfy --param order=layer
+        if sched.latency_us <= bound and (best is None or sched.peak_kb < best[0]):
+            best = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
+    hi = best[0] if best else inst.fixed_kb(inst.k_max) + inst.model_kb
+    solves = proofs = 0
+    stopped = False
+    if best is None:  # a sentinel above the whole model, never checked itself
+        hi += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        left = t_end - time.perf_counter()
+        if left <= 0:
+            stopped = True
+            break
+        found = None
+        for k in inst.agents_range:  # PIPELOAD first: a quick yes
+            if inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) > mid:
+                continue
+            try:
+                sched = simulate(inst, k, mid)
+            except HeuristicFailure:
+                continue
+            if sched.latency_us <= bound:
+                found = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
+                break
+        if found is None:
+            mdl = build(inst, "check", mid, bound, None, in_order)
+            outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left))
+            solves += 1
+            if outcome.status == Status.INFEASIBLE:
+                proofs += 1
+                lo = mid + 1
+                continue
+            if outcome.status != Status.OPTIMAL:  # time ran out: no verdict for this budget
+                stopped = True
+                break
+            ls = [solver.Value(v) for v in mdl.ls]
+            rs = [solver.Value(v) for v in mdl.rs]
+            k = solver.Value(mdl.k)
+            found = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
+        best = found
+        hi = found[0]
+    stats = {"budget_checks_by_cpsat": solves, "infeasibility_proofs": proofs}
+    if best is None:
+        if stopped:
+            return Result(
+                "", "", "cpsat", Status.TIME_LIMIT, message="no schedule in time", stats=stats
+            )
+        return Result(
+            "",
+            "",
+            "cpsat",
+            Status.INFEASIBLE,
+            message=f"no schedule meets the latency bound {bound / 1000:g} ms (proven by CP-SAT); "
+            f"the fastest needs at least {_latency_lb(inst) / 1000:g} ms",
+            stats=stats,
+        )
+    peak, ls, rs, k, agent = best
+    latency = rs[-1] + inst.layers[-1].compute_us
+    solution = {
+        "objective": "memory",
+        "agents": k,
+        "latency_bound_ms": bound / 1000,
+        "schedule": {
+            x.name: {"load_start_ms": ls[i] / 1000, "agent": agent[i], "run_start_ms": rs[i] / 1000}
+            for i, x in enumerate(inst.layers)
+        },
+    }
+    stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
+    return Result(
+        "",
+        "",
+        "cpsat",
+        Status.FEASIBLE if stopped else Status.OPTIMAL,
+        objective=peak / 1000,
+        bound=min(lo, peak) / 1000,
+        solution=solution,
+        stats=stats,
+        message="the limit ran out during the bisection" if stopped else "",
+    )
 
 
 def solve_with(

@@ -35,7 +35,7 @@ def budgets(inst: PipeloadInstance, points: int) -> list[int]:
 
 
 def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
-    from formulations.pipeload.cpsat import solve_with, unsupported
+    from formulations.pipeload.cpsat import least_memory, solve_with, unsupported
 
     if reason := unsupported(inst):
         return Result("", "", "cpsat", Status.ERROR, message=reason)
@@ -56,7 +56,7 @@ def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
             return None
         proven &= lat.status == Status.OPTIMAL
         bound_us = round(lat.objective * 1000)
-        mem = solve_with(inst, options, "memory", None, bound_us)
+        mem = least_memory(inst, options, bound_us)
         solves += 1
         best = lat
         if mem.has_solution and mem.stats["peak_mb"] <= lat.stats["peak_mb"]:
