@@ -10,7 +10,8 @@ a feasible strategy, so the result is a lower bound on the quantity (never above
   built on a reference assemblage between σ and Φ+'s (mixing κ, aligned term α, identity β),
   each point made exactly feasible; for robustness and weight the best one is then polished by
   ascent on the exact value ratio (heuristics/steering/ascent.py): the step alternates between
-  the witness and the re-weighted set of binding LHS strategies.
+  the witness and the re-weighted set of binding LHS strategies; for the distance, the ascended
+  robustness witness F_R gives F = k (I/n - F_R).
 - bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
 - bell-local: a = sign(c b) ↔ b = sign(c^T a).
 - double-violation: ONE Alice for all of Bob's strategies (she does not see the shared
@@ -177,6 +178,20 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
             cand = C.witness_solution(inst, aligned_witness_scale(q, f, sig), sig)
             if cand[1] > best[1]:
                 best = cand
+    if q == "lhs-distance":
+        # from a robustness witness F_R (F_R ⪰ 0, Σ_x F_R ⪯ I): F = k (I/n - F_R) has
+        # Σ_x F_{λ(x)|x} ⪰ 0, and k = 1 / max ||I/n - F_R|| keeps -I ⪯ F ⪯ I; its value is
+        # k (Σ tr(F_R σ) - 1), k times the robustness witness's
+        start = aligned_witness("robustness", sig, 1.0, 0.0)
+        f_r = aligned_witness_scale(
+            "robustness", witness_ascent("robustness", sig, start, iters=max(iters, 100) * 3), sig
+        )
+        n, dd = len(sig), sig[0][0].shape[0]
+        g = [[np.eye(dd) / n - fa for fa in fx] for fx in f_r]
+        k = 1 / max(np.abs(np.linalg.eigvalsh(Q.herm(ga))).max() for gx in g for ga in gx)
+        cand = C.witness_solution(inst, [[k * ga for ga in gx] for gx in g], sig)
+        if cand[1] > best[1]:
+            best = cand
     return best
 
 
