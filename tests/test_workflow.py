@@ -260,6 +260,20 @@ def test_generators_are_deterministic():
     )
     assert generate_json(7, 4) != generate_json(7, 5)
     assert prototype_json() == prototype_json()
+    noisy = generate_json(5, 1, shape="chatbot", noise=0.1)
+    assert noisy == generate_json(5, 1, shape="chatbot", noise=0.1)
+    assert all(f["model"]["kind"] == "table" for f in noisy["functions"])
+
+
+def test_fit_milp_feasible_when_no_parametric_model_fits():
+    """Runtimes with 10 % cell noise: the fit is wrong, the verify loop keeps the answer feasible
+    (every chosen configuration measured) and never below the optimum."""
+    for shape in ("chatbot", "random"):
+        inst = load(generate_json(6, 2, shape=shape, noise=0.1))
+        opt = _solve(inst, "milp")
+        r = _solve(inst, "fit-milp")
+        _checked(inst, r)
+        assert r.objective >= opt.objective * (1 - 1e-9)
 
 
 def test_parametric_model_values():

@@ -15,6 +15,9 @@ Shapes (``size`` = fan-out k), modelled on the workflows AARC evaluates:
 ``random``: a layered random DAG of ``size`` functions.
 
 The SLO is the fastest possible latency times a slack (default drawn in [1.3, 2.0]).
+``noise`` > 0 turns every function into a table whose cells are multiplied by independent
+uniform factors in [1 - noise, 1 + noise]: runtimes no longer follow any parametric model
+(a stress test for methods that fit one, such as fit-milp).
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def generate_json(
     prices: str | dict = "aarc",
     real_share: float = 0.3,
     real: tuple[str, ...] = ("chameleon", "float_operation", "matmul", "model_serving", "pyaes"),
+    noise: float = 0.0,
 ) -> dict:
     if size < 1:
         raise ValueError("size must be >= 1")
@@ -178,6 +182,23 @@ def generate_json(
             "source": "real runtimes: github.com/HongyuZh/AARC profiling data (see instances/ATTRIBUTION.md)",
         },
     }
+    if noise > 0:  # every function becomes a table with multiplicative noise on each cell
+        noisy = np.random.default_rng([seed, 7919])
+        inst = load(data)
+        for f, fn in zip(functions, inst.functions, strict=True):
+            f["model"] = {
+                "kind": "table",
+                "runtime_ms": [
+                    [
+                        None
+                        if t is None
+                        else round(t / 1000 * float(noisy.uniform(1 - noise, 1 + noise)), 3)
+                        for t in row
+                    ]
+                    for row in fn.runtime_us
+                ],
+            }
+        data["meta"]["noise"] = noise
     inst = load(data)
     fastest = SP.build(inst, 1, SP.candidates(inst, "decoupled")).fastest_us
     data["slo_ms"] = round(fastest * slack / 1000, 3)
