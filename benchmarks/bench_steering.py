@@ -58,7 +58,7 @@ def main() -> None:
         inst = load(json.loads(f.read_text()))
         if inst.dims in (None, (2, 2)):
             cases.append((f.stem, inst))
-    for n in (2, 3, 4):
+    for n in (2, 3):
         cases.append((f"generated double-violation n={n}", generate(n, 0)))
     for v in (0.6, 0.9):
         for q in ("robustness", "weight", "lhs-distance"):
