@@ -631,7 +631,7 @@ def test_cli_solves_shipped_examples(capsys):
 
     files = sorted(Path("instances/steering").glob("*.json"))
     assert len(files) >= 8
-    for f in files[:4]:
+    for f in files:
         assert main(["solve", str(f)]) == 0
     out = capsys.readouterr().out
     assert "DISAGREES" not in out and "(agrees)" in out
