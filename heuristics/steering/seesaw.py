@@ -1,6 +1,7 @@
 """F5 heuristic `seesaw`: alternating optimisation over explicit strategies from seeded random
-starts; every step solves one block exactly, so the value never decreases, and every point is
-a feasible strategy, so the result is a lower bound on the quantity (never above `sdp`).
+starts. Where the quantity splits into blocks each step solves one block exactly, so the value
+never decreases; the witness quantities use a search that keeps its best point. Every point is a
+feasible strategy or witness, so the result is a lower bound on the quantity (never above `sdp`).
 
 - lhs-bound: signs s_k = sign <ψ|B_k|ψ>  ↔  ψ = top eigenvector of Σ s_k B_k.
 - quantum-max: a pure state ψ ∈ C^d ⊗ C^d and Alice's observables: A_k = sign(tr_B[(I ⊗ B_k)ψψ†])
