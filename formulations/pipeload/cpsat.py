@@ -35,6 +35,13 @@ Dominance (symmetry breaking): layers i < j with L_i = L_j and m_i = m_j load in
   memory profile (the two hold intervals exchange their starts; since run i ends no later than
   run j the multiset of held sizes is the same at every time) and only lets run i start earlier.
 Hint and horizon: the best PIPELOAD-planner schedule; its latency bounds C (latency objective).
+Two phases (latency objective): first the just-in-time relaxation (jit_first: no agents, each
+load ends when its run starts, so hold intervals have fixed sizes L_i + c_i) with half the
+limit. Right-shifting the loads of any schedule that way keeps memory feasible, so its optimum
+bounds the latency from below; when its schedule needs at most k_max loads at once it is also
+feasible, and then optimal. Otherwise the full model runs with C ≥ that bound and the better
+of the two schedules as its hint. GPT-2-medium in 50 layers at 300 and 400 MB: proven in
+~13 s this way, open (gap ~19 %) after 30 s with the full model alone.
 Not representable: a shared disk that slows concurrent loads (disk_mb_s, when the k fastest
 loads together exceed it) makes load durations depend on the schedule; the model rejects such
 instances with that reason instead of answering a different problem.
@@ -42,8 +49,10 @@ instances with that reason instead of answering a different problem.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
@@ -85,7 +94,10 @@ def build(
     bound_us: int | None,
     hint_schedule=None,
     in_order: bool = False,
+    relax_agents: bool = False,
+    lower_bound_us: int = 0,
 ) -> Model:
+    """The model above; ``relax_agents`` gives the just-in-time relaxation (see jit_first)."""
     layers = inst.layers
     n = inst.n
     L = [x.load_us for x in layers]
@@ -121,7 +133,14 @@ def build(
     lb = max(earliest[i] + tail[i] for i in range(n))
     latency = m.NewIntVar(min(lb, horizon), horizon, "C")
     m.Add(latency == rs[-1] + c[-1])
-    m.AddCumulative(load_iv, [1] * n, k)  # (agents)
+    if relax_agents:  # loads end exactly when their run starts; agents dropped
+        m.Add(k == inst.k_min)
+        for i in range(n):
+            m.Add(ls[i] == rs[i] - L[i])
+    else:
+        m.AddCumulative(load_iv, [1] * n, k)  # (agents)
+    if lower_bound_us:
+        m.Add(latency >= lower_bound_us)
     peak = None
     fixed = inst.resident_kb + inst.agent_kb * k
     if pattern == "memory":
@@ -185,13 +204,15 @@ def build(
             # relabel the hint to satisfy the dominance: identical loads take their start
             # times in layer order (the swap argument above keeps it feasible)
             hls = list(hint.load_start)
+            if relax_agents:
+                hls = [hint.run_start[i] - L[i] for i in range(n)]
             for members in groups.values():
                 for i, t in zip(members, sorted(hls[j] for j in members), strict=True):
                     hls[i] = t
             for i in range(n):
                 m.AddHint(ls[i], hls[i])
                 m.AddHint(rs[i], hint.run_start[i])
-            m.AddHint(k, hint.k)
+            m.AddHint(k, inst.k_min if relax_agents else hint.k)
             m.AddHint(latency, hint.latency_us)
             if peak is not None:
                 m.AddHint(peak, hint.peak_kb)
@@ -265,8 +286,27 @@ def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> R
                 found = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
                 break
         if found is None:
+            if not in_order:  # the just-in-time relaxation first: a quick no, or a yes
+                relaxed = build(inst, "check", mid, bound, None, relax_agents=True)
+                outcome, solver = solve_cpsat(
+                    relaxed.model, replace(options, time_limit_s=left / 2)
+                )
+                solves += 1
+                if outcome.status == Status.INFEASIBLE:
+                    proofs += 1
+                    lo = mid + 1
+                    continue
+                if outcome.status == Status.OPTIMAL:
+                    rs = [solver.Value(v) for v in relaxed.rs]
+                    ls = [rs[i] - x.load_us for i, x in enumerate(inst.layers)]
+                    k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
+                    if k <= inst.k_max and peak_kb(inst, ls, rs, k) <= mid:
+                        best = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
+                        hi = best[0]
+                        continue
+                left = t_end - time.perf_counter()
             mdl = build(inst, "check", mid, bound, None, in_order)
-            outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left))
+            outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=max(0.1, left)))
             solves += 1
             if outcome.status == Status.INFEASIBLE:
                 proofs += 1
@@ -331,10 +371,37 @@ def solve_with(
     """One exact solve for a given budget (latency) or latency bound (memory)."""
     t0 = time.perf_counter()
     hint = _hint(inst, pattern, budget, bound) if options.hint else None
-    mdl = build(inst, pattern, budget, bound, hint, params(inst, options).in_order)
+    in_order = params(inst, options).in_order
+    jit_bound = 0
+    jit_stats: dict = {}
+    if pattern == "latency" and not in_order:
+        jit = jit_first(inst, options, budget, hint)
+        jit_stats = {
+            "jit_status": str(jit.status),
+            "jit_latency_ms": jit.latency_us / 1000 if jit.schedule else None,
+        }
+        if jit.schedule is not None:
+            if jit.status == Status.OPTIMAL:  # the relaxation's optimum is feasible: done
+                return _schedule_result(
+                    inst,
+                    jit.schedule,
+                    pattern,
+                    budget,
+                    bound,
+                    Status.OPTIMAL,
+                    None,
+                    {**jit_stats, "solved_by": "just-in-time relaxation"},
+                )
+            if hint is None or jit.schedule.latency_us < hint.latency_us:
+                hint = jit.schedule
+        jit_bound = jit.bound_us
+    mdl = build(inst, pattern, budget, bound, hint, in_order, lower_bound_us=jit_bound)
     left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
     outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left), scale=1000)
+    if outcome.bound is not None and jit_bound:
+        outcome.bound = max(outcome.bound, jit_bound / 1000)
     stats = {
+        **jit_stats,
         "branches": solver.NumBranches(),
         "conflicts": solver.NumConflicts(),
         "intervals": 3 * inst.n,
@@ -471,3 +538,87 @@ def _hint(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int |
         return None
     key = (lambda s: s.peak_kb) if pattern == "memory" else (lambda s: s.latency_us)
     return min(tried, key=key)
+
+
+@dataclass
+class Jit:
+    status: Status
+    schedule: object | None  # a Schedule feasible for the full problem, if the relaxation's is
+    bound_us: int  # a valid lower bound on the latency (0 if none)
+
+    @property
+    def latency_us(self) -> int:
+        return self.schedule.latency_us
+
+
+def jit_first(inst: PipeloadInstance, options: SolveOptions, budget: int | None, hint) -> Jit:
+    """The just-in-time relaxation, solved first with half of the limit.
+
+    Drop the agents and fix every load to end exactly when its run starts (ls_i = rs_i − L_i):
+    right-shifting the loads of any feasible schedule this way only shortens every hold
+    interval, so memory stays feasible; hence the relaxation's optimum (with the fewest agents'
+    fixed memory) is a lower bound on the latency. Its hold intervals have fixed sizes, which
+    CP-SAT's cumulative reasoning handles far better. If its schedule needs at most k_max loads
+    at once and still fits the budget with that many agents' buffers, it is feasible for the
+    full problem — and optimal when the relaxation is solved to optimality."""
+    from heuristics.pipeload.simulate import Schedule
+
+    mdl = build(inst, "latency", budget, None, hint, relax_agents=True)
+    limit = max(0.1, 0.5 * options.time_limit_s)
+    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=limit))
+    bound = 0
+    if outcome.bound is not None:
+        bound = math.ceil(outcome.bound - 1e-9)
+    if outcome.status == Status.INFEASIBLE:
+        return Jit(Status.INFEASIBLE, None, 0)
+    if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Jit(outcome.status, None, bound)
+    rs = [solver.Value(v) for v in mdl.rs]
+    ls = [rs[i] - x.load_us for i, x in enumerate(inst.layers)]
+    k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
+    peak = peak_kb(inst, ls, rs, k)
+    if k > inst.k_max or (budget is not None and peak > budget):
+        return Jit(outcome.status, None, bound)
+    agent = assign_agents(inst, ls, k)
+    run_end = [rs[i] + x.compute_us for i, x in enumerate(inst.layers)]
+    sched = Schedule(k, ls, [Fraction(rs[i]) for i in range(inst.n)], rs, agent, run_end, peak)
+    return Jit(outcome.status, sched, bound)
+
+
+def _schedule_result(inst, sched, pattern, budget, bound, status, lower, stats) -> Result:
+    from heuristics.pipeload.simulate import to_solution
+
+    extra = (
+        {"budget_mb": None if budget is None else budget / 1000}
+        if pattern == "latency"
+        else {"latency_bound_ms": bound / 1000}
+    )
+    value = (sched.latency_us if pattern == "latency" else sched.peak_kb) / 1000
+    return Result(
+        "",
+        "",
+        "cpsat",
+        status,
+        objective=value,
+        bound=value if status == Status.OPTIMAL else lower,
+        solution=to_solution(inst, sched, pattern, **extra),
+        stats={
+            **stats,
+            "latency_ms": sched.latency_us / 1000,
+            "peak_mb": sched.peak_kb / 1000,
+            "agents": sched.k,
+        },
+    )
+
+
+def _max_concurrent_loads(inst: PipeloadInstance, ls: list[int], rs: list[int]) -> int:
+    """Most just-in-time loads [rs_i − L_i, rs_i) in progress at once (ends before starts)."""
+    events = sorted(
+        [(ls[i], 1) for i, x in enumerate(inst.layers) if x.load_us > 0]
+        + [(rs[i], -1) for i, x in enumerate(inst.layers) if x.load_us > 0]
+    )
+    busy = top = 0
+    for _, d in events:
+        busy += d
+        top = max(top, busy)
+    return top
