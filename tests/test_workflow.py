@@ -387,3 +387,12 @@ def test_cli_solve_generate_evaluate(tmp_path, capsys):
     sol = str(tmp_path / "s.json")
     assert main(["solve", gen, "--method", "exact", "--objective", "coupled", "--out", sol]) == 0
     assert main(["evaluate", gen, sol]) == 0
+
+
+def test_cli_plot(tmp_path):
+    sol = str(tmp_path / "s.json")
+    ex = str(Path("instances/workflow/video-analytics-k3.json").resolve())
+    assert main(["solve", ex, "--method", "aarc", "--out", sol]) == 0
+    png = tmp_path / "p.png"
+    assert main(["plot", sol, "-o", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"

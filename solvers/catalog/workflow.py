@@ -6,6 +6,7 @@ from formulations.workflow import cpsat as wf_cpsat
 from formulations.workflow import evaluate as wf_evaluate
 from formulations.workflow import instance as wf_instance
 from formulations.workflow import milp as wf_milp
+from formulations.workflow import plot as wf_plot
 from heuristics.workflow import aarc as wf_aarc
 from heuristics.workflow import bo as wf_bo
 from heuristics.workflow import fitmilp as wf_fitmilp
@@ -25,6 +26,7 @@ register_family(
         # cost: CPU and memory chosen separately; coupled: memory fixes CPU (1 vCPU per 1769 MB)
         objectives=("cost", "coupled"),
         exact="milp",
+        plot=wf_plot.plot_solution_file,
     )
 )
 BOTH = ("cost", "coupled")
