@@ -3,9 +3,10 @@
 Sets, parameters and the presolve as in ``milp.py``. Times are integer µs (the instance's own
 unit, so no rounding of time). CP-SAT needs integer costs: c_fk is scaled by K = 10^p, the
 largest power of ten with K * max c_fk <= 10^9, and rounded. The model is optimal for the rounded
-costs; the reported objective is the true cost of its choice, which is within n / (2K) * 2 =
-n / K of the true optimum (n functions, each cost off by at most 1 / (2K)): a relative error of
-at most n * 1e-9 / (min total cost / max config cost), far below every tolerance used here.
+costs; the reported objective is the true cost of its choice. Each rounded cost is off by at most
+1 / (2K), so the choice is within n / K of the true optimum (n functions): at most n * 1e-9 times
+the largest configuration cost, far below every tolerance used here. The reported bound is the
+solver's bound minus n / (2K), a valid bound for the true costs.
 
 Variables: x_fk Boolean, S_f ∈ [head_f, T - tail_f - min_k d_fk] and D_f (runtime) integer µs.
 

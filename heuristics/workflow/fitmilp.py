@@ -98,7 +98,10 @@ def fitmilp(inst, options: SolveOptions) -> Result:
         for f in range(blind.n):  # measured values override the fit
             for (i, j), t in measured[f].items():
                 table[f][i][j] = t
-        space = SP.build(inst, blind.slo_us, SP.candidates(inst, blind.mode, table))
+        try:
+            space = SP.build(inst, blind.slo_us, SP.candidates(inst, blind.mode, table))
+        except ValueError:  # a function with no usable configuration in the table
+            break
         if not space.feasible:
             break
         res = milp.solve_space(inst, blind.mode, space, mopts, "highs")

@@ -1,8 +1,9 @@
 """Memory-only baselines, coupled as on AWS Lambda (memory m gives m / 1769 vCPU).
 
-Both split the SLO over the workflow the same way: with t_f the runtime a function reached at its
-fastest known configuration and L_f the longest path through f by those runtimes, f gets the
-deadline share SLO * t_f / L_f. Any path P then meets the SLO: every f on P has L_f >= t(P), so
+Both split the SLO over the critical path, generalised to every path: with t_f the runtime a
+function reached at its fastest known configuration and L_f the longest path through f by those
+runtimes (the critical path's length for a function on it), f gets the deadline share
+SLO * t_f / L_f. Any path P then meets the SLO: every f on P has L_f >= t(P), so
 Σ_{f∈P} SLO t_f / L_f <= SLO Σ_{f∈P} t_f / t(P) = SLO (checked in exact integers).
 
 - ``powertune`` (AWS Lambda Power Tuning style): profile every memory level of every function,
