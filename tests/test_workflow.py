@@ -394,3 +394,21 @@ def test_cli_plot(tmp_path):
     png = tmp_path / "p.png"
     assert main(["plot", sol, "-o", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_oracle_counts_samples_and_time():
+    """One function, grid 1 CPU x 2 memory levels, runtimes 40 ms (512 MB) and 30 ms (1024 MB).
+    AARC profiles the top configuration (30 ms), then the move "memory one level down" (40 ms):
+    2 samples, 70 ms of simulated search. Power tuning profiles both levels: 2 samples, 70 ms."""
+    data = {
+        "family": "workflow",
+        "cpu_grid": [0.25],
+        "mem_grid_mb": [512, 1024],
+        "prices": "aarc",
+        "slo_ms": 100,
+        "functions": [{"id": "a", "model": {"kind": "table", "runtime_ms": [[40, 30]]}}],
+    }
+    inst = load(data)
+    for name in ("aarc", "powertune"):
+        r = _solve(inst, name)
+        assert r.stats["samples"] == 2 and math.isclose(r.stats["search_time_s"], 0.070)
