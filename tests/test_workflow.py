@@ -145,6 +145,7 @@ def test_heuristics_feasible_and_not_below_optimum(data):
         h = _solve(inst, name, params=(("trials", "15"),) if name == "bo" else ())
         if h.status == Status.ERROR:  # a heuristic may fail to find an SLO-feasible point
             assert name in ("bo", "maff", "powertune", "aarc"), (name, h.message)
+            assert h.message.startswith("found no configuration within the SLO"), h.message
             assert h.solution is None
             continue
         assert h.status == Status.FEASIBLE, (name, h.message)
@@ -159,6 +160,7 @@ def test_heuristics_coupled_answers_are_coupled(data, name):
     opt = _solve(inst, "milp", objective="coupled")
     h = _solve(inst, name, objective="coupled", params=(("trials", "10"),) if name == "bo" else ())
     if h.solution is None:
+        assert h.message.startswith("found no configuration within the SLO"), h.message
         return
     ev = _checked(inst, h)
     assert ev.metrics["mode"] == "coupled"
