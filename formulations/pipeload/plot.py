@@ -89,19 +89,25 @@ def _schedule(plt, inst: PipeloadInstance, sol: dict[str, Any], method: str):
     sched = sol["schedule"]
     fig, (ax, axm) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=(2, 1))
     events = []
+    end = max(sched[x.name]["run_start_ms"] + x.compute_us / 1000 for x in inst.layers)
+    free = sol.get("free_after_run", True)
     for i, x in enumerate(inst.layers):
         e = sched[x.name]
         ls, rs = e["load_start_ms"], e["run_start_ms"]
         ax.barh(e["agent"], x.load_us / 1000, left=ls, color=f"C{i % 10}", edgecolor="k", lw=0.3)
         ax.barh(k, x.compute_us / 1000, left=rs, color=f"C{i % 10}", edgecolor="k", lw=0.3)
-        events += [(ls, 1, x.mem_kb), (rs + x.compute_us / 1000, 0, -x.mem_kb)]
+        release = rs + x.compute_us / 1000 if free else end  # no daemon: held to the end
+        events += [(ls, 1, x.mem_kb), (release, 0, -x.mem_kb)]
     ax.set_yticks(range(k + 1), [f"loader {a}" for a in range(k)] + ["inference"])
     ax.set_title(f"{inst.name or 'instance'}: {method} schedule ({sol.get('objective')})")
     held, t_prev, xs, ys = 0, 0.0, [0.0], [inst.fixed_kb(k) / 1000]
     for t, _, d in sorted(events):
         held += d
-        xs.append(t)
-        ys.append((inst.fixed_kb(k) + held) / 1000)
+        if xs and xs[-1] == t:  # a release and a load at one instant: one step, no dip
+            ys[-1] = (inst.fixed_kb(k) + held) / 1000
+        else:
+            xs.append(t)
+            ys.append((inst.fixed_kb(k) + held) / 1000)
         t_prev = t
     axm.step(xs, ys, where="post")
     budget = sol.get("budget_mb")
