@@ -100,7 +100,9 @@ def test_milp_equals_cpsat_both_objectives(data):
 
 def test_milp_highs_agrees_on_the_toy():
     inst = load(TOY)
-    assert _solve(inst, "milp", backend="highs").objective == 11.0
+    r = _solve(inst, "milp", backend="highs")
+    _checked(inst, r)
+    assert r.objective == 11.0
 
 
 def test_toy_optimum_by_hand():
@@ -111,7 +113,9 @@ def test_toy_optimum_by_hand():
     time takes 4 x 5 = 20 ms > 17, so two layers (25 MB) are needed."""
     inst = load(TOY)
     for m in ("cpsat", "milp", "pipeload", "planner"):
-        assert _solve(inst, m).objective == 11.0
+        r = _solve(inst, m)
+        _checked(inst, r)
+        assert r.objective == 11.0
     r = _solve(inst, "cpsat", objective="memory")
     assert r.solution["latency_bound_ms"] == 17.0
     assert r.objective == 25.0
@@ -154,13 +158,15 @@ def test_memory_heuristics_never_below_optimum(data):
 def test_one_at_a_time_uses_the_least_memory_and_baselines_the_most():
     inst = load(TOY)
     r = _solve(inst, "one-at-a-time", params=(("budget_mb", "none"),))
-    assert r.stats["peak_mb"] == 15.0  # resident 5 + one 10 MB layer
+    assert _checked(inst, r).metrics["peak_mb"] == 15.0  # resident 5 + one 10 MB layer
     assert r.objective == 20.0  # 4 x (4 + 1) ms
     for h in ("pipeswitch", "load-all"):
         r = _solve(inst, h, params=(("budget_mb", "none"),))
-        assert r.stats["peak_mb"] == 45.0  # resident + the whole model
+        assert _checked(inst, r).metrics["peak_mb"] == 45.0  # resident + the whole model
     # load-all with 2 agents: loads end at 8, then 4 runs of 1 ms
-    assert _solve(inst, "load-all", params=(("budget_mb", "none"),)).objective == 12.0
+    r = _solve(inst, "load-all", params=(("budget_mb", "none"),))
+    _checked(inst, r)
+    assert r.objective == 12.0
 
 
 # ------------------------------------------------------------------ infeasible and unsupported
@@ -172,7 +178,9 @@ def test_budget_below_minimum_is_infeasible_with_the_minimum():
         r = _solve(inst, m, params=(("budget_mb", "14.999"),))
         assert r.status == Status.INFEASIBLE
         assert "minimum feasible budget 15 MB" in r.message
-    assert _solve(inst, "cpsat", params=(("budget_mb", "15"),)).objective == 20.0
+    r = _solve(inst, "cpsat", params=(("budget_mb", "15"),))
+    _checked(inst, r)
+    assert r.objective == 20.0  # one layer at a time: 4 x (4 + 1) ms
 
 
 def test_latency_bound_below_fastest_is_infeasible():
@@ -193,7 +201,10 @@ def test_shared_disk_rejected_by_exact_models_not_by_heuristics():
     assert r.status == Status.FEASIBLE
     _checked(inst, r)
     # a disk fast enough for every pair of loads is not binding: exact models accept it
-    assert _solve(load({**TOY, "disk_mb_s": 5000}), "cpsat").objective == 11.0
+    fast = load({**TOY, "disk_mb_s": 5000})
+    r = _solve(fast, "cpsat")
+    _checked(fast, r)
+    assert r.objective == 11.0
 
 
 def test_shared_disk_replay_by_hand():
@@ -213,6 +224,7 @@ def test_shared_disk_replay_by_hand():
     assert any("before its load ends" in x for x in evaluate(inst, sol).violations)
     # the simulator reaches the same schedule
     r = _solve(inst, "pipeload")
+    _checked(inst, r)
     assert r.objective == 8.667
 
 
