@@ -14,6 +14,7 @@ whole model's memory, and none. The baseline ignores the budget (it keeps the wh
 in the paper's comparison.
 
     .venv/bin/python benchmarks/pipeload_report.py [--time-limit 10] [--threads 2] [--quick]
+        [--agent-mb-s 250] [--flops 1e11]       # the device: per-agent read rate, FLOP/s
         [--front bert-base --out-dir /tmp]      # also write an exact front file and its plot
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instances.pipeload.generate import PRESETS, preset  # noqa: E402
+from instances.pipeload.generate import PRESETS, Device, preset  # noqa: E402
 from solvers import registry  # noqa: E402
 from solvers.report import table  # noqa: E402
 from solvers.result import SolveOptions, Status  # noqa: E402
@@ -46,8 +47,8 @@ def budgets(inst) -> list[tuple[str, int | None]]:
     return out
 
 
-def run(name: str, opts: SolveOptions) -> list[tuple]:
-    inst = preset(name)
+def run(name: str, opts: SolveOptions, device: Device | None = None) -> list[tuple]:
+    inst = preset(name, device or Device())
     family = PRESETS[name].kind
     base = registry.solve(
         "pipeload", "pipeswitch", inst, replace(opts, params=(("budget_mb", "none"),))
@@ -175,11 +176,17 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="bert-base, vit-b16 and gpt2 only")
     ap.add_argument("--front", help="also write the exact front of this preset and its plot")
     ap.add_argument("--out-dir", default="/tmp")
+    ap.add_argument(
+        "--agent-mb-s", type=float, default=Device.agent_mb_s, help="per-agent read rate"
+    )
+    ap.add_argument("--flops", type=float, default=Device.flops, help="device FLOP/s")
     args = ap.parse_args()
     opts = SolveOptions(time_limit_s=args.time_limit, threads=args.threads)
     names = ("bert-base", "vit-b16", "gpt2") if args.quick else tuple(PRESETS)
+    device = Device(flops=args.flops, agent_mb_s=args.agent_mb_s)
+    print(f"device: {device.flops / 1e9:g} GFLOP/s, {device.agent_mb_s:g} MB/s per loading agent")
     for name in names:
-        run(name, opts)
+        run(name, opts, device)
     if args.front:
         front(args.front, opts, Path(args.out_dir))
     return 0
