@@ -12,6 +12,8 @@ keeps it. Each point is Pareto optimal; the front between them is not enumerated
 
 Each point is stored as a latency solution with the budget swept (``budget_mb``), so the
 evaluator checks it on its own. The result's objective is the least latency on the front.
+The time limit applies to each solve of the sweep (two per point), not to the whole sweep; a
+point not proven within it makes the front "feasible" instead of "optimal".
 """
 
 from __future__ import annotations
