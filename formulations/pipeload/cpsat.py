@@ -136,7 +136,10 @@ def build(
     if relax_agents:  # loads end exactly when their run starts; agents dropped
         m.Add(k == inst.k_min)
         for i in range(n):
-            m.Add(ls[i] == rs[i] - L[i])
+            if in_order and i + 1 < n:  # as late as possible without overtaking load i+1
+                m.AddMinEquality(ls[i], [rs[i] - L[i], ls[i + 1]])
+            else:
+                m.Add(ls[i] == rs[i] - L[i])
     else:
         m.AddCumulative(load_iv, [1] * n, k)  # (agents)
     if lower_bound_us:
@@ -206,6 +209,8 @@ def build(
             hls = list(hint.load_start)
             if relax_agents:
                 hls = [hint.run_start[i] - L[i] for i in range(n)]
+                for i in range(n - 2, -1, -1) if in_order else ():
+                    hls[i] = min(hls[i], hls[i + 1])
             for members in groups.values():
                 for i, t in zip(members, sorted(hls[j] for j in members), strict=True):
                     hls[i] = t
@@ -286,25 +291,23 @@ def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> R
                 found = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
                 break
         if found is None:
-            if not in_order:  # the just-in-time relaxation first: a quick no, or a yes
-                relaxed = build(inst, "check", mid, bound, None, relax_agents=True)
-                outcome, solver = solve_cpsat(
-                    relaxed.model, replace(options, time_limit_s=left / 2)
-                )
-                solves += 1
-                if outcome.status == Status.INFEASIBLE:
-                    proofs += 1
-                    lo = mid + 1
+            # the just-in-time relaxation first: a quick no, or a yes
+            relaxed = build(inst, "check", mid, bound, None, in_order, relax_agents=True)
+            outcome, solver = solve_cpsat(relaxed.model, replace(options, time_limit_s=left / 2))
+            solves += 1
+            if outcome.status == Status.INFEASIBLE:
+                proofs += 1
+                lo = mid + 1
+                continue
+            if outcome.status == Status.OPTIMAL:
+                rs = [solver.Value(v) for v in relaxed.rs]
+                ls = [solver.Value(v) for v in relaxed.ls]
+                k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
+                if k <= inst.k_max and peak_kb(inst, ls, rs, k) <= mid:
+                    best = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
+                    hi = best[0]
                     continue
-                if outcome.status == Status.OPTIMAL:
-                    rs = [solver.Value(v) for v in relaxed.rs]
-                    ls = [rs[i] - x.load_us for i, x in enumerate(inst.layers)]
-                    k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
-                    if k <= inst.k_max and peak_kb(inst, ls, rs, k) <= mid:
-                        best = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
-                        hi = best[0]
-                        continue
-                left = t_end - time.perf_counter()
+            left = t_end - time.perf_counter()
             mdl = build(inst, "check", mid, bound, None, in_order)
             outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=max(0.1, left)))
             solves += 1
@@ -374,8 +377,8 @@ def solve_with(
     in_order = params(inst, options).in_order
     jit_bound = 0
     jit_stats: dict = {}
-    if pattern == "latency" and not in_order:
-        jit = jit_first(inst, options, budget, hint)
+    if pattern == "latency":
+        jit = jit_first(inst, options, budget, hint, in_order)
         jit_stats = {
             "jit_status": str(jit.status),
             "jit_latency_ms": jit.latency_us / 1000 if jit.schedule else None,
@@ -551,7 +554,9 @@ class Jit:
         return self.schedule.latency_us
 
 
-def jit_first(inst: PipeloadInstance, options: SolveOptions, budget: int | None, hint) -> Jit:
+def jit_first(
+    inst: PipeloadInstance, options: SolveOptions, budget: int | None, hint, in_order: bool = False
+) -> Jit:
     """The just-in-time relaxation, solved first with half of the limit.
 
     Drop the agents and fix every load to end exactly when its run starts (ls_i = rs_i − L_i):
@@ -560,10 +565,13 @@ def jit_first(inst: PipeloadInstance, options: SolveOptions, budget: int | None,
     fixed memory) is a lower bound on the latency. Its hold intervals have fixed sizes, which
     CP-SAT's cumulative reasoning handles far better. If its schedule needs at most k_max loads
     at once and still fits the budget with that many agents' buffers, it is feasible for the
-    full problem — and optimal when the relaxation is solved to optimality."""
+    full problem — and optimal when the relaxation is solved to optimality.
+    With loads in layer order, each load is instead shifted as late as it can go without
+    overtaking the next one, ls_i = min(rs_i − L_i, ls_{i+1}): still no later than its run,
+    still in order, still holding no more memory — the same argument holds."""
     from heuristics.pipeload.simulate import Schedule
 
-    mdl = build(inst, "latency", budget, None, hint, relax_agents=True)
+    mdl = build(inst, "latency", budget, None, hint, in_order, relax_agents=True)
     limit = max(0.1, 0.5 * options.time_limit_s)
     outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=limit))
     bound = 0
@@ -574,7 +582,7 @@ def jit_first(inst: PipeloadInstance, options: SolveOptions, budget: int | None,
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Jit(outcome.status, None, bound)
     rs = [solver.Value(v) for v in mdl.rs]
-    ls = [rs[i] - x.load_us for i, x in enumerate(inst.layers)]
+    ls = [solver.Value(v) for v in mdl.ls]
     k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
     peak = peak_kb(inst, ls, rs, k)
     if k > inst.k_max or (budget is not None and peak > budget):
@@ -612,10 +620,10 @@ def _schedule_result(inst, sched, pattern, budget, bound, status, lower, stats) 
 
 
 def _max_concurrent_loads(inst: PipeloadInstance, ls: list[int], rs: list[int]) -> int:
-    """Most just-in-time loads [rs_i − L_i, rs_i) in progress at once (ends before starts)."""
+    """Most loads [ls_i, ls_i + L_i) in progress at once (ends before starts)."""
     events = sorted(
         [(ls[i], 1) for i, x in enumerate(inst.layers) if x.load_us > 0]
-        + [(rs[i], -1) for i, x in enumerate(inst.layers) if x.load_us > 0]
+        + [(ls[i] + x.load_us, -1) for i, x in enumerate(inst.layers) if x.load_us > 0]
     )
     busy = top = 0
     for _, d in events:
