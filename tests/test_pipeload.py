@@ -405,3 +405,22 @@ def test_direct_memory_model_agrees_with_bisection(data):
     r = _solve(inst, "cpsat", objective="memory")
     assert r.status == Status.OPTIMAL
     assert outcome.objective == pytest.approx(r.objective, abs=1e-9)
+
+
+@given(instances(max_layers=4), st.booleans())
+def test_jit_relaxation_bounds_and_schedules(data, in_order):
+    """The just-in-time relaxation never exceeds the true optimum (brute force), and a schedule
+    it hands over is feasible for the full problem."""
+    from formulations.pipeload.cpsat import jit_first
+    from heuristics.pipeload.simulate import to_solution
+
+    inst = load(data)
+    jit = jit_first(inst, OPTS, inst.budget_kb, None, in_order)
+    assert jit.status == Status.OPTIMAL
+    truth = min_latency_us(inst, inst.budget_kb, in_order=in_order)
+    assert jit.bound_us <= truth
+    if jit.schedule is not None:
+        ev = evaluate(inst, to_solution(inst, jit.schedule, "latency"))
+        assert ev.feasible, ev.violations
+        assert round(ev.objective * 1000) == truth  # optimal relaxation, feasible: optimal
+        assert ev.metrics["loads_in_layer_order"] or not in_order
