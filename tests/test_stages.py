@@ -76,6 +76,12 @@ def test_milp_equals_dp_and_brute_force(data):
     assert math.isclose(dp.objective, truth, rel_tol=1e-9, abs_tol=1e-12)
     for method, backend in (("milp", "cbc"), ("milp", "highs"), ("milp-onehot", "cbc")):
         r = _solve(inst, method, backend=backend)
+        if backend == "highs" and r.status == Status.ERROR:
+            # HiGHS 1.14's presolve returns wrong optima even on 2-variable MIPs (e.g. min
+            # 6.94 v + 0.0042 x, 100 v + x >= 5, v binary: "optimal" v = 1); the model's guard
+            # must then have caught it with a cheaper known plan, never pass it on as optimal
+            assert "claimed optimal" in r.message, r.message
+            continue
         assert r.status == Status.OPTIMAL, (method, backend, r.message)
         _checked(inst, r)
         assert math.isclose(r.objective, truth, rel_tol=1e-7, abs_tol=1e-9), (method, backend)

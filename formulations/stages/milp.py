@@ -31,8 +31,11 @@ function traffic (the SLO fit is a filter), so for any v the cheapest fitting me
 the ``onehot`` variant keeps the binary choice and must reach the same optimum (tested).
 u_st is declared integer although integral v makes some optimal u integral anyway: with u
 continuous, HiGHS 1.14's presolve returned a wrong "optimal" plan (2 % too costly) on two
-day-long traces (seen in benchmarks/bench_stages.py); as a guard, a claimed optimum that a known
-feasible plan (SERFLOW's; the DP optimum without a quota) undercuts is reported as an error.
+day-long traces (seen in benchmarks/bench_stages.py). The same presolve also fails on tiny MIPs
+(min 6.94 v + 0.0042 x s.t. 100 v + x >= 5, v binary: "optimal" v = 1), so, as a guard, a
+claimed optimum that a known feasible plan (SERFLOW's; the DP optimum without a quota) undercuts
+is reported as an error. CBC with one thread runs in its serial mode ("threads 0"): its
+"threads 1" mode now and then deadlocks until the time limit on tiny models.
 LP strength: with the memory precomputed the only integers are VM counts; the relaxation differs
 from the optimum only by rounding VMs, and both solvers prove day-long traces optimal in seconds.
 Infeasible SLO: reported without a solve, naming the stage and the latencies that miss it; an
@@ -40,6 +43,8 @@ infeasible quota (stages without functions need more VMs than N) is proven by th
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pulp
 
@@ -121,7 +126,12 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
             for (s, t), var in v.items():
                 var.setInitialValue(start[s][t])
             warm = True
-    out = solve_pulp(prob, options, backend, warm_start=warm)
+    # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks
+    # until the time limit ("Thread 0 ... waiting to start"); "threads 0" is CBC's serial mode
+    serial = backend == "cbc" and options.threads <= 1
+    out = solve_pulp(
+        prob, replace(options, threads=0) if serial else options, backend, warm_start=warm
+    )
     stats = {
         "variables": len(prob.variables()),
         "integers": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
