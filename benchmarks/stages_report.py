@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from dataclasses import replace
 
 from formulations.stages.evaluate import evaluate
 from formulations.stages.instance import load
@@ -30,7 +31,16 @@ from solvers import registry
 from solvers.report import pct, table
 from solvers.result import SolveOptions
 
-METHODS = ("milp", "serflow", "stage-agnostic", "libra", "functions-only", "vm-peak")
+# (label, method, --param pairs); serflow/trend: serflow with a linear-trend forecast
+METHODS = (
+    ("milp", "milp", ()),
+    ("serflow", "serflow", ()),
+    ("serflow/trend", "serflow", (("forecast", "trend"),)),
+    ("stage-agnostic", "stage-agnostic", ()),
+    ("libra", "libra", ()),
+    ("functions-only", "functions-only", ()),
+    ("vm-peak", "vm-peak", ()),
+)
 PAPER_SAVING = 0.23
 
 
@@ -113,8 +123,8 @@ def main() -> None:
                 f"\n== {model} on {label} (rate x{scale:g}): {registry.family('stages').describe(inst)}"
             )
             res = {}
-            for m in METHODS:
-                r = registry.solve("stages", m, inst, opts)
+            for m, method, params in METHODS:
+                r = registry.solve("stages", method, inst, replace(opts, params=params))
                 ev = evaluate(inst, r.solution)
                 assert ev.feasible, (m, ev.violations)
                 res[m] = (r, ev)

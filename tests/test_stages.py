@@ -125,6 +125,13 @@ def test_unknown_param_is_refused():
     inst = generate(4, 0)
     with pytest.raises(InputError, match="unknown"):
         _solve(inst, "milp", params=(("nope", "1"),))
+    with pytest.raises(InputError, match="unknown"):
+        _solve(inst, "libra", params=(("forecast", "trend"),))
+    with pytest.raises(InputError, match="forecast=magic"):
+        _solve(inst, "serflow", params=(("forecast", "magic"),))
+    r = _solve(inst, "serflow", params=(("forecast", "trend"),))
+    _checked(inst, r)
+    assert r.objective >= _solve(inst, "dp").objective * (1 - 1e-9)
 
 
 def test_dp_declines_a_quota():
@@ -164,9 +171,10 @@ def test_policies_are_online(data, more):
         st.lists(st.integers(0, 60), min_size=tail, max_size=tail)
     )
     other = load(changed)
-    for name in HEURISTICS:
-        a = _solve(inst, name).solution["vms"]
-        b = _solve(other, name).solution["vms"]
+    runs = [(name, ()) for name in HEURISTICS] + [("serflow", (("forecast", "trend"),))]
+    for name, params in runs:
+        a = _solve(inst, name, params=params).solution["vms"]
+        b = _solve(other, name, params=params).solution["vms"]
         assert [row[: t + 1] for row in a] == [row[: t + 1] for row in b], name
 
 

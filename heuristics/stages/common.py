@@ -32,6 +32,26 @@ def observed_rates(inst) -> np.ndarray:
     return out
 
 
+FORECASTS = ("last", "trend")
+
+
+def forecast_rates(inst, kind: str = "last") -> np.ndarray:
+    """Per window, the rate a policy expects (NaN before any observation).
+
+    ``last``: the last observed rate. ``trend``: that rate extrapolated linearly from the two
+    last observations (W seconds apart) to the middle of the target window, cold_start_s + W
+    seconds after the middle of the last observation; never below 0."""
+    obs = observed_rates(inst)
+    if kind == "last":
+        return obs
+    lead = (inst.vm.cold_start_s + inst.window_s) / inst.window_s
+    out = obs.copy()
+    for t in range(1, len(obs)):
+        if np.isfinite(obs[t]) and np.isfinite(obs[t - 1]):
+            out[t] = max(0.0, obs[t] + (obs[t] - obs[t - 1]) * lead)
+    return out
+
+
 def safe_vms(inst, s: int, slo_ms: float, peak_so_far: float, reach: float) -> int:
     """VMs for a stage whose functions cannot meet the SLO: the peak rate seen so far plus 25 %
     headroom (an online policy has no fallback there; the evaluator judges the result)."""
@@ -44,8 +64,10 @@ def safe_vms(inst, s: int, slo_ms: float, peak_so_far: float, reach: float) -> i
 Policy = Callable[[object, float], list[list[int]] | None]
 
 
-def run_policy(inst, options: SolveOptions, name: str, policy: Policy) -> Result:
-    check_params(options)
+def run_policy(
+    inst, options: SolveOptions, name: str, policy: Policy, allowed: tuple[str, ...] = ()
+) -> Result:
+    check_params(options, allowed)
     slo = slo_of(inst, options)
     plan = inst.plan(slo)
     if plan.infeasible:

@@ -4,7 +4,8 @@ Cost indifference: a VM costs p per second; the traffic r it takes off functions
 c_s r per second (c_s: $ per query at the stage's cheapest fitting memory). So the i-th VM of a
 stage pays off iff the load it would carry, min(κ_s, λ̂_s - (i-1) κ_s), reaches the indifference
 rate r* = p / c_s -- or p (1 + k/W) / c_s for a VM that must be launched (its boot of k seconds
-amortised over the window). λ̂_s = r_s λ̂: the forecast (the last observed window's rate) times
+amortised over the window). λ̂_s = r_s λ̂: the forecast (the last observed window's rate, or with
+``--param forecast=trend`` its linear extrapolation to the target window) times
 the fraction of queries that reach the stage -- SERFLOW's stage-wise provisioning. Functions take
 whatever exceeds the VMs' capped load (the balancer does this by ingestion rate).
 
@@ -16,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from heuristics.stages.common import observed_rates, run_policy, safe_vms
+from heuristics.stages.common import (
+    FORECASTS,
+    forecast_rates,
+    observed_rates,
+    run_policy,
+    safe_vms,
+)
+from solvers.errors import InputError
 from solvers.result import Result, SolveOptions
 
 
@@ -38,9 +46,10 @@ def indifference_vms(inst, s: int, slo_ms: float, rate: float, prev: int) -> int
         v += 1
 
 
-def _policy(stagewise: bool):
+def _policy(stagewise: bool, forecast: str = "last"):
     def policy(inst, slo_ms: float) -> list[list[int]]:
         obs = observed_rates(inst)
+        guess = forecast_rates(inst, forecast)
         plan = inst.plan(slo_ms)
         out = []
         for s in range(len(inst.stages)):
@@ -51,8 +60,8 @@ def _policy(stagewise: bool):
                     peak = max(peak, obs[t])
                 if plan.stages[s].fn_memory is None:
                     v = safe_vms(inst, s, slo_ms, peak, reach)
-                elif np.isfinite(obs[t]):
-                    v = indifference_vms(inst, s, slo_ms, obs[t] * reach, prev)
+                elif np.isfinite(guess[t]):
+                    v = indifference_vms(inst, s, slo_ms, guess[t] * reach, prev)
                 else:
                     v = 0
                 row.append(v)
@@ -67,9 +76,20 @@ def serflow_vms(inst, slo_ms: float) -> list[list[int]]:
     return _policy(True)(inst, slo_ms)
 
 
+def _forecast(options: SolveOptions) -> str:
+    kind = options.param("forecast", "last")
+    if kind not in FORECASTS:
+        raise InputError(f"--param forecast={kind}: expected one of {', '.join(FORECASTS)}")
+    return kind
+
+
 def serflow(inst, options: SolveOptions) -> Result:
-    return run_policy(inst, options, "serflow", _policy(True))
+    """``--param forecast=last|trend`` (default last)."""
+    kind = _forecast(options)
+    return run_policy(inst, options, "serflow", _policy(True, kind), ("forecast",))
 
 
 def stage_agnostic(inst, options: SolveOptions) -> Result:
-    return run_policy(inst, options, "stage-agnostic", _policy(False))
+    """``--param forecast=last|trend`` (default last)."""
+    kind = _forecast(options)
+    return run_policy(inst, options, "stage-agnostic", _policy(False, kind), ("forecast",))
