@@ -36,6 +36,9 @@ def _checked(inst, result):
     ev = evaluate(inst, result.solution)
     assert ev.feasible, ev.violations
     assert ev.objective == pytest.approx(result.objective, rel=1e-9, abs=1e-9)
+    for key in ("latency_ms", "peak_mb"):  # the side figures a method reports, too
+        if key in result.stats:
+            assert ev.metrics[key] == pytest.approx(result.stats[key], abs=1e-9), key
     return ev
 
 
@@ -424,3 +427,18 @@ def test_jit_relaxation_bounds_and_schedules(data, in_order):
         assert ev.feasible, ev.violations
         assert round(ev.objective * 1000) == truth  # optimal relaxation, feasible: optimal
         assert ev.metrics["loads_in_layer_order"] or not in_order
+
+
+@given(instances(shared_disk=True))
+def test_heuristics_on_a_shared_disk_replay_exactly(data):
+    """With a shared disk the simulator's load ends (processor sharing) must be the evaluator's:
+    every heuristic's schedule is accepted and its latency and memory reproduced."""
+    inst = load(data)
+    for h in HEURISTICS:
+        r = _solve(inst, h, params=(("budget_mb", "none"),))
+        assert r.has_solution, (h, r.message)
+        ev = _checked(inst, r)
+        assert ev.metrics["peak_mb"] == r.stats["peak_mb"]
+    r = _solve(inst, "planner")
+    assert r.has_solution
+    _checked(inst, r)

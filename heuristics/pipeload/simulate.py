@@ -94,6 +94,21 @@ def simulate(
             for i in [i for i, r in held.items() if r <= t]:
                 held_kb -= layers[i].mem_kb
                 del held[i]
+            # the next run first: at one instant memory is freed before it is taken
+            i = nxt_run
+            ready = le[i] is not None and le[i] <= t
+            if run_after_all:
+                ready = nxt_load == n and all(e is not None and e <= t for e in le)
+            if ready and (i == 0 or re[i - 1] <= t):
+                rs[i] = t
+                re[i] = t + layers[i].compute_us
+                if free:
+                    held[i] = re[i]
+                nxt_run += 1
+                if nxt_run >= n:
+                    break
+                progress = True
+                continue  # release a zero-time run's layer before any load at this instant
             # loads, in layer order
             while nxt_load < n:
                 i = nxt_load
@@ -116,18 +131,6 @@ def simulate(
                     agent_free[a] = math.inf  # known when the load ends
                 nxt_load += 1
                 progress = True
-            # the next run
-            i = nxt_run
-            ready = le[i] is not None and le[i] <= t
-            if run_after_all:
-                ready = nxt_load == n and all(e is not None and e <= t for e in le)
-            if ready and (i == 0 or re[i - 1] <= t):
-                rs[i] = t
-                re[i] = t + layers[i].compute_us
-                if free:
-                    held[i] = re[i]
-                nxt_run += 1
-                progress = nxt_run < n
         if nxt_run >= n:
             break
         # the next decision time: a run ends, an agent frees, a load ends (rounded up)

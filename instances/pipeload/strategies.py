@@ -25,10 +25,13 @@ def instances(
     zero_compute: bool = True,
     agent_memory: bool = True,
     budget: bool = True,
+    shared_disk: bool = False,
 ) -> dict[str, Any]:
     """An instance JSON object: 1..max_layers layers with integer load times 1..max_time_ms ms
     (compute 0.. or 1..max_time_ms ms), memory 1..max_mem_mb MB, a fixed number of agents or a
-    range within ``agents``, and a budget between the least feasible and the whole model."""
+    range within ``agents``, and a budget between the least feasible and the whole model.
+    ``shared_disk``: also a disk bandwidth of 1–9 GB/s shared by concurrent loads (the exact
+    models reject such instances when it can bind; the heuristics and the evaluator simulate it)."""
     n = draw(st.integers(1, max_layers))
     layers = [
         {
@@ -56,4 +59,6 @@ def instances(
         least = resident + lo * agent_mb + max(x["mem_mb"] for x in layers)
         most = resident + hi * agent_mb + sum(x["mem_mb"] for x in layers)
         data["budget_mb"] = draw(st.integers(least, most))
+    if shared_disk:
+        data["disk_mb_s"] = draw(st.integers(1, 9)) * 1000
     return data
