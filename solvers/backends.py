@@ -93,7 +93,9 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
         solver = pulp.PULP_CBC_CMD(
             msg=False,
             timeLimit=options.time_limit_s,
-            threads=options.threads,
+            # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
+            # with one worker, which now and then deadlocks until the time limit (F3 found it)
+            threads=options.threads if options.threads > 1 else None,
             gapRel=0.0,
             gapAbs=0.0,
             logPath=log_path,

@@ -84,6 +84,8 @@ def relative_gap(objective: float | None, bound: float | None, sense: str = "min
 def gap_to(objective: float, reference: float, sense: str = "min") -> float:
     """Relative distance of a solution's objective from a reference optimum, >= 0 if worse."""
     diff = objective - reference if sense == "min" else reference - objective
+    if abs(diff) <= 1e-7 * max(abs(objective), abs(reference)):
+        diff = 0.0  # solver round-off (SDP values are good to ~1e-8) is not a gap
     if reference == 0:
         return 0.0 if diff == 0 else math.inf * (1 if diff > 0 else -1)
     return diff / abs(reference)
