@@ -17,7 +17,7 @@ from hypothesis import given
 from solvers.compare import gaps, read_records, run, summarise
 from solvers.errors import InputError
 from solvers.result import Status
-from solvers.suite import parse_suite, read_suite
+from solvers.suite import build_instance, parse_suite, read_suite
 from solvers.testing import instances
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,17 @@ def test_shipped_suites_parse():
     suites = sorted((ROOT / "suites").glob("*.toml"))
     assert suites
     for p in suites:
-        assert read_suite(p).tasks, p
+        tasks = read_suite(p).tasks
+        assert tasks, p
+        # every generator argument is accepted: build the smallest instance of each run
+        smallest = {}
+        for t in tasks:
+            if "generate" in t.source:
+                kw = json.dumps(t.source["generate"]["kwargs"], sort_keys=True)
+                if (t.family, kw) not in smallest or t.size < smallest[t.family, kw].size:
+                    smallest[t.family, kw] = t
+        for t in smallest.values():
+            assert build_instance(t) is not None
 
 
 def test_report_markdown_and_html(tmp_path):
