@@ -11,7 +11,7 @@ instance search for list schedulers). A move is one of
 
 A candidate is kept only if the family's loader accepts it (so every move stays a valid instance),
 the exact method proves its optimum, and the evaluator accepts the heuristic's answer. The score
-is heuristic / optimum for minimisation (optimum / heuristic for maximisation), and the search
+is 1 + the relative gap (heuristic / optimum when minimising positive values), and the search
 maximises it with the Metropolis rule on log-ratios and geometric cooling.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 from solvers import registry
 from solvers.errors import InputError
 from solvers.fields import write_json_new
-from solvers.result import SolveOptions, Status
+from solvers.result import SolveOptions, Status, gap_to
 
 _FIXED = {"family", "version"}
 
@@ -43,10 +43,10 @@ class Found:
 
 
 def ratio_of(heuristic: float, optimum: float, sense: str) -> float:
-    num, den = (heuristic, optimum) if sense == "min" else (optimum, heuristic)
-    if den == 0:
-        return 1.0 if num == 0 else math.inf
-    return num / den
+    """1 + the heuristic's relative gap to the optimum: heuristic / optimum when minimising
+    positive values; defined through the gap so that maximised quantities that may be negative
+    (a steering violation) are scored the same way."""
+    return 1.0 + gap_to(heuristic, optimum, sense)
 
 
 def score(
@@ -190,7 +190,9 @@ def search(
             current = cand
     ranked, seen = [], set()
     for f in sorted(best.values(), key=lambda f: -f.ratio):
-        sig = (round(f.ratio, 9), f.heuristic, f.optimum)  # twins differ in an idle field only
+        sig = tuple(
+            f"{x:.8g}" for x in (f.ratio, f.heuristic, f.optimum)
+        )  # twins differ in an idle field only
         if sig not in seen:
             seen.add(sig)
             ranked.append(f)

@@ -304,3 +304,29 @@ def test_assert_within_catches_a_bad_heuristic():
         assert_within("dag", "gpu-only", data, ratio=1.1)
     with pytest.raises(AssertionError, match="infeasible"):
         assert_within("dag", lambda inst, options: {"pattern": "latency", "schedule": {}}, data)
+
+
+@pytest.mark.parametrize(
+    "family,method,sizes",
+    [
+        ("workflow", "aarc", (3, 5)),
+        ("stages", "serflow", (3, 5)),
+        ("pipeload", "pipeload", (3, 5)),
+        ("steering", "closed-form", (2, 3)),
+    ],
+)
+def test_adversary_works_for_every_family(family, method, sizes):
+    from solvers import registry
+    from solvers.adversary import ratio_of, search
+    from solvers.result import SolveOptions
+
+    options = SolveOptions(time_limit_s=10, threads=1, seed=0)
+    found = search(
+        family, method, sizes=sizes, iterations=6, keep=2, seed=0, options=options, progress=False
+    )
+    assert found
+    fam = registry.family(family)
+    for f in found:  # a heuristic is never better than the proven optimum, in either sense
+        assert f.ratio >= 1 - 1e-7
+        assert f.ratio == pytest.approx(ratio_of(f.heuristic, f.optimum, fam.sense))
+        fam.load(f.data)  # every saved candidate is a valid instance
