@@ -138,6 +138,9 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         gapRel=0.0,
         gapAbs=0.0,
         random_seed=options.seed,
+        # HiGHS 1.14's MIP presolve returns wrong "optimal" answers on rare models (F1: an xfail
+        # no longer; F3: 2 % too costly, even on a 2-variable MIP). Correctness first: off.
+        **({"presolve": "off"} if prob.isMIP() else {}),
     )
     prob.solve(solver)
     h = prob.solverModel
