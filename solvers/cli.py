@@ -319,7 +319,7 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
                 verdict,
             )
         )
-    slo = next(
+    slo = options.slo_ms or next(  # --slo-ms overrides whatever the file says
         (r.solution.get("slo_ms") for r in results if r.solution and r.solution.get("slo_ms")), None
     )
     print(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))

@@ -384,6 +384,7 @@ def summarise(records: list[dict[str, Any]]) -> str:
                 f"{sum(r['time_s'] for r in rs) / len(rs):.3f}",
                 sum(r["status"] in (Status.ERROR, Status.TIME_LIMIT) for r in rs),
                 sum(r["evaluation"]["verdict"] == "rejected" for r in rs),
+                _mean_stat(rs, "samples"),
             )
         )
     text = table(
@@ -400,14 +401,24 @@ def summarise(records: list[dict[str, Any]]) -> str:
             "mean time s",
             "failed",
             "rejected",
+            "samples",
         ],
         rows,
-        "llllrrrrrrrr",
+        "llllrrrrrrrrr",
     )
-    note = "gap = distance of the objective from the optimum, relative, over evaluator-checked runs"
+    note = (
+        "gap = distance of the objective from the optimum, relative, over evaluator-checked runs; "
+        "samples = profiling samples a search method spent (mean)"
+    )
     if marked:
         note += "; * = no proven optimum for some instance: gap to the best exact bound"
     return text + "\n" + note
+
+
+def _mean_stat(rs: list[dict[str, Any]], key: str) -> str:
+    """Mean of a method statistic (e.g. profiling samples a search spent), '-' where none."""
+    vals = [r["stats"][key] for r in rs if isinstance(r["stats"].get(key), int | float)]
+    return f"{sum(vals) / len(vals):.1f}" if vals else "-"
 
 
 def _size(r: dict[str, Any]) -> str:

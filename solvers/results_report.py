@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from solvers import registry
-from solvers.compare import gaps, read_records
+from solvers.compare import _mean_stat, gaps, read_records
 from solvers.errors import InputError
 from solvers.report import pct
 from solvers.result import Status
@@ -87,6 +87,7 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
                 f"{statistics.median(r['time_s'] for r in mr):.3g}",
                 str(sum(r["status"] in (Status.ERROR, Status.TIME_LIMIT) for r in mr)),
                 str(sum(r["evaluation"]["verdict"] == "rejected" for r in mr)),
+                _mean_stat(mr, "samples"),
             ]
         )
     doc.table(
@@ -102,6 +103,7 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
             "median time s",
             "failed",
             "rejected",
+            "samples",
         ],
         rows,
     )

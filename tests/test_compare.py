@@ -228,6 +228,9 @@ def test_report_markdown_and_html(tmp_path):
     with pytest.raises(InputError, match="not empty"):
         write_report(results, tmp_path / "rep")
     page = write_report(results, tmp_path / "rep", fmt="html", force=True)
+    for line in text.splitlines():  # every table row has as many cells as its header
+        if line.startswith("| "):
+            assert line.count("|") == 13, line
     assert page.name == "report.html" and '<img src="dag-latency-gap.png"' in page.read_text()
 
 
@@ -330,3 +333,20 @@ def test_adversary_works_for_every_family(family, method, sizes):
         assert f.ratio >= 1 - 1e-7
         assert f.ratio == pytest.approx(ratio_of(f.heuristic, f.optimum, fam.sense))
         fam.load(f.data)  # every saved candidate is a valid instance
+
+
+def test_summary_shows_the_profiling_samples_a_search_spent(tmp_path):
+    suite = parse_suite(
+        {
+            "time_limit_s": 10,
+            "run": [
+                {"family": "workflow", "sizes": [5], "seeds": [0, 1], "methods": ["milp", "aarc"]}
+            ],
+        }
+    )
+    records = run(suite.tasks, tmp_path / "r.jsonl", progress=False)
+    aarc = [r["stats"]["samples"] for r in records if r["method"] == "aarc"]
+    row = next(line for line in summarise(records).splitlines() if " aarc " in line)
+    assert row.split()[-1] == f"{sum(aarc) / len(aarc):.1f}"
+    milp_row = next(line for line in summarise(records).splitlines() if " milp " in line)
+    assert milp_row.split()[-1] == "-"
