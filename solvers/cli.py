@@ -7,6 +7,7 @@ disagrees with the method's objective, exits 1.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -72,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("family")
     s.add_argument("--size", type=int, required=True)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="generator argument, repeatable; VALUE is read as JSON if it parses "
+        "(e.g. --set shape=chatbot for workflow, --set 'gpu_speedup=[1,6]' for dag)",
+    )
     s.add_argument("-o", "--out", required=True)
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_generate)
@@ -391,7 +400,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     fam = registry.family(args.family)
     if args.size < 1:
         raise InputError("--size must be >= 1")
-    return _write_instance(fam.dump(fam.generate(args.size, args.seed)), args.out, args.force)
+    kwargs = {}
+    for key, value in _params(args.set):
+        try:
+            kwargs[key] = json.loads(value)
+        except json.JSONDecodeError:
+            kwargs[key] = value
+    _refuse_existing(args.out, args.force)
+    try:
+        inst = fam.generate(args.size, args.seed, **kwargs)
+    except (TypeError, ValueError) as e:  # an unknown or out-of-range generator argument
+        raise InputError(f"{fam.id} generator: {e}") from None
+    return _write_instance(fam.dump(inst), args.out, args.force)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -277,3 +277,34 @@ def test_every_shipped_instance_validates_and_round_trips(capsys):
         inst = load(json.loads(f.read_text()))
         assert load(json.loads(json.dumps(dump(inst)))) == inst
     capsys.readouterr()
+
+
+def test_generate_with_generator_arguments(tmp_path, capsys):
+    out = tmp_path / "w.json"
+    code, text, _ = _run(
+        capsys, "generate", "workflow", "--size", "6", "--set", "shape=chatbot", "-o", str(out)
+    )
+    assert code == 0 and json.loads(out.read_text())["family"] == "workflow"
+    out2 = tmp_path / "d.json"
+    code, _, _ = _run(
+        capsys, "generate", "dag", "--size", "6", "--set", "gpu_speedup=[1, 6]", "-o", str(out2)
+    )
+    assert code == 0
+    code, _, err = _run(
+        capsys,
+        "generate",
+        "dag",
+        "--size",
+        "6",
+        "--set",
+        "colour=1",
+        "-o",
+        str(tmp_path / "x.json"),
+    )
+    assert code == 2 and "colour" in err and not (tmp_path / "x.json").exists()
+    code, _, err = _run(
+        capsys, "generate", "dag", "--size", "6", "--set", "oops", "-o", str(tmp_path / "x.json")
+    )
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = _run(capsys, "generate", "dag", "--size", "6", "-o", str(out2))
+    assert code == 2 and "already exists" in err
