@@ -252,13 +252,22 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"  objectives: {', '.join(fam.objectives)} (default {fam.objectives[0]}); exact = {fam.exact}"
         )
         rows = [
-            (m.name, m.kind, "/".join(m.backends), ",".join(m.objectives), m.description)
+            (
+                m.name,
+                m.kind,
+                "/".join(m.backends),
+                ",".join(m.objectives),
+                ",".join(m.params) or "-",
+                m.description,
+            )
             for m in registry.methods(fam.id).values()
         ]
         print(
             "  "
             + table(
-                ["method", "kind", "backends", "objectives", "description"], rows, "lllll"
+                ["method", "kind", "backends", "objectives", "--param", "description"],
+                rows,
+                "llllll",
             ).replace("\n", "\n  ")
         )
     return 0
@@ -306,8 +315,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 def _solve_all(fam, inst, options: SolveOptions) -> int:
     objective = options.objective or fam.objectives[0]
-    names = [n for n, m in registry.methods(fam.id).items() if objective in m.objectives]
-    results = [registry.solve(fam.id, n, inst, options) for n in names]
+    batch = [m for m in registry.methods(fam.id).values() if objective in m.objectives]
+    results = [
+        registry.solve(fam.id, m.name, inst, registry.route_params(m, options, batch))
+        for m in batch
+    ]
     exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
     pick = min if fam.sense == "min" else max
     best = pick((r.objective for r in exact), default=None)

@@ -41,6 +41,25 @@ class Method:
     backends: tuple[str, ...]  # first is the default
     objectives: tuple[str, ...]
     export: Callable[[Any, SolveOptions, str], None] | None = None  # writes the model to a path
+    params: tuple[str, ...] = ()  # the `--param` keys this method reads
+
+
+def declare_params(family_id: str, keys: dict[str, tuple[str, ...]]) -> None:
+    """Record which `--param` keys each named method of a family reads."""
+    for name, k in keys.items():
+        METHODS[family_id][name] = replace(METHODS[family_id][name], params=tuple(k))
+
+
+def route_params(m: Method, options: SolveOptions, others: list[Method]) -> SolveOptions:
+    """The options one method of a batch gets: only the `--param` keys it reads. A key that no
+    method of the batch reads is an error, so a typo is never silently dropped."""
+    for key, _ in options.params:
+        if not any(key in o.params for o in others):
+            known = sorted({k for o in others for k in o.params})
+            raise InputError(
+                f"--param {key}: unknown key, no method here reads it (known: {', '.join(known) or 'none'})"
+            )
+    return replace(options, params=tuple((k, v) for k, v in options.params if k in m.params))
 
 
 FAMILIES: dict[str, Family] = {}

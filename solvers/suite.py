@@ -176,8 +176,12 @@ def _run_tasks(
             if not p.is_file():
                 raise InputError(f"{where}.files[{j}]: no such file {p}")
             sources.append((str(p), {"file": str(p)}))
+    batch = [registry.method(fam.id, n) for n in names]
+    routed = {m.name: registry.route_params(m, options, batch) for m in batch}
     return [
-        Task(fam.id, label, source, n, options, plugins) for label, source in sources for n in names
+        Task(fam.id, label, source, n, routed[n], plugins)
+        for label, source in sources
+        for n in names
     ]
 
 
@@ -213,13 +217,15 @@ def grid_tasks(
     objective = options.objective or fam.objectives[0]
     options = SolveOptions(**{**options.__dict__, "objective": objective})
     names = [registry.method(fam.id, n).name for n in methods]
+    batch = [registry.method(fam.id, n) for n in names]
+    routed = {m.name: registry.route_params(m, options, batch) for m in batch}
     return [
         Task(
             fam.id,
             f"n{n}-s{s}",
             {"generate": {"size": n, "seed": s, "kwargs": {}}},
             m,
-            options,
+            routed[m],
         )
         for n in sizes
         for s in seeds

@@ -11,7 +11,7 @@ import time
 
 from solvers.errors import InputError
 from solvers.fields import number, obj
-from solvers.registry import Family, Method, register_family, register_method
+from solvers.registry import Family, Method, declare_params, register_family, register_method
 from solvers.result import Evaluation, Result, Status
 
 
@@ -82,5 +82,7 @@ for name, kind, fn in [
     ("hang", "heuristic", hang),
 ]:
     register_method(Method("toy", name, kind, name, fn, ("python",), ("value",)))
+
+declare_params("toy", {"sleepy": ("sleep",)})
 
 __all__ = ["InputError"]

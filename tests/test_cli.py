@@ -29,6 +29,9 @@ def _write(tmp_path: Path, data, name="inst.json") -> str:
     return str(p)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _run(capsys, *argv) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -308,3 +311,19 @@ def test_generate_with_generator_arguments(tmp_path, capsys):
     assert code == 2 and "KEY=VALUE" in err
     code, _, err = _run(capsys, "generate", "dag", "--size", "6", "-o", str(out2))
     assert code == 2 and "already exists" in err
+
+
+def test_params_are_routed_to_the_methods_that_read_them(capsys):
+    # stages: only serflow and stage-agnostic read `forecast`; before routing, `--method all`
+    # failed on the MILP, which refuses keys it does not know
+    path = str(ROOT / "instances/stages/random-bursty-T48-s2.json")
+    code, out, err = _run(capsys, "solve", path, "--param", "forecast=trend", "--time-limit", "20")
+    assert code == 0, err
+    assert "serflow" in out and "milp" in out
+    code, _, err = _run(capsys, "solve", path, "--param", "forcast=trend")
+    assert code == 2 and "no method here reads it" in err and "forecast" in err
+    # a method called alone still refuses a key it does not read
+    code, _, err = _run(capsys, "solve", path, "--method", "milp", "--param", "forecast=trend")
+    assert code == 2 and "forecast" in err
+    code, out, _ = _run(capsys, "list")
+    assert "--param" in out and "forecast" in out

@@ -119,6 +119,7 @@ def test_kill_9_loses_nothing_written_and_resume_finishes(tmp_path):
     while time.monotonic() < deadline:
         if out.exists() and len(out.read_bytes().splitlines()) >= 5:
             break
+        assert proc.poll() is None, "the compare run ended before it could be killed"
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

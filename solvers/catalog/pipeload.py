@@ -11,7 +11,7 @@ from formulations.pipeload.plot import plot as pl_plot
 from heuristics.pipeload import baselines as pl_baselines
 from heuristics.pipeload import pipeload as pl_pipeload
 from instances.pipeload import generate as pl_generate
-from solvers.registry import Family, Method, register_family, register_method
+from solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(
@@ -120,4 +120,13 @@ register_method(
         ("python",),
         BOTH,
     )
+)
+
+# the --param keys each method reads (`--method all` and suites give each method only its own)
+declare_params(
+    "pipeload",
+    {
+        m: pl_instance.PARAMS
+        for m in ("cpsat", "milp", "pipeload", "planner", "pipeswitch", "load-all", "one-at-a-time")
+    },
 )

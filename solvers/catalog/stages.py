@@ -11,7 +11,7 @@ from heuristics.stages import baselines as stages_baselines
 from heuristics.stages import libra as stages_libra
 from heuristics.stages import serflow as stages_serflow
 from instances.stages import generate as stages_generate
-from solvers.registry import Family, Method, register_family, register_method
+from solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(
@@ -96,3 +96,6 @@ for name, kind, desc, run, backends, export in (
     ),
 ):
     register_method(Method("stages", name, kind, desc, run, backends, COST, export=export))
+
+# the --param keys each method reads (`--method all` and suites give each method only its own)
+declare_params("stages", {"serflow": ("forecast",), "stage-agnostic": ("forecast",)})

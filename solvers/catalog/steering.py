@@ -12,7 +12,7 @@ from heuristics.steering.closed_form import closed_form
 from heuristics.steering.seesaw import seesaw
 from instances.steering import generate as st_generate
 from solvers.backends import SDP_BACKENDS
-from solvers.registry import Family, Method, register_family, register_method
+from solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(
@@ -62,3 +62,6 @@ register_method(
         ("value",),
     )
 )
+
+# the --param keys each method reads (`--method all` and suites give each method only its own)
+declare_params("steering", {"seesaw": ("restarts", "iterations")})

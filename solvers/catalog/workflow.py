@@ -12,7 +12,7 @@ from heuristics.workflow import bo as wf_bo
 from heuristics.workflow import fitmilp as wf_fitmilp
 from heuristics.workflow import memsweep as wf_memsweep
 from instances.workflow import generate as wf_generate
-from solvers.registry import Family, Method, register_family, register_method
+from solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(
@@ -95,3 +95,6 @@ for name, kind, desc, run, backends in (
             export=getattr({"milp": wf_milp, "cpsat": wf_cpsat}.get(name), "export", None),
         )
     )
+
+# the --param keys each method reads (`--method all` and suites give each method only its own)
+declare_params("workflow", {"bo": ("trials",), "fit-milp": ("cpu_points", "rounds")})
