@@ -252,29 +252,23 @@ def _run_pool(
                         record = s.conn.recv()
                     except (EOFError, OSError):
                         s.proc.join(timeout=5)
-                        record = _failed(
-                            s.task,
-                            Status.ERROR,
-                            f"worker process died (exit code {s.proc.exitcode}) during the task",
-                            elapsed,
+                        status = Status.ERROR
+                        message = (
+                            f"worker process died (exit code {s.proc.exitcode}) during the task"
                         )
-                        s.stop(kill=True)
-                        slots[i] = _Slot(ctx, plugins)
                     else:
                         s.task = None
                         yield record
                         continue
                 elif elapsed >= _hard_limit(s.task, task_timeout_s):
-                    record = _failed(
-                        s.task,
-                        Status.TIME_LIMIT,
-                        f"killed by the harness after {elapsed:.1f} s (hard limit per task)",
-                        elapsed,
-                    )
-                    s.stop(kill=True)
-                    slots[i] = _Slot(ctx, plugins)
+                    status = Status.TIME_LIMIT
+                    message = f"killed by the harness after {elapsed:.1f} s (hard limit per task)"
                 else:
                     continue
+                # the worker is dead or stuck: record its task as failed and start a fresh one
+                record = _failed(s.task, status, message, elapsed)
+                s.stop(kill=True)
+                slots[i] = _Slot(ctx, plugins)
                 yield record
     finally:
         for s in slots:

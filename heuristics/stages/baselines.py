@@ -9,6 +9,8 @@ only take what exceeds them (at the start, before any observation, that is every
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -16,39 +18,36 @@ from heuristics.stages.common import observed_rates, run_policy, safe_vms
 from solvers.result import Result, SolveOptions
 
 
-def functions_only_vms(inst, slo_ms: float) -> list[list[int]]:
+def _by_running_peak(inst, slo_ms: float, vms: Callable[[int, Any, float], int]) -> list[list[int]]:
+    """VMs per stage and window from the highest rate observed so far (-inf before any): a stage
+    whose functions cannot meet the SLO must use VMs (``safe_vms``); the others get
+    ``vms(stage, stage plan, peak)``."""
     obs = observed_rates(inst)
-    plan = inst.plan(slo_ms)
     out = []
-    for s, sp in enumerate(plan.stages):
-        row, peak = [], -np.inf
-        for t in range(inst.n_windows):
-            if np.isfinite(obs[t]):
-                peak = max(peak, obs[t])
-            row.append(
-                safe_vms(inst, s, slo_ms, peak, inst.reach[s]) if sp.fn_memory is None else 0
-            )
-        out.append(row)
-    return out
-
-
-def vm_peak_vms(inst, slo_ms: float) -> list[list[int]]:
-    obs = observed_rates(inst)
-    plan = inst.plan(slo_ms)
-    out = []
-    for s, sp in enumerate(plan.stages):
+    for s, sp in enumerate(inst.plan(slo_ms).stages):
         row, peak = [], -np.inf
         for t in range(inst.n_windows):
             if np.isfinite(obs[t]):
                 peak = max(peak, obs[t])
             if sp.fn_memory is None:
                 row.append(safe_vms(inst, s, slo_ms, peak, inst.reach[s]))
-            elif not sp.vm_ok or not np.isfinite(peak):
-                row.append(0)
             else:
-                row.append(math.ceil(peak * inst.reach[s] / sp.cap - 1e-12))
+                row.append(vms(s, sp, peak))
         out.append(row)
     return out
+
+
+def functions_only_vms(inst, slo_ms: float) -> list[list[int]]:
+    return _by_running_peak(inst, slo_ms, lambda s, sp, peak: 0)
+
+
+def vm_peak_vms(inst, slo_ms: float) -> list[list[int]]:
+    def vms(s: int, sp: Any, peak: float) -> int:
+        if not sp.vm_ok or not np.isfinite(peak):
+            return 0
+        return math.ceil(peak * inst.reach[s] / sp.cap - 1e-12)
+
+    return _by_running_peak(inst, slo_ms, vms)
 
 
 def functions_only(inst, options: SolveOptions) -> Result:
