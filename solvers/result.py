@@ -34,6 +34,21 @@ class SolveOptions:
     def param(self, key: str, default: str | None = None) -> str | None:
         return dict(self.params).get(key, default)
 
+    def int_param(self, key: str, default: int, lo: int = 1) -> int:
+        """An integer `--param` (>= lo), or the default when it is not given."""
+        from solvers.errors import InputError
+
+        raw = self.param(key)
+        if raw is None:
+            return default
+        try:
+            v = int(raw)
+        except ValueError:
+            raise InputError(f"--param {key}={raw}: expected an integer") from None
+        if v < lo:
+            raise InputError(f"--param {key}={raw}: must be >= {lo}")
+        return v
+
 
 @dataclass
 class Result:

@@ -33,14 +33,13 @@ from formulations.steering.instance import SteeringInstance, check_params
 from heuristics.steering import common as C
 from heuristics.steering.ascent import witness_ascent
 from heuristics.steering.closed_form import aligned_witness, trivial_witness
-from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
 
 def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)
-    restarts = _int_param(options, "restarts", 8)
-    iters = _int_param(options, "iterations", 50)
+    restarts = options.int_param("restarts", 8)
+    iters = options.int_param("iterations", 50)
     rng = np.random.default_rng(options.seed)
     sol, value = _run(inst, rng, restarts, iters)
     return Result(
@@ -52,19 +51,6 @@ def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
         solution=sol,
         stats={"restarts": restarts, "iterations": iters},
     )
-
-
-def _int_param(options: SolveOptions, key: str, default: int) -> int:
-    raw = options.param(key)
-    if raw is None:
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise InputError(f"--param {key}: expected an integer, got {raw!r}") from None
-    if v < 1:
-        raise InputError(f"--param {key}: must be >= 1, got {v}")
-    return v
 
 
 def _rand_unit(rng, d: int) -> np.ndarray:

@@ -18,7 +18,6 @@ import networkx as nx
 from formulations.workflow import space as SP
 from formulations.workflow.instance import Prices, WorkflowInstance, mode_of, slo_us
 from formulations.workflow.milp import check_params
-from solvers.errors import InputError
 from solvers.result import Result, SolveOptions, Status
 
 
@@ -126,16 +125,7 @@ def setup(inst: WorkflowInstance, options: SolveOptions) -> tuple[Blind, Oracle]
 
 def int_param(options: SolveOptions, key: str, default: int, lo: int = 1) -> int:
     check_params(options)
-    raw = options.param(key)
-    if raw is None:
-        return default
-    try:
-        v = int(raw)
-    except ValueError:
-        raise InputError(f"--param {key}={raw}: expected an integer") from None
-    if v < lo:
-        raise InputError(f"--param {key}={raw}: must be >= {lo}")
-    return v
+    return options.int_param(key, default, lo)
 
 
 def finish(
