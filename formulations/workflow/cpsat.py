@@ -77,12 +77,7 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
     mode, space = prepare(inst, options)
-    stats = {
-        "mode": mode,
-        "configs_before_presolve": space.before,
-        "configs_after_presolve": space.after,
-        "fastest_latency_ms": space.fastest_us / 1000,
-    }
+    stats = SP.presolve_stats(mode, space)
     if not space.feasible:
         return Result(
             "", "", "cpsat", Status.INFEASIBLE, stats=stats, message=SP.infeasible_message(space)

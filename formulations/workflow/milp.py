@@ -111,12 +111,7 @@ def solve_space(
     inst: WorkflowInstance, mode: str, space: SP.Space, options: SolveOptions, backend: str
 ) -> Result:
     """Solve the model over a prepared space (also used by the fit heuristic on a fitted table)."""
-    stats = {
-        "mode": mode,
-        "configs_before_presolve": space.before,
-        "configs_after_presolve": space.after,
-        "fastest_latency_ms": space.fastest_us / 1000,
-    }
+    stats = SP.presolve_stats(mode, space)
     if not space.feasible:
         return Result(
             "", "", backend, Status.INFEASIBLE, stats=stats, message=SP.infeasible_message(space)

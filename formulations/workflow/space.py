@@ -140,6 +140,16 @@ def total_cost(picks: list[Choice]) -> float:
     return float(sum(c.cost for c in picks))
 
 
+def presolve_stats(mode: str, space: Space) -> dict:
+    """What both exact models report about the configuration space they solved over."""
+    return {
+        "mode": mode,
+        "configs_before_presolve": space.before,
+        "configs_after_presolve": space.after,
+        "fastest_latency_ms": space.fastest_us / 1000,
+    }
+
+
 def infeasible_message(space: Space) -> str:
     return (
         f"SLO {space.slo_us / 1000:g} ms is below the fastest possible workflow latency "
