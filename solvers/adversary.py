@@ -27,7 +27,7 @@ from typing import Any
 
 from solvers import registry
 from solvers.errors import InputError
-from solvers.fields import write_json_new
+from solvers.fields import refuse_nonempty_dir, write_json_new
 from solvers.result import SolveOptions, Status, gap_to
 
 _FIXED = {"family", "version"}
@@ -205,8 +205,7 @@ def _log(r: float) -> float:
 
 def save(found: list[Found], out_dir: str | Path, family_id: str, method: str, force: bool) -> Path:
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"{out}: exists and is not empty; choose another -o or pass --force")
+    refuse_nonempty_dir(out, force)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
     for k, f in enumerate(found, 1):

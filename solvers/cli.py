@@ -16,7 +16,7 @@ from pathlib import Path
 
 from solvers import registry
 from solvers.errors import InputError
-from solvers.fields import read_json, write_json_new
+from solvers.fields import read_json, refuse_nonempty_dir, write_json_new
 from solvers.report import pct, table
 from solvers.result import Result, SolveOptions, Status, gap_to
 
@@ -409,6 +409,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from solvers.suite import generate_instance
+
     fam = registry.family(args.family)
     if args.size < 1:
         raise InputError("--size must be >= 1")
@@ -419,10 +421,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             kwargs[key] = value
     _refuse_existing(args.out, args.force)
-    try:
-        inst = fam.generate(args.size, args.seed, **kwargs)
-    except (TypeError, ValueError) as e:  # an unknown or out-of-range generator argument
-        raise InputError(f"{fam.id} generator: {e}") from None
+    inst = generate_instance(fam.id, args.size, args.seed, kwargs)
     return _write_instance(fam.dump(inst), args.out, args.force)
 
 
@@ -491,8 +490,7 @@ def cmd_adversary(args: argparse.Namespace) -> int:
     if args.iterations < 1 or args.keep < 1:
         raise InputError("--iterations and --keep must be >= 1")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise InputError(f"{out}: exists and is not empty; choose another -o or pass --force")
+    refuse_nonempty_dir(out, args.force)  # before the search, not after it
     found = search(
         args.family,
         args.method,

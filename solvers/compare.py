@@ -46,7 +46,7 @@ def execute(task: Task) -> dict[str, Any]:
     try:
         if ident not in _cache:
             _cache.clear()
-            _cache[ident] = build_instance(task)
+            _cache[ident] = build_instance(task.family, task.source)
         inst = _cache[ident]
         result = registry.solve(task.family, task.method, inst, task.options)
         evaluation = _evaluate(fam, inst, result)

@@ -53,6 +53,13 @@ def write_json_new(path: str | Path, data: Any, *, force: bool = False) -> None:
     tmp.replace(p)
 
 
+def refuse_nonempty_dir(path: str | Path, force: bool) -> None:
+    """An output directory must be new or empty, so nothing a user wrote is overwritten."""
+    p = Path(path)
+    if p.exists() and any(p.iterdir()) and not force:
+        raise InputError(f"{p}: exists and is not empty; choose another -o or pass --force")
+
+
 def obj(value: Any, path: str, required: set[str], optional: set[str] = frozenset()) -> dict:
     """Check that value is an object with all required keys and no unknown ones."""
     if not isinstance(value, dict):

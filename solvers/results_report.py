@@ -19,6 +19,7 @@ from pathlib import Path
 from solvers import registry
 from solvers.compare import _mean_stat, gaps, read_records
 from solvers.errors import InputError
+from solvers.fields import refuse_nonempty_dir
 from solvers.report import pct
 from solvers.result import Status
 from solvers.suite import load_plugins
@@ -31,8 +32,7 @@ def write_report(
     if not records:
         raise InputError(f"{results}: no records")
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"{out}: exists and is not empty; choose another -o or pass --force")
+    refuse_nonempty_dir(out, force)
     out.mkdir(parents=True, exist_ok=True)
     load_plugins(sorted({p for r in records for p in r.get("plugins", [])}))
     doc = _Doc(fmt)
@@ -180,10 +180,10 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
     )
     if worst is not None and fam.plot is not None:
         r, gap = worst
-        from solvers.suite import Task, build_instance
+        from solvers.suite import build_instance
 
         try:
-            inst = build_instance(Task(fam_id, r["instance"], r["source"], r["method"], None))  # type: ignore[arg-type]
+            inst = build_instance(fam_id, r["source"])
             path = out / f"{tag}-worst.png"
             fam.plot(inst, r, str(path))
             doc.image(

@@ -233,18 +233,23 @@ def grid_tasks(
     ]
 
 
-def build_instance(task: Task) -> Any:
-    """The instance a task names: generated from (size, seed, kwargs) or loaded from its file."""
+def generate_instance(family_id: str, size: int, seed: int, kwargs: dict[str, Any]) -> Any:
+    """The family generator's instance; a bad generator argument is an InputError."""
+    fam = registry.family(family_id)
+    try:
+        return fam.generate(size, seed, **kwargs)
+    except (TypeError, ValueError) as e:  # an unknown or out-of-range generator argument
+        raise InputError(f"{fam.id} generator: {e}") from None
+
+
+def build_instance(family_id: str, source: dict[str, Any]) -> Any:
+    """The instance a task's source names: generated from (size, seed, kwargs) or read from a file."""
     from solvers.fields import read_json
 
-    fam = registry.family(task.family)
-    if "file" in task.source:
-        fam2, inst = registry.load_instance(read_json(task.source["file"]))
-        if fam2.id != fam.id:
-            raise InputError(f"{task.source['file']}: a {fam2.id} instance, not {fam.id}")
+    if "file" in source:
+        fam, inst = registry.load_instance(read_json(source["file"]))
+        if fam.id != family_id:
+            raise InputError(f"{source['file']}: a {fam.id} instance, not {family_id}")
         return inst
-    g = task.source["generate"]
-    try:
-        return fam.generate(g["size"], g["seed"], **g["kwargs"])
-    except TypeError as e:
-        raise InputError(f"{fam.id} generator: {e}") from None
+    g = source["generate"]
+    return generate_instance(family_id, g["size"], g["seed"], g["kwargs"])

@@ -189,7 +189,7 @@ def test_shipped_suites_parse():
                 if (t.family, kw) not in smallest or t.size < smallest[t.family, kw].size:
                     smallest[t.family, kw] = t
         for t in smallest.values():
-            assert build_instance(t) is not None
+            assert build_instance(t.family, t.source) is not None
 
 
 def test_report_markdown_and_html(tmp_path):
