@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.plugin_toy, for the no-op method
 
-from solvers.compare import run  # noqa: E402
-from solvers.report import table  # noqa: E402
-from solvers.suite import parse_suite, read_suite  # noqa: E402
+from optgap.solvers.compare import run  # noqa: E402
+from optgap.solvers.report import table  # noqa: E402
+from optgap.solvers.suite import parse_suite, read_suite  # noqa: E402
 
 
 def timed(tasks, **kw) -> tuple[float, list]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from instances.dag.generate import generate
-from solvers import registry
-from solvers.report import pct, table
-from solvers.result import SolveOptions, Status
+from optgap.instances.dag.generate import generate
+from optgap.solvers import registry
+from optgap.solvers.report import pct, table
+from optgap.solvers.result import SolveOptions, Status
 
 
 def main() -> None:

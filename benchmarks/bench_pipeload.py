@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instances.pipeload.generate import preset  # noqa: E402
-from solvers import registry  # noqa: E402
-from solvers.report import table  # noqa: E402
-from solvers.result import SolveOptions, Status  # noqa: E402
+from optgap.instances.pipeload.generate import preset  # noqa: E402
+from optgap.solvers import registry  # noqa: E402
+from optgap.solvers.report import table  # noqa: E402
+from optgap.solvers.result import SolveOptions, Status  # noqa: E402
 
 BUDGETS_MB = {
     "gpt2-medium": (214.249, 300, 400, 500, 650, 900),

@@ -16,13 +16,13 @@ import argparse
 import math
 import time
 
-from formulations.stages.instance import load
-from formulations.stages.simulate import simulate
-from instances.stages.generate import generate
-from instances.stages.presets import preset
-from solvers import registry
-from solvers.report import pct, table
-from solvers.result import SolveOptions, Status
+from optgap.formulations.stages.instance import load
+from optgap.formulations.stages.simulate import simulate
+from optgap.instances.stages.generate import generate
+from optgap.instances.stages.presets import preset
+from optgap.solvers import registry
+from optgap.solvers.report import pct, table
+from optgap.solvers.result import SolveOptions, Status
 
 
 def day_instances(quick: bool):

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from formulations.steering import network as N
-from formulations.steering.instance import load, matrix_to_json
-from instances.steering.generate import generate
-from solvers import registry
-from solvers.result import SolveOptions
+from optgap.formulations.steering import network as N
+from optgap.formulations.steering.instance import load, matrix_to_json
+from optgap.instances.steering.generate import generate
+from optgap.solvers import registry
+from optgap.solvers.result import SolveOptions
 
 OPTS = SolveOptions(time_limit_s=60, threads=1, seed=0)
 P2 = [{"pauli": "x"}, {"pauli": "z"}]

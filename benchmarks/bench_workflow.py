@@ -16,11 +16,11 @@ import argparse
 import time
 from dataclasses import replace
 
-from formulations.workflow import cpsat, milp
-from formulations.workflow import space as SP
-from formulations.workflow.evaluate import evaluate
-from instances.workflow.generate import generate
-from solvers.result import SolveOptions, Status
+from optgap.formulations.workflow import cpsat, milp
+from optgap.formulations.workflow import space as SP
+from optgap.formulations.workflow.evaluate import evaluate
+from optgap.instances.workflow.generate import generate
+from optgap.solvers.result import SolveOptions, Status
 
 
 def main() -> None:

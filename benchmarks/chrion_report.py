@@ -19,13 +19,12 @@ import argparse
 import os
 
 import onnx
-
-from formulations.dag.instance import load
-from instances.dag.onnx_import import import_onnx_with_report as import_onnx
-from instances.dag.rnn import rnn_instance
-from solvers import registry
-from solvers.report import table
-from solvers.result import SolveOptions, Status
+from optgap.formulations.dag.instance import load
+from optgap.instances.dag.onnx_import import import_onnx_with_report as import_onnx
+from optgap.instances.dag.rnn import rnn_instance
+from optgap.solvers import registry
+from optgap.solvers.report import table
+from optgap.solvers.result import SolveOptions, Status
 
 HEURISTICS = ("heft", "peft", "cpop", "cpls", "cpu-only")
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instances.pipeload.generate import PRESETS, Device, preset  # noqa: E402
-from solvers import registry  # noqa: E402
-from solvers.report import table  # noqa: E402
-from solvers.result import SolveOptions, Status  # noqa: E402
+from optgap.instances.pipeload.generate import PRESETS, Device, preset  # noqa: E402
+from optgap.solvers import registry  # noqa: E402
+from optgap.solvers.report import table  # noqa: E402
+from optgap.solvers.result import SolveOptions, Status  # noqa: E402
 
 HERMES = {"bert": (4.24, 86.7), "vit": (4.24, 86.7), "gpt": (2.58, 90.3)}
 METHODS = ("planner", "pipeload", "load-all", "one-at-a-time")
@@ -139,12 +139,12 @@ def front(name: str, opts: SolveOptions, out_dir: Path) -> None:
     import subprocess
 
     inst_path = out_dir / f"{name}.json"
-    from formulations.pipeload.instance import dump
+    from optgap.formulations.pipeload.instance import dump
 
     inst_path.write_text(json.dumps(dump(preset(name))))
     sol = out_dir / f"{name}-front.json"
     png = out_dir / f"{name}-front.png"
-    cli = [sys.executable, "-m", "solvers.cli"]
+    cli = [sys.executable, "-m", "optgap.solvers.cli"]
     subprocess.run(
         [
             *cli,

@@ -23,13 +23,13 @@ import argparse
 import statistics
 from dataclasses import replace
 
-from formulations.stages.evaluate import evaluate
-from formulations.stages.instance import load
-from instances.stages.generate import rates_pattern
-from instances.stages.presets import preset
-from solvers import registry
-from solvers.report import pct, table
-from solvers.result import SolveOptions
+from optgap.formulations.stages.evaluate import evaluate
+from optgap.formulations.stages.instance import load
+from optgap.instances.stages.generate import rates_pattern
+from optgap.instances.stages.presets import preset
+from optgap.solvers import registry
+from optgap.solvers.report import pct, table
+from optgap.solvers.result import SolveOptions
 
 # (label, method, --param pairs); serflow/trend: serflow with a linear-trend forecast
 METHODS = (
@@ -73,7 +73,7 @@ def _stage_json(slo: float, cv: float, rate: float, T: int = 30, W: int = 60) ->
 
 
 def queueing_check() -> None:
-    from formulations.stages.simulate import simulate
+    from optgap.formulations.stages.simulate import simulate
 
     print("== queueing bound: one stage (42.1 ms, 4 workers per VM), Poisson at v x cap")
     rows = []

@@ -18,9 +18,9 @@ import argparse
 import statistics as stats
 from collections import defaultdict
 
-from instances.workflow.generate import generate
-from solvers import registry
-from solvers.result import SolveOptions, Status
+from optgap.instances.workflow.generate import generate
+from optgap.solvers import registry
+from optgap.solvers.result import SolveOptions, Status
 
 PAPER = {  # AARC (arXiv 2502.20846), abstract: reductions of AARC against BO and MAFF
     ("bo", "search time"): 0.858,

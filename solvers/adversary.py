@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from solvers import registry
-from solvers.errors import InputError
-from solvers.fields import refuse_nonempty_dir, write_json_new
-from solvers.result import SolveOptions, Status, gap_to
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import refuse_nonempty_dir, write_json_new
+from optgap.solvers.result import SolveOptions, Status, gap_to
 
 _FIXED = {"family", "version"}
 
@@ -64,7 +64,7 @@ def score(
     h = registry.solve(family_id, method, inst, options)
     if h.solution is None or h.objective is None:
         return None
-    ev = fam.evaluate(inst, h.solution)
+    ev = fam.evaluate(inst, h.solution, options)
     if not ev.feasible or not math.isclose(ev.objective, h.objective, rel_tol=1e-6, abs_tol=1e-9):
         return None
     return Found(

@@ -17,7 +17,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 
-from solvers.result import SolveOptions, Status
+from optgap.solvers.result import SolveOptions, Status
 
 MILP_BACKENDS = ("cbc", "highs")
 SDP_BACKENDS = ("clarabel", "scs")

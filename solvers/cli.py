@@ -14,11 +14,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from solvers import registry
-from solvers.errors import InputError
-from solvers.fields import read_json, refuse_nonempty_dir, write_json_new
-from solvers.report import pct, table
-from solvers.result import Result, SolveOptions, Status, gap_to
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import read_json, refuse_nonempty_dir, write_json_new
+from optgap.solvers.report import pct, table
+from optgap.solvers.result import Result, SolveOptions, Status, gap_to
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="check a solution file against its instance")
     s.add_argument("instance")
     s.add_argument("solution")
+    s.add_argument("--objective", help="the pattern to judge (default: the one the file names)")
+    s.add_argument("--slo-ms", type=float, help="judge against this SLO instead of the instance's")
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="family limit override, repeatable (e.g. budget_mb for pipeload)",
+    )
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("generate", help="write a seeded random instance")
@@ -293,7 +302,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.out:
         _refuse_existing(args.out, args.force)
     result = registry.solve(fam.id, m.name, inst, options)
-    verdict, code = _verdict(fam, inst, result)
+    verdict, code = _verdict(fam, inst, result, options)
     print(
         f"method     {m.name} ({m.kind}, backend {result.backend}, {options.threads} thread(s), seed {options.seed}, limit {options.time_limit_s:g} s)"
     )
@@ -325,7 +334,7 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
     best = pick((r.objective for r in exact), default=None)
     rows, code = [], 0
     for r in results:
-        verdict, c = _verdict(fam, inst, r)
+        verdict, c = _verdict(fam, inst, r, options)
         code = max(code, c)
         gap = None if best is None or r.objective is None else gap_to(r.objective, best, fam.sense)
         rows.append(
@@ -356,10 +365,11 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
     return code
 
 
-def _verdict(fam, inst, result: Result) -> tuple[str, int]:
+def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[str, int]:
     if result.solution is None:
         return (result.message or "no solution"), 0
-    ev = fam.evaluate(inst, result.solution)
+    pattern = result.stats.get("objective_pattern", options.objective)
+    ev = fam.evaluate(inst, result.solution, replace(options, objective=pattern))
     if not ev.feasible:
         return ev.summary(), 1
     if result.objective is not None and not math.isclose(
@@ -390,7 +400,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if result.solution is None:
         raise InputError(f"{args.solution}: holds no solution (status {result.status})")
-    ev = fam.evaluate(inst, result.solution)
+    if args.slo_ms is not None and not (0 < args.slo_ms < math.inf):
+        raise InputError("--slo-ms must be > 0")
+    options = SolveOptions(
+        objective=args.objective
+        or (result.stats.get("objective_pattern") if isinstance(result.stats, dict) else None),
+        slo_ms=args.slo_ms,
+        params=_params(args.param),
+    )
+    ev = fam.evaluate(inst, result.solution, options)
     print(f"evaluator  {ev.summary(limit=10)}")
     if ev.feasible:
         print(
@@ -409,7 +427,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from solvers.suite import generate_instance
+    from optgap.solvers.suite import generate_instance
 
     fam = registry.family(args.family)
     if args.size < 1:
@@ -448,8 +466,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from solvers.compare import run, summarise
-    from solvers.suite import grid_tasks, load_plugins, read_suite
+    from optgap.solvers.compare import run, summarise
+    from optgap.solvers.suite import grid_tasks, load_plugins, read_suite
 
     load_plugins(args.plugin)
     timeout = args.task_timeout
@@ -485,7 +503,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_adversary(args: argparse.Namespace) -> int:
-    from solvers.adversary import save, search
+    from optgap.solvers.adversary import save, search
 
     if args.iterations < 1 or args.keep < 1:
         raise InputError("--iterations and --keep must be >= 1")
@@ -512,7 +530,7 @@ def cmd_adversary(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from solvers.results_report import write_report
+    from optgap.solvers.results_report import write_report
 
     path = write_report(args.results, args.out, fmt=args.format, force=args.force)
     print(f"wrote {path} and its figures")
@@ -535,20 +553,20 @@ def _write_instance(data: dict, out: str, force: bool) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     _refuse_existing(args.out, args.force)
     if args.format == "onnx":
-        from instances.dag.onnx_import import import_onnx_with_report as import_onnx
+        from optgap.instances.dag.onnx_import import import_onnx_with_report as import_onnx
 
         data, report = import_onnx(args.file, args.devices, measure_cpu=args.measure_cpu)
         for line in report.lines():
             print(line)
     else:
-        from instances.dag.stg import import_stg
+        from optgap.instances.dag.stg import import_stg
 
         data = import_stg(args.file, processors=args.processors)
     return _write_instance(data, args.out, args.force)
 
 
 def cmd_rnn(args: argparse.Namespace) -> int:
-    from instances.dag.rnn import rnn_instance, rnn_model
+    from optgap.instances.dag.rnn import rnn_instance, rnn_model
 
     _refuse_existing(args.out, args.force)
     spec = dict(

@@ -21,15 +21,16 @@ import multiprocessing as mp
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from solvers import registry
-from solvers.errors import InputError
-from solvers.report import pct, table
-from solvers.result import Result, Status, gap_to
-from solvers.suite import Task, build_instance, load_plugins
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.report import pct, table
+from optgap.solvers.result import Result, SolveOptions, Status, gap_to
+from optgap.solvers.suite import Task, build_instance, load_plugins
 
 # ------------------------------------------------------------------------- one task
 
@@ -49,7 +50,7 @@ def execute(task: Task) -> dict[str, Any]:
             _cache[ident] = build_instance(task.family, task.source)
         inst = _cache[ident]
         result = registry.solve(task.family, task.method, inst, task.options)
-        evaluation = _evaluate(fam, inst, result)
+        evaluation = _evaluate(fam, inst, result, task.options)
     except InputError as e:  # a bad instance file or generator argument: recorded, run goes on
         result = Result(task.family, task.method, "", Status.ERROR, message=str(e))
         evaluation = {"verdict": "none"}
@@ -85,10 +86,14 @@ def _failed(task: Task, status: Status, message: str, elapsed: float) -> dict[st
     return _record(task, result, {"verdict": "none"}) | {"harness_s": 0.0}
 
 
-def _evaluate(fam, inst, result: Result) -> dict[str, Any]:
+def _evaluate(fam, inst, result: Result, options: SolveOptions) -> dict[str, Any]:
     if result.solution is None or result.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return {"verdict": "none"}
-    ev = fam.evaluate(inst, result.solution)
+    ev = fam.evaluate(
+        inst,
+        result.solution,
+        replace(options, objective=result.stats.get("objective_pattern", options.objective)),
+    )
     if not ev.feasible:
         return {"verdict": "rejected", "violations": ev.violations[:5]}
     agrees = result.objective is None or math.isclose(

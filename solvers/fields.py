@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from solvers.errors import InputError
+from optgap.solvers.errors import InputError
 
 
 def read_text(path: str | Path, what: str = "a text file") -> str:

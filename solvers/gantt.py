@@ -98,8 +98,8 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
 
 def plot_solution_file(instance: Any, data: dict, path: str) -> None:
     """`optgap plot` for dag: check the schedule with the evaluator, then draw it."""
-    from formulations.dag.evaluate import evaluate
-    from solvers.errors import InputError
+    from optgap.formulations.dag.evaluate import evaluate
+    from optgap.solvers.errors import InputError
 
     ev = evaluate(instance, data["solution"])
     if not ev.feasible:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from solvers.errors import InputError
-from solvers.result import Evaluation, Result, SolveOptions, Status, relative_gap
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import Evaluation, Result, SolveOptions, Status, relative_gap
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,9 @@ class Family:
     title: str
     load: Callable[[Any], Any]  # parsed JSON -> validated instance (raises InputError)
     dump: Callable[[Any], dict]  # instance -> JSON object (round-trips through load)
-    evaluate: Callable[[Any, dict], Evaluation]  # instance, solution -> verdict
+    # instance, solution, options -> verdict. The options carry only what the user typed
+    # (objective pattern, --slo-ms, --param); every other limit comes from the instance.
+    evaluate: Callable[[Any, dict, SolveOptions | None], Evaluation]
     generate: Callable[[int, int], Any]  # size, seed -> instance
     describe: Callable[[Any], str]  # one-line summary of an instance
     objectives: tuple[str, ...]  # first is the default pattern
@@ -42,6 +44,18 @@ class Method:
     objectives: tuple[str, ...]
     export: Callable[[Any, SolveOptions, str], None] | None = None  # writes the model to a path
     params: tuple[str, ...] = ()  # the `--param` keys this method reads
+    # Exact methods only: heuristics the solve layer runs first. Each answer is checked by the
+    # family's evaluator; the accepted ones reach `run` as `warm=` (horizon, hint, fallback).
+    warm_start: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """A heuristic answer the family's evaluator accepted, handed to an exact model."""
+
+    method: str
+    solution: dict[str, Any]
+    objective: float  # the evaluator's objective, not the heuristic's claim
 
 
 def declare_params(family_id: str, keys: dict[str, tuple[str, ...]]) -> None:
@@ -120,8 +134,14 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
         )
     options = replace(options, objective=objective, backend=options.backend or m.backends[0])
     t0 = time.perf_counter()
+    warm_stats: dict[str, Any] = {}
     try:
-        result = m.run(instance, options)
+        if m.kind == "exact" and m.warm_start:
+            warm, warm_stats = _warm_starts(family_id, m, instance, options)
+            left = max(0.0, options.time_limit_s - (time.perf_counter() - t0))
+            result = m.run(instance, replace(options, time_limit_s=left), warm=warm)
+        else:
+            result = m.run(instance, options)
     except InputError:
         raise
     except Exception as e:  # a failing method must not take a comparison run down with it
@@ -143,8 +163,38 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
         if status != Status.INFEASIBLE
         else None,
         time_s=elapsed,
-        stats={"kind": m.kind, "objective_pattern": objective, **result.stats},
+        stats={"kind": m.kind, "objective_pattern": objective, **warm_stats, **result.stats},
     )
+
+
+def _warm_starts(
+    family_id: str, m: Method, instance: Any, options: SolveOptions
+) -> tuple[tuple[WarmStart, ...], dict[str, Any]]:
+    """Run the exact method's warm-start heuristics and keep the answers the evaluator accepts.
+
+    A rejected answer is not used; its verdict is recorded in the stats (``warm_rejected``).
+    """
+    fam = family(family_id)
+    accepted: list[WarmStart] = []
+    rejected: dict[str, str] = {}
+    heuristic_options = replace(options, backend=None, params=())
+    for name in m.warm_start:
+        h = method(family_id, name)
+        if options.objective not in h.objectives:
+            continue
+        r = solve(family_id, name, instance, heuristic_options)
+        if r.solution is None:
+            rejected[name] = r.message or str(r.status)
+            continue
+        ev = fam.evaluate(instance, r.solution, options)
+        if ev.feasible and ev.objective is not None:
+            accepted.append(WarmStart(name, r.solution, ev.objective))
+        else:
+            rejected[name] = ev.summary()
+    stats: dict[str, Any] = {"warm_accepted": [w.method for w in accepted]}
+    if rejected:
+        stats["warm_rejected"] = rejected
+    return tuple(accepted), stats
 
 
 def load_instance(data: Any) -> tuple[Family, Any]:
@@ -164,4 +214,4 @@ def _load_catalog() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        import solvers.catalog  # noqa: F401  (registers every family and method)
+        import optgap.solvers.catalog  # noqa: F401  (registers every family and method)

@@ -36,7 +36,7 @@ class SolveOptions:
 
     def int_param(self, key: str, default: int, lo: int = 1) -> int:
         """An integer `--param` (>= lo), or the default when it is not given."""
-        from solvers.errors import InputError
+        from optgap.solvers.errors import InputError
 
         raw = self.param(key)
         if raw is None:
@@ -75,7 +75,7 @@ class Result:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Result:
-        from solvers.fields import obj, string
+        from optgap.solvers.fields import obj, string
 
         known = {f for f in cls.__dataclass_fields__}
         obj(d, "solution file", {"family", "method", "status", "solution"}, known)

@@ -16,13 +16,13 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from solvers import registry
-from solvers.compare import _mean_stat, gaps, read_records
-from solvers.errors import InputError
-from solvers.fields import refuse_nonempty_dir
-from solvers.report import pct
-from solvers.result import Status
-from solvers.suite import load_plugins
+from optgap.solvers import registry
+from optgap.solvers.compare import _mean_stat, gaps, read_records
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import refuse_nonempty_dir
+from optgap.solvers.report import pct
+from optgap.solvers.result import Status
+from optgap.solvers.suite import load_plugins
 
 
 def write_report(
@@ -180,7 +180,7 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
     )
     if worst is not None and fam.plot is not None:
         r, gap = worst
-        from solvers.suite import build_instance
+        from optgap.solvers.suite import build_instance
 
         try:
             inst = build_instance(fam_id, r["source"])

@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from solvers import registry
-from solvers.errors import InputError
-from solvers.fields import array, number, obj, read_text, string
-from solvers.result import SolveOptions
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import array, number, obj, read_text, string
+from optgap.solvers.result import SolveOptions
 
 _SETTINGS = {"time_limit_s", "threads", "seed", "hint", "slo_ms", "backend", "params", "objective"}
 _TOP = {"name", "plugins", "run", "task_timeout_s"} | _SETTINGS
@@ -244,7 +244,7 @@ def generate_instance(family_id: str, size: int, seed: int, kwargs: dict[str, An
 
 def build_instance(family_id: str, source: dict[str, Any]) -> Any:
     """The instance a task's source names: generated from (size, seed, kwargs) or read from a file."""
-    from solvers.fields import read_json
+    from optgap.solvers.fields import read_json
 
     if "file" in source:
         fam, inst = registry.load_instance(read_json(source["file"]))

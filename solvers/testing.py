@@ -2,7 +2,7 @@
 that a heuristic is feasible and within a ratio of the proven optimum.
 
     from hypothesis import given
-    from solvers.testing import assert_within, instances
+    from optgap.solvers.testing import assert_within, instances
 
     @given(instances("dag"))
     def test_my_scheduler(data):
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from solvers import registry
-from solvers.result import Result, SolveOptions, Status
+from optgap.solvers import registry
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 class NotProven(Exception):
@@ -32,7 +32,7 @@ def instances(family_id: str, **kwargs: Any):
     """A hypothesis strategy of small instance JSON objects of a family (solve exactly in < 1 s)."""
     registry.family(family_id)
     try:
-        mod = importlib.import_module(f"instances.{family_id}.strategies")
+        mod = importlib.import_module(f"optgap.instances.{family_id}.strategies")
     except ModuleNotFoundError:
         raise NotImplementedError(f"family {family_id!r} ships no strategies yet") from None
     return mod.instances(**kwargs)
@@ -72,7 +72,7 @@ def assert_within(
         answer = heuristic(inst, options)
     solution = answer.solution if isinstance(answer, Result) else answer
     assert isinstance(solution, dict), f"the heuristic returned no solution: {answer!r}"
-    ev = fam.evaluate(inst, solution)
+    ev = fam.evaluate(inst, solution, options)
     assert ev.feasible, f"infeasible answer: {'; '.join(ev.violations[:3])}"
     value, best = ev.objective, opt.objective
     assert not math.isnan(value), "the evaluator gave no objective"

@@ -9,7 +9,7 @@ transfers, a job shop is an F1 instance. Data in OR-Library's format (machine, t
 
 from __future__ import annotations
 
-from formulations.dag.instance import load
+from optgap.formulations.dag.instance import load
 
 FT06 = """
 2 1 0 3 1 6 3 7 5 3 4 6

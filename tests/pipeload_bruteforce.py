@@ -14,7 +14,7 @@ import itertools
 import math
 from functools import reduce
 
-from formulations.pipeload.instance import PipeloadInstance
+from optgap.formulations.pipeload.instance import PipeloadInstance
 
 
 def min_latency_us(

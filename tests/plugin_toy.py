@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import time
 
-from solvers.errors import InputError
-from solvers.fields import number, obj
-from solvers.registry import Family, Method, declare_params, register_family, register_method
-from solvers.result import Evaluation, Result, Status
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import number, obj
+from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
+from optgap.solvers.result import Evaluation, Result, Status
 
 
 def load(data):
@@ -20,7 +20,7 @@ def load(data):
     return {"n": int(number(data["n"], "instance.n", minimum=1, integer=True))}
 
 
-def evaluate(inst, solution):
+def evaluate(inst, solution, options=None):
     x = solution.get("x")
     ok = isinstance(x, int) and 1 <= x <= inst["n"]
     return Evaluation(ok, float(x) if ok else None, [] if ok else [f"x={x!r} not in 1..n"])

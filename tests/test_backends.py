@@ -9,9 +9,14 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from solvers.backends import MILP_BACKENDS, SDP_BACKENDS, solve_cpsat, solve_cvxpy, solve_pulp
-from solvers.result import SolveOptions, Status
+from optgap.solvers.backends import (
+    MILP_BACKENDS,
+    SDP_BACKENDS,
+    solve_cpsat,
+    solve_cvxpy,
+    solve_pulp,
+)
+from optgap.solvers.result import SolveOptions, Status
 
 
 @pytest.fixture(params=MILP_BACKENDS)

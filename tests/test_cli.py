@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from solvers.cli import main
+from optgap.solvers.cli import main
 
 GOOD = {
     "family": "dag",
@@ -270,8 +269,8 @@ def test_plot_writes_a_png_from_the_solution_file(tmp_path, capsys):
 
 
 def test_every_shipped_instance_validates_and_round_trips(capsys):
-    from formulations.dag.instance import dump, load
-    from instances import HERE
+    from optgap.formulations.dag.instance import dump, load
+    from optgap.instances import HERE
 
     files = sorted((HERE / "dag").glob("*.json"))
     assert len(files) >= 6

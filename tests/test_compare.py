@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
-
-from solvers.compare import gaps, read_records, run, summarise
-from solvers.errors import InputError
-from solvers.result import Status
-from solvers.suite import build_instance, parse_suite, read_suite
-from solvers.testing import instances
+from optgap.solvers.compare import gaps, read_records, run, summarise
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import Status
+from optgap.solvers.suite import build_instance, parse_suite, read_suite
+from optgap.solvers.testing import instances
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = "tests.plugin_toy"
@@ -104,7 +103,7 @@ def test_kill_9_loses_nothing_written_and_resume_finishes(tmp_path):
     argv = [
         sys.executable,
         "-m",
-        "solvers.cli",
+        "optgap.solvers.cli",
         "compare",
         "--suite",
         str(suite),
@@ -193,7 +192,7 @@ def test_shipped_suites_parse():
 
 
 def test_report_markdown_and_html(tmp_path):
-    from solvers.results_report import write_report
+    from optgap.solvers.results_report import write_report
 
     suite = parse_suite(
         {
@@ -236,10 +235,10 @@ def test_report_markdown_and_html(tmp_path):
 
 
 def test_adversary_finds_and_saves_reproducible_worst_cases(tmp_path):
-    from solvers import registry
-    from solvers.adversary import ratio_of, save, search
-    from solvers.fields import read_json
-    from solvers.result import SolveOptions
+    from optgap.solvers import registry
+    from optgap.solvers.adversary import ratio_of, save, search
+    from optgap.solvers.fields import read_json
+    from optgap.solvers.result import SolveOptions
 
     options = SolveOptions(time_limit_s=5, threads=1, seed=0)
     found = search(
@@ -267,7 +266,7 @@ def test_adversary_finds_and_saves_reproducible_worst_cases(tmp_path):
 
 
 def test_adversary_climbs_beyond_the_generator_range():
-    from solvers.adversary import search
+    from optgap.solvers.adversary import search
 
     importlib.import_module(PLUGIN)
     # toy: worst answers n, the optimum is 1, so the ratio is n; generated n = size + seed is at
@@ -282,7 +281,7 @@ def test_adversary_climbs_beyond_the_generator_range():
 
 @given(instances("dag"))
 def test_users_can_check_a_heuristic_with_the_public_helpers(data):
-    from solvers.testing import assert_within
+    from optgap.solvers.testing import assert_within
 
     # a registered heuristic by name; HEFT is never better than the proven optimum
     value, best = assert_within("dag", "heft", data, ratio=100.0)
@@ -290,7 +289,7 @@ def test_users_can_check_a_heuristic_with_the_public_helpers(data):
 
     # a user's own function returning a solution dict: everything on the first GPU, in order
     def everything_on_gpu0(inst, options):
-        from solvers import registry
+        from optgap.solvers import registry
 
         return registry.solve("dag", "gpu-only", inst, options).solution
 
@@ -298,7 +297,7 @@ def test_users_can_check_a_heuristic_with_the_public_helpers(data):
 
 
 def test_assert_within_catches_a_bad_heuristic():
-    from solvers.testing import assert_within
+    from optgap.solvers.testing import assert_within
 
     data = json.loads((ROOT / "instances/dag/fork-3.json").read_text())
     # fork-3 by hand: GPU-only takes 3 ms, the optimum 2.7 ms; ratio 3 / 2.7 = 1.111...
@@ -320,9 +319,9 @@ def test_assert_within_catches_a_bad_heuristic():
     ],
 )
 def test_adversary_works_for_every_family(family, method, sizes):
-    from solvers import registry
-    from solvers.adversary import ratio_of, search
-    from solvers.result import SolveOptions
+    from optgap.solvers import registry
+    from optgap.solvers.adversary import ratio_of, search
+    from optgap.solvers.result import SolveOptions
 
     options = SolveOptions(time_limit_s=10, threads=1, seed=0)
     found = search(

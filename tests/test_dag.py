@@ -7,12 +7,12 @@ import json
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from optgap.formulations.dag.evaluate import evaluate
+from optgap.formulations.dag.instance import dump, load
+from optgap.instances.dag.strategies import dag_json
+from optgap.solvers import registry
+from optgap.solvers.result import SolveOptions, Status
 
-from formulations.dag.evaluate import evaluate
-from formulations.dag.instance import dump, load
-from instances.dag.strategies import dag_json
-from solvers import registry
-from solvers.result import SolveOptions, Status
 from tests.bruteforce_dag import brute_force
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
@@ -232,7 +232,7 @@ def test_exact_under_a_tiny_limit_is_feasible_with_a_valid_bound(objective):
 
 
 def test_memory_pattern_without_a_default_slo_is_a_clear_error():
-    from solvers.errors import InputError
+    from optgap.solvers.errors import InputError
 
     inst = load(
         {

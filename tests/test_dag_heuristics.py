@@ -7,22 +7,21 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from formulations.dag import cpsat
-from formulations.dag.evaluate import evaluate
-from formulations.dag.instance import load, slo_us
-from heuristics.dag.common import HeuristicFailure, fixed_placement_schedule
-from heuristics.dag.cpls import cpls
-from heuristics.dag.cpop import cpop
-from heuristics.dag.heft import gpu_only, heft, heft_schedule
-from heuristics.dag.offload import heft_order, offload
-from heuristics.dag.peft import peft
-from instances.dag.generate import generate
-from instances.dag.strategies import dag_json
-from solvers import registry
-from solvers.errors import InputError
-from solvers.gantt import plot_gantt, slot_rows
-from solvers.result import SolveOptions, Status
+from optgap.formulations.dag import cpsat
+from optgap.formulations.dag.evaluate import evaluate
+from optgap.formulations.dag.instance import load, slo_us
+from optgap.heuristics.dag.common import HeuristicFailure, fixed_placement_schedule
+from optgap.heuristics.dag.cpls import cpls
+from optgap.heuristics.dag.cpop import cpop
+from optgap.heuristics.dag.heft import gpu_only, heft, heft_schedule
+from optgap.heuristics.dag.offload import heft_order, offload
+from optgap.heuristics.dag.peft import peft
+from optgap.instances.dag.generate import generate
+from optgap.instances.dag.strategies import dag_json
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.gantt import plot_gantt, slot_rows
+from optgap.solvers.result import SolveOptions, Status
 
 # Two independent operators, one CPU slot. x: GPU 5, CPU 50 (100 MB); y: GPU 1, CPU 10 (10 MB).
 TWO = load(

@@ -11,23 +11,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
-
-from formulations.dag.instance import load
-from instances import HERE
-from instances.dag.onnx_import import (
+from optgap.formulations.dag.instance import load
+from optgap.instances import HERE
+from optgap.instances.dag.onnx_import import (
     LIGHT_DIR,
     import_onnx,
     import_onnx_with_report,
     measure_cpu_ms,
     node_ids,
 )
-from instances.dag.profiles import load_profile, parse_profile
-from instances.dag.rnn import expected_operators, rnn_instance, rnn_model, write_rnn_onnx
-from instances.dag.stg import import_stg, parse_stg
-from solvers import registry
-from solvers.cli import main
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
+from optgap.instances.dag.profiles import load_profile, parse_profile
+from optgap.instances.dag.rnn import expected_operators, rnn_instance, rnn_model, write_rnn_onnx
+from optgap.instances.dag.stg import import_stg, parse_stg
+from optgap.solvers import registry
+from optgap.solvers.cli import main
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
 
 LIGHT_MODELS = sorted(LIGHT_DIR.glob("light_*.onnx"))
 STG_SAMPLE = HERE / "dag" / "stg" / "sample10.stg"
@@ -662,7 +661,7 @@ def test_measuring_without_onnxruntime_is_a_clear_error(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
-    from instances.dag.onnx_import import onnxruntime_available
+    from optgap.instances.dag.onnx_import import onnxruntime_available
 
     assert not onnxruntime_available()
     with pytest.raises(InputError, match="needs onnxruntime"):

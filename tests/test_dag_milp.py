@@ -16,15 +16,15 @@ import pulp
 import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
+from optgap.formulations.dag import cpsat, milp
+from optgap.formulations.dag.evaluate import evaluate
+from optgap.formulations.dag.instance import load, slo_us
+from optgap.heuristics.dag.common import HeuristicFailure
+from optgap.heuristics.dag.heft import heft_schedule
+from optgap.instances.dag.strategies import dag_json
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
 
-from formulations.dag import cpsat, milp
-from formulations.dag.evaluate import evaluate
-from formulations.dag.instance import load, slo_us
-from heuristics.dag.common import HeuristicFailure
-from heuristics.dag.heft import heft_schedule
-from instances.dag.strategies import dag_json
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
 from tests.bruteforce_dag import brute_force
 from tests.jobshop import OPTIMA, jobshop
 
@@ -385,7 +385,7 @@ def test_milp_export_reads_back(tmp_path, suffix, pattern):
 def test_warm_start_satisfies_every_constraint(data, memory):
     """The initial values given to CBC (the best heuristic schedule, relabelled to the symmetry
     constraints) satisfy the model: the solver starts from a feasible point."""
-    from formulations.dag.milp import _warm_start, build
+    from optgap.formulations.dag.milp import _warm_start, build
 
     inst = load(data)
     options = SolveOptions(objective="memory" if memory else "latency")
@@ -401,7 +401,7 @@ def test_warm_start_satisfies_every_constraint(data, memory):
 
 
 def test_warm_started_cbc_has_a_solution_on_the_shipped_lstm():
-    from instances import HERE
+    from optgap.instances import HERE
 
     inst = load(json.loads((HERE / "dag" / "lstm-L2-T4-H1024.json").read_text()))
     r = _solve(inst, "milp", "cbc", time_limit_s=5)

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from optgap.formulations.pipeload.evaluate import evaluate
+from optgap.formulations.pipeload.instance import dump, load
+from optgap.instances.pipeload.strategies import instances
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
 
-from formulations.pipeload.evaluate import evaluate
-from formulations.pipeload.instance import dump, load
-from instances.pipeload.strategies import instances
-from solvers import registry
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
 from tests.pipeload_bruteforce import min_latency_us, min_peak_kb
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
@@ -291,7 +291,7 @@ def test_pareto_front_is_exact(data):
 
 
 def test_heuristic_front_and_plots(tmp_path):
-    from formulations.pipeload.plot import plot
+    from optgap.formulations.pipeload.plot import plot
 
     inst = load(TOY)
     for method in ("cpsat", "pipeload"):
@@ -397,9 +397,9 @@ def test_agents_range_lets_the_model_choose_k():
 def test_direct_memory_model_agrees_with_bisection(data):
     """The exported memory model (min P with P as the cumulative's capacity) and the bisection
     that `solve` uses reach the same least peak."""
-    from formulations.pipeload import cpsat
-    from formulations.pipeload.instance import baseline_latency_us
-    from solvers.backends import solve_cpsat
+    from optgap.formulations.pipeload import cpsat
+    from optgap.formulations.pipeload.instance import baseline_latency_us
+    from optgap.solvers.backends import solve_cpsat
 
     inst = load(data)
     bound = baseline_latency_us(inst)
@@ -414,8 +414,8 @@ def test_direct_memory_model_agrees_with_bisection(data):
 def test_jit_relaxation_bounds_and_schedules(data, in_order):
     """The just-in-time relaxation never exceeds the true optimum (brute force), and a schedule
     it hands over is feasible for the full problem."""
-    from formulations.pipeload.cpsat import jit_first
-    from heuristics.pipeload.simulate import to_solution
+    from optgap.formulations.pipeload.cpsat import jit_first
+    from optgap.heuristics.pipeload.simulate import to_solution
 
     inst = load(data)
     jit = jit_first(inst, OPTS, inst.budget_kb, None, in_order)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from formulations.pipeload.instance import load
-from instances.pipeload.generate import PRESETS, Device, preset, transformer
-from instances.pipeload.profile import import_profile
-from solvers.errors import InputError
+from optgap.formulations.pipeload.instance import load
+from optgap.instances.pipeload.generate import PRESETS, Device, preset, transformer
+from optgap.instances.pipeload.profile import import_profile
+from optgap.solvers.errors import InputError
 
 # Published parameter counts (Hugging Face / timm model cards): BertModel bert-base-uncased
 # 109,482,240 (with pooler); GPT2Model gpt2 124,439,808 and gpt2-medium 354,823,168 (the LM
@@ -48,8 +47,8 @@ def test_preset_times_follow_the_device():
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_loads_and_is_schedulable(name):
-    from solvers import registry
-    from solvers.result import SolveOptions
+    from optgap.solvers import registry
+    from optgap.solvers.result import SolveOptions
 
     inst = preset(name)
     r = registry.solve("pipeload", "planner", inst, SolveOptions())
@@ -83,7 +82,7 @@ def test_profile_errors(tmp_path, text, message):
 
 
 def _cli(capsys, *args):
-    from solvers.cli import main
+    from optgap.solvers.cli import main
 
     code = main(list(args))
     out, err = capsys.readouterr()

@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from optgap.formulations.stages.evaluate import evaluate
+from optgap.formulations.stages.instance import dump, erlang_c, load, wait_quantile_ms
+from optgap.instances.stages.generate import generate
+from optgap.instances.stages.presets import bert_stage_macs, preset, resnet50_stage_macs
+from optgap.instances.stages.strategies import instances
+from optgap.solvers import registry
+from optgap.solvers import testing as solvers_testing
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
 
-from formulations.stages.evaluate import evaluate
-from formulations.stages.instance import dump, erlang_c, load, wait_quantile_ms
-from instances.stages.generate import generate
-from instances.stages.presets import bert_stage_macs, preset, resnet50_stage_macs
-from instances.stages.strategies import instances
-from solvers import registry
-from solvers import testing as solvers_testing
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
 from tests.stages_bruteforce import brute_force, combinations
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
@@ -431,7 +431,7 @@ def test_cli_solves_a_shipped_example():
         [
             sys.executable,
             "-m",
-            "solvers.cli",
+            "optgap.solvers.cli",
             "solve",
             str(ROOT / "instances/stages/bert-base-sine-x0.1.json"),
         ],
@@ -446,9 +446,9 @@ def test_cli_solves_a_shipped_example():
 
 def test_evaluator_imports_no_model_or_policy():
     code = (
-        "import sys, formulations.stages.evaluate as e; "
-        "bad = [m for m in sys.modules if m.startswith(('heuristics', 'formulations.stages.milp',"
-        " 'formulations.stages.dp', 'formulations.stages.plan'))]; print(bad)"
+        "import sys, optgap.formulations.stages.evaluate as e; "
+        "bad = [m for m in sys.modules if m.startswith(('optgap.heuristics', 'optgap.formulations.stages.milp',"
+        " 'optgap.formulations.stages.dp', 'optgap.formulations.stages.plan'))]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
@@ -460,7 +460,7 @@ def test_generator_is_seeded():
 
 
 def test_a_wrong_claimed_optimum_is_caught():
-    from formulations.stages.milp import _contradicted
+    from optgap.formulations.stages.milp import _contradicted
 
     inst = generate(8, 1)
     opt = _solve(inst, "dp").objective

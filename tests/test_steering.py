@@ -11,15 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from formulations.steering import network as N
-from formulations.steering.evaluate import evaluate
-from formulations.steering.instance import dump, load
-from instances.steering.generate import generate, generate_json
-from instances.steering.strategies import instances
-from solvers import registry
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
+from optgap.formulations.steering import network as N
+from optgap.formulations.steering.evaluate import evaluate
+from optgap.formulations.steering.instance import dump, load
+from optgap.instances.steering.generate import generate, generate_json
+from optgap.instances.steering.strategies import instances
+from optgap.solvers import registry
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
 P2 = [{"pauli": "x"}, {"pauli": "z"}]
@@ -175,8 +174,8 @@ def test_phi_plus_robustness_and_weight(alice, sqrt_n):
 def test_qubit_cone_model_equals_psd_model(data):
     # two exact models of the same witness problem: Pauli-coordinate second-order cones (the
     # default for a qubit Bob) and Hermitian PSD blocks (any dimension)
-    from formulations.steering import quantum as Q
-    from formulations.steering import sdp
+    from optgap.formulations.steering import quantum as Q
+    from optgap.formulations.steering import sdp
 
     inst = load(data)
     sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
@@ -272,7 +271,7 @@ def test_sampled_alice_strategies_below_sdp(data, seed):
     inst = load(data)
     top = _value(inst)
     rng = np.random.default_rng(seed)
-    from formulations.steering import quantum as Q
+    from optgap.formulations.steering import quantum as Q
 
     n = inst.n
     xs = Q.alice_operators(
@@ -422,7 +421,7 @@ def test_luders_updates(data, eta):
     # unsharp E_± = (I ± η n·σ)/2, K = √E, outcome averaged: ρ → (1+F)/2 ρ + (1-F)/2 (n·σ)ρ(n·σ)
     # with F = √(1 - η²) (check: η = 0 leaves ρ, η = 1 dephases); projective Σ_b Π_b ρ Π_b;
     # identity leaves ρ.
-    from formulations.steering import quantum as Q
+    from optgap.formulations.steering import quantum as Q
 
     inst = load(data)
     rho, dims = inst.rho, inst.dims
@@ -627,7 +626,7 @@ def test_bad_solutions_are_infeasible():
 def test_cli_solves_shipped_examples(capsys):
     from pathlib import Path
 
-    from solvers.cli import main
+    from optgap.solvers.cli import main
 
     files = sorted(Path("instances/steering").glob("*.json"))
     assert len(files) >= 8
@@ -638,7 +637,7 @@ def test_cli_solves_shipped_examples(capsys):
 
 
 def test_plot_double_violation(tmp_path):
-    from formulations.steering.plot import plot_solution_file
+    from optgap.formulations.steering.plot import plot_solution_file
 
     inst = _unsharp(0.8, "steering", P2)
     r = _solve(inst)

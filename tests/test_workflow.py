@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from optgap.formulations.workflow.evaluate import evaluate
+from optgap.formulations.workflow.instance import dump, load
+from optgap.heuristics.workflow.fitmilp import fit_cpu
+from optgap.instances.workflow.generate import generate, generate_json, prototype_json
+from optgap.instances.workflow.strategies import fastest_ms, instances, workflow_json
+from optgap.solvers import registry
+from optgap.solvers.cli import main
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions, Status
+from optgap.solvers.testing import assert_within
 
-from formulations.workflow.evaluate import evaluate
-from formulations.workflow.instance import dump, load
-from heuristics.workflow.fitmilp import fit_cpu
-from instances.workflow.generate import generate, generate_json, prototype_json
-from instances.workflow.strategies import fastest_ms, instances, workflow_json
-from solvers import registry
-from solvers.cli import main
-from solvers.errors import InputError
-from solvers.result import SolveOptions, Status
-from solvers.testing import assert_within
 from tests.workflow_bruteforce import brute_force
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)

@@ -33,11 +33,10 @@ import itertools
 import time
 from dataclasses import dataclass, replace
 
+from optgap.formulations.dag.instance import DagInstance, Device, slo_us
+from optgap.solvers.backends import solve_cpsat, write_cpsat
+from optgap.solvers.result import Result, SolveOptions, Status
 from ortools.sat.python import cp_model
-
-from formulations.dag.instance import DagInstance, Device, slo_us
-from solvers.backends import solve_cpsat, write_cpsat
-from solvers.result import Result, SolveOptions, Status
 
 
 @dataclass
@@ -254,11 +253,11 @@ def _slo_us(inst: DagInstance, options: SolveOptions) -> int:
 def _best_heuristic(inst: DagInstance, pattern: str, slo: int | None):
     """The hint: the shortest of HEFT, PEFT and CPOP; in the memory pattern the greedy offload
     schedule (within the SLO by construction), else the shortest if it meets the SLO."""
-    from heuristics.dag.common import HeuristicFailure
-    from heuristics.dag.cpop import cpop_schedule
-    from heuristics.dag.heft import heft_schedule
-    from heuristics.dag.offload import offload_schedule
-    from heuristics.dag.peft import peft_schedule
+    from optgap.heuristics.dag.common import HeuristicFailure
+    from optgap.heuristics.dag.cpop import cpop_schedule
+    from optgap.heuristics.dag.heft import heft_schedule
+    from optgap.heuristics.dag.offload import offload_schedule
+    from optgap.heuristics.dag.peft import peft_schedule
 
     if pattern == "memory":
         try:
@@ -275,8 +274,8 @@ def _best_heuristic(inst: DagInstance, pattern: str, slo: int | None):
 
 
 def _heft(inst: DagInstance):
-    from heuristics.dag.common import HeuristicFailure
-    from heuristics.dag.heft import heft_schedule
+    from optgap.heuristics.dag.common import HeuristicFailure
+    from optgap.heuristics.dag.heft import heft_schedule
 
     try:
         return heft_schedule(inst)
@@ -302,7 +301,7 @@ def _heads_tails(
     inst: DagInstance, fastest: dict[str, int]
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Longest paths of fastest durations before (head) and after (tail) each operator."""
-    from heuristics.dag.common import topological_ids
+    from optgap.heuristics.dag.common import topological_ids
 
     order = topological_ids(inst)
     head = {i: 0 for i in order}

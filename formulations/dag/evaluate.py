@@ -20,10 +20,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from solvers.result import Evaluation
+from optgap.solvers.result import Evaluation, SolveOptions
 
 
-def evaluate(instance: Any, solution: Any) -> Evaluation:
+def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) -> Evaluation:
     v: list[str] = []
     if not isinstance(solution, dict) or not isinstance(solution.get("schedule"), dict):
         return Evaluation(False, None, ["solution: expected an object with a 'schedule' object"])

@@ -23,9 +23,8 @@ from functools import cached_property
 from typing import Any
 
 import networkx as nx
-
-from solvers import fields as F
-from solvers.errors import InputError
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
 
 FAMILY = "dag"
 VERSION = 1
@@ -117,8 +116,8 @@ class DagInstance:
     @cached_property
     def gpu_only_latency_us(self) -> int:
         """Makespan of the GPU-only baseline (computed once: it is the default SLO)."""
-        from heuristics.dag.common import HeuristicFailure  # late: heuristics build on this
-        from heuristics.dag.heft import heft_schedule
+        from optgap.heuristics.dag.common import HeuristicFailure  # late: heuristics build on this
+        from optgap.heuristics.dag.heft import heft_schedule
 
         try:
             return heft_schedule(self, "gpu").makespan

@@ -61,17 +61,16 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import pulp
-
-from formulations.dag.cpsat import (
+from optgap.formulations.dag.cpsat import (
     _heads_tails,
     _heft,
     _identical_groups,
     _obviously_infeasible,
     _serial_bound,
 )
-from formulations.dag.instance import DagInstance, slo_us
-from solvers.backends import solve_pulp, write_pulp
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.dag.instance import DagInstance, slo_us
+from optgap.solvers.backends import solve_pulp, write_pulp
+from optgap.solvers.result import Result, SolveOptions, Status
 
 Machine = tuple[str, int]  # (device id, slot)
 
@@ -336,7 +335,7 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
 def _warm_start(inst: DagInstance, v: Vars, pattern: str, slo: int | None) -> bool:
     """Set every variable's initial value from the best heuristic schedule (as CP-SAT's hint),
     relabelled to satisfy the symmetry constraints. False when there is no usable schedule."""
-    from formulations.dag.cpsat import _best_heuristic, canonical_devices
+    from optgap.formulations.dag.cpsat import _best_heuristic, canonical_devices
 
     sched = _best_heuristic(inst, pattern, slo)
     if sched is None or sched.makespan > v.horizon:
@@ -374,8 +373,8 @@ def _feasible_heuristic(inst: DagInstance, slo: int | None) -> str:
     A HEFT schedule respects the capacities; left-shifted in its own machine orders it ends by
     both its makespan and the serial bound, hence by the horizon if it meets the SLO.
     """
-    from heuristics.dag.common import HeuristicFailure
-    from heuristics.dag.heft import heft_schedule
+    from optgap.heuristics.dag.common import HeuristicFailure
+    from optgap.heuristics.dag.heft import heft_schedule
 
     for kind, label in ((None, "HEFT"), ("gpu", "GPU-only HEFT")):
         try:

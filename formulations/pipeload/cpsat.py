@@ -56,15 +56,14 @@ import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ortools.sat.python import cp_model
-
-from formulations.pipeload.instance import (
+from optgap.formulations.pipeload.instance import (
     PipeloadInstance,
     latency_bound_us,
     params,
 )
-from solvers.backends import solve_cpsat, write_cpsat
-from solvers.result import Result, SolveOptions, Status
+from optgap.solvers.backends import solve_cpsat, write_cpsat
+from optgap.solvers.result import Result, SolveOptions, Status
+from ortools.sat.python import cp_model
 
 
 @dataclass
@@ -231,7 +230,7 @@ def build(
 def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
     pattern = options.objective or "latency"
     if pattern == "pareto":
-        from formulations.pipeload.pareto import exact_front
+        from optgap.formulations.pipeload.pareto import exact_front
 
         return exact_front(inst, options)
     p = params(inst, options)
@@ -240,7 +239,7 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
     budget = p.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, p) if pattern == "memory" else None
     if budget is not None and budget < inst.min_budget_kb():
-        from heuristics.pipeload.simulate import below_minimum
+        from optgap.heuristics.pipeload.simulate import below_minimum
 
         return Result("", "", "cpsat", Status.INFEASIBLE, message=below_minimum(inst, budget))
     if pattern == "memory":
@@ -255,8 +254,8 @@ def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> R
     under budget B?": yes from a PIPELOAD schedule or a CP-SAT solution (whose own peak may be
     below B), no only from a CP-SAT infeasibility proof. The bound reported is one more than the
     largest budget proven infeasible (or the least feasible budget of any schedule)."""
-    from heuristics.pipeload.pipeload import least_budget
-    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+    from optgap.heuristics.pipeload.pipeload import least_budget
+    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
 
     t_end = time.perf_counter() + options.time_limit_s
     in_order = params(inst, options).in_order
@@ -420,7 +419,7 @@ def solve_with(
     )
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
         if outcome.status == Status.TIME_LIMIT and mdl.hint is not None:
-            from heuristics.pipeload.simulate import to_solution
+            from optgap.heuristics.pipeload.simulate import to_solution
 
             h = mdl.hint
             value = (h.latency_us if pattern == "latency" else h.peak_kb) / 1000
@@ -525,8 +524,8 @@ def _latency_lb(inst: PipeloadInstance) -> int:
 
 def _hint(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None):
     """Hermes's planner: the best PIPELOAD schedule over k (least memory in the bound)."""
-    from heuristics.pipeload.pipeload import least_budget
-    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+    from optgap.heuristics.pipeload.pipeload import least_budget
+    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
 
     tried = []
     for k in inst.agents_range:
@@ -571,7 +570,7 @@ def jit_first(
     With loads in layer order, each load is instead shifted as late as it can go without
     overtaking the next one, ls_i = min(rs_i − L_i, ls_{i+1}): still no later than its run,
     still in order, still holding no more memory — the same argument holds."""
-    from heuristics.pipeload.simulate import Schedule
+    from optgap.heuristics.pipeload.simulate import Schedule
 
     mdl = build(inst, "latency", budget, None, hint, in_order, relax_agents=True)
     limit = max(0.1, 0.5 * options.time_limit_s)
@@ -596,7 +595,7 @@ def jit_first(
 
 
 def _schedule_result(inst, sched, pattern, budget, bound, status, lower, stats) -> Result:
-    from heuristics.pipeload.simulate import to_solution
+    from optgap.heuristics.pipeload.simulate import to_solution
 
     extra = (
         {"budget_mb": None if budget is None else budget / 1000}

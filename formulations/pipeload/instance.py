@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from solvers import fields as F
-from solvers.errors import InputError
-from solvers.result import SolveOptions
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions
 
 FAMILY = "pipeload"
 VERSION = 1

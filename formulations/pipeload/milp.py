@@ -33,11 +33,10 @@ from dataclasses import replace
 from functools import reduce
 
 import pulp
-
-from formulations.pipeload.cpsat import assign_agents, peak_kb, unsupported
-from formulations.pipeload.instance import PipeloadInstance, latency_bound_us, params
-from solvers.backends import solve_pulp, write_pulp
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.pipeload.cpsat import assign_agents, peak_kb, unsupported
+from optgap.formulations.pipeload.instance import PipeloadInstance, latency_bound_us, params
+from optgap.solvers.backends import solve_pulp, write_pulp
+from optgap.solvers.result import Result, SolveOptions, Status
 
 MAX_BINARIES = 40_000
 
@@ -126,7 +125,7 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
     prm = params(inst, options)
     budget = prm.budget_kb if pattern == "latency" else None
     if budget is not None and budget < inst.min_budget_kb():
-        from heuristics.pipeload.simulate import below_minimum
+        from optgap.heuristics.pipeload.simulate import below_minimum
 
         return Result("", "", backend, Status.INFEASIBLE, message=below_minimum(inst, budget))
     t0 = time.perf_counter()
@@ -205,7 +204,7 @@ def _horizon(inst: PipeloadInstance, pattern: str, budget: int | None, bound: in
     """Latency: one layer at a time (fits any feasible budget), or PIPELOAD's if shorter."""
     if pattern == "memory":
         return bound
-    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
 
     best = sum(x.load_us + x.compute_us for x in inst.layers)
     for k in inst.agents_range:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from formulations.pipeload.instance import PipeloadInstance, params
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.pipeload.instance import PipeloadInstance, params
+from optgap.solvers.result import Result, SolveOptions, Status
 
 DEFAULT_POINTS = 10
 ALL_UP_TO = 16
@@ -37,7 +37,7 @@ def budgets(inst: PipeloadInstance, points: int) -> list[int]:
 
 
 def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
-    from formulations.pipeload.cpsat import least_memory, solve_with, unsupported
+    from optgap.formulations.pipeload.cpsat import least_memory, solve_with, unsupported
 
     if reason := unsupported(inst):
         return Result("", "", "cpsat", Status.ERROR, message=reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from formulations.pipeload.instance import PipeloadInstance
+from optgap.formulations.pipeload.instance import PipeloadInstance
 
 
 def plot(inst: PipeloadInstance, data: dict, out_path: str) -> None:
@@ -30,9 +30,9 @@ def plot(inst: PipeloadInstance, data: dict, out_path: str) -> None:
 
 
 def _front(plt, inst: PipeloadInstance, data: dict):
-    from formulations.pipeload.evaluate import evaluate
-    from formulations.pipeload.pareto import budgets
-    from heuristics.pipeload.simulate import HeuristicFailure, simulate
+    from optgap.formulations.pipeload.evaluate import evaluate
+    from optgap.formulations.pipeload.pareto import budgets
+    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
 
     ev = evaluate(inst, data["solution"])
     if not ev.feasible:

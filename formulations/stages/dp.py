@@ -1,6 +1,6 @@
 r"""F3 second exact method: dynamic programming per stage (when no VM quota couples the stages).
 
-Without ``vm.max_total`` the MILP (see :mod:`formulations.stages.milp`) separates by stage, and
+Without ``vm.max_total`` the MILP (see :mod:`optgap.formulations.stages.milp`) separates by stage, and
 each stage is a shortest path over windows with state v ∈ {0..V_s} (VMs serving):
 
     F_t(v) = g_t(v) + min_{v'} [ F_{t-1}(v') + p k max(0, v - v') ],   F_{-1}(v') = 0 iff v' = 0
@@ -15,9 +15,14 @@ F(v') - p k v', plus p k v), so a stage takes O(|T| V_s) with numpy. Exact for t
 from __future__ import annotations
 
 import numpy as np
-
-from formulations.stages.plan import check_params, max_useful_vms, plan_cost, slo_of, solution
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.stages.plan import (
+    check_params,
+    max_useful_vms,
+    plan_cost,
+    slo_of,
+    solution,
+)
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def stage_vms(inst, s: int, slo_ms: float) -> list[int] | None:

@@ -23,7 +23,7 @@ Objective -- the **plan cost** (deterministic, what the MILP minimises), in $::
 with v[s,-1] = 0, lambda_t the window's mean arrival rate, reach_s the expected fraction of
 queries reaching stage s, cap_s the utilisation-capped capacity of one VM.
 
-Metrics -- the **simulation** of the plan (:mod:`formulations.stages.simulate`): ``sim_cost``
+Metrics -- the **simulation** of the plan (:mod:`optgap.formulations.stages.simulate`): ``sim_cost``
 (VM cost as planned + functions as served, which differs from the plan cost legitimately:
 random exits and service times, and the balancer sends to functions only what actually finds
 the VMs' queue beyond its allowance), latency p50/p95/p99, SLO violation rate. Pass
@@ -34,11 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from formulations.stages.simulate import simulate as run_simulation
-from solvers.result import Evaluation
+from optgap.formulations.stages.simulate import simulate as run_simulation
+from optgap.solvers.result import Evaluation, SolveOptions
 
 
-def evaluate(instance: Any, solution: Any, simulate: bool = True) -> Evaluation:
+def evaluate(
+    instance: Any, solution: Any, options: SolveOptions | None = None, simulate: bool = True
+) -> Evaluation:
     v: list[str] = []
     if not isinstance(solution, dict) or not isinstance(solution.get("vms"), list):
         return Evaluation(False, None, ["solution: expected an object with a 'vms' array"])

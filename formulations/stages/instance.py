@@ -51,9 +51,8 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-
-from solvers import fields as F
-from solvers.errors import InputError
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
 
 FAMILY = "stages"
 VERSION = 1

@@ -47,16 +47,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pulp
-
-from formulations.stages.plan import (
+from optgap.formulations.stages.plan import (
     check_params,
     max_useful_vms,
     plan_cost,
     slo_of,
     solution,
 )
-from solvers.backends import solve_pulp, write_pulp
-from solvers.result import Result, SolveOptions, Status
+from optgap.solvers.backends import solve_pulp, write_pulp
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def build(inst, slo_ms: float, onehot: bool = False):
@@ -118,7 +117,7 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
     S, T = len(inst.stages), inst.n_windows
     warm = False
     if options.hint and backend == "cbc":
-        from heuristics.stages.serflow import serflow_vms  # late: heuristics build on this
+        from optgap.heuristics.stages.serflow import serflow_vms  # late: heuristics build on this
 
         start = serflow_vms(inst, slo)
         start = [[min(x, max_useful_vms(inst, s, slo)) for x in row] for s, row in enumerate(start)]
@@ -175,8 +174,8 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
 def _contradicted(inst, slo: float, objective: float) -> str:
     """A known feasible plan cheaper than a claimed optimum means the solver is wrong: checked
     against the SERFLOW plan and, without a quota, the per-stage DP (both cheap)."""
-    from formulations.stages.dp import stage_vms
-    from heuristics.stages.serflow import serflow_vms
+    from optgap.formulations.stages.dp import stage_vms
+    from optgap.heuristics.stages.serflow import serflow_vms
 
     witnesses = []
     start = serflow_vms(inst, slo)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from solvers.errors import InputError
-from solvers.result import SolveOptions
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import SolveOptions
 
 
 def check_params(options: SolveOptions, allowed: tuple[str, ...] = ()) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.errors import InputError
+from optgap.solvers.errors import InputError
 
 
 def plot_solution_file(instance: Any, data: dict, path: str) -> None:
@@ -14,8 +14,7 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from formulations.stages.evaluate import evaluate
+    from optgap.formulations.stages.evaluate import evaluate
 
     sol = data.get("solution")
     ev = evaluate(instance, sol, simulate=False)

@@ -33,10 +33,9 @@ import math
 from typing import Any
 
 import numpy as np
-
-from formulations.steering.instance import SteeringInstance, matrix_from_json
-from solvers.errors import InputError
-from solvers.result import Evaluation
+from optgap.formulations.steering.instance import SteeringInstance, matrix_from_json
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import Evaluation, SolveOptions
 
 FEAS_TOL = 1e-9  # primal feasibility (eigenvalues, equalities), absolute
 CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
@@ -149,7 +148,9 @@ def _c_local(c: np.ndarray) -> float:
 # ------------------------------------------------------------------ entry point
 
 
-def evaluate(inst: SteeringInstance, solution: Any) -> Evaluation:
+def evaluate(
+    inst: SteeringInstance, solution: Any, options: SolveOptions | None = None
+) -> Evaluation:
     if not isinstance(solution, dict):
         return Evaluation(False, None, ["solution: expected an object"])
     fn = {

@@ -47,9 +47,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from solvers import fields as F
-from solvers.errors import InputError
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
 
 FAMILY = "steering"
 VERSION = 1

@@ -7,10 +7,9 @@ import textwrap
 from typing import Any
 
 import numpy as np
-
-from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, matrix_from_json
-from solvers.errors import InputError
+from optgap.formulations.steering import quantum as Q
+from optgap.formulations.steering.instance import SteeringInstance, matrix_from_json
+from optgap.solvers.errors import InputError
 
 
 def plot_solution_file(inst: SteeringInstance, data: dict[str, Any], out_path: str) -> None:

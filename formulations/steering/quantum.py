@@ -14,8 +14,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from formulations.steering.instance import Instrument, Measurement, SteeringInstance
+from optgap.formulations.steering.instance import Instrument, Measurement, SteeringInstance
 
 
 def herm(m: np.ndarray) -> np.ndarray:

@@ -48,11 +48,10 @@ import math
 import warnings
 
 import numpy as np
-
-from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, check_params, matrix_to_json
-from solvers.backends import solve_cvxpy as _solve_cvxpy
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.steering import quantum as Q
+from optgap.formulations.steering.instance import SteeringInstance, check_params, matrix_to_json
+from optgap.solvers.backends import solve_cvxpy as _solve_cvxpy
+from optgap.solvers.result import Result, SolveOptions, Status
 
 CERT_GAP = 1e-6  # absolute gap between repaired primal value and certified bound for OPTIMAL
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import math
 
+from optgap.formulations.workflow import space as SP
+from optgap.formulations.workflow.instance import WorkflowInstance
+from optgap.formulations.workflow.milp import check_params, prepare
+from optgap.solvers.backends import solve_cpsat, write_cpsat
+from optgap.solvers.result import Result, SolveOptions, Status
 from ortools.sat.python import cp_model
-
-from formulations.workflow import space as SP
-from formulations.workflow.instance import WorkflowInstance
-from formulations.workflow.milp import check_params, prepare
-from solvers.backends import solve_cpsat, write_cpsat
-from solvers.result import Result, SolveOptions, Status
 
 
 def cost_scale(space: SP.Space) -> float:

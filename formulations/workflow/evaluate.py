@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from solvers.result import Evaluation
+from optgap.solvers.result import Evaluation, SolveOptions
 
 
-def evaluate(instance: Any, solution: Any) -> Evaluation:
+def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) -> Evaluation:
     v: list[str] = []
     if not isinstance(solution, dict) or not isinstance(solution.get("configs"), dict):
         return Evaluation(False, None, ["solution: expected an object with a 'configs' object"])

@@ -38,9 +38,8 @@ from functools import cached_property
 from typing import Any
 
 import networkx as nx
-
-from solvers import fields as F
-from solvers.errors import InputError
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
 
 FAMILY = "workflow"
 VERSION = 1

@@ -1,7 +1,7 @@
 """Exact MILP (pulp; HiGHS or CBC): one configuration per function, every path within the SLO.
 
 Sets: functions F, edges E ⊆ F×F, candidate configurations of f after the presolve of
-``formulations.workflow.space`` (dominated and never-fitting configurations removed), indexed
+``optgap.formulations.workflow.space`` (dominated and never-fitting configurations removed), indexed
 k = 0..K_f-1 by increasing runtime. Being Pareto-optimal they have strictly *decreasing* cost.
 Parameters: runtime d_fk (ms, exact µs / 1000), cost c_fk, SLO T, and from the fastest
 configurations head_f (earliest start) and tail_f (least time needed after f).
@@ -31,12 +31,11 @@ The ``coupled`` objective solves the same model over coupled configurations only
 from __future__ import annotations
 
 import pulp
-
-from formulations.workflow import space as SP
-from formulations.workflow.instance import WorkflowInstance, mode_of, slo_us
-from solvers.backends import solve_pulp, write_pulp
-from solvers.errors import InputError
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.workflow import space as SP
+from optgap.formulations.workflow.instance import WorkflowInstance, mode_of, slo_us
+from optgap.solvers.backends import solve_pulp, write_pulp
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import Result, SolveOptions, Status
 
 # the family's --param keys (all used by heuristics); the exact models accept and ignore them so
 # that `optgap solve --method all --param trials=20` works, and refuse anything else

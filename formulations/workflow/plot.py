@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from formulations.workflow.evaluate import evaluate
-from solvers.errors import InputError
+from optgap.formulations.workflow.evaluate import evaluate
+from optgap.solvers.errors import InputError
 
 
 def plot_solution_file(instance: Any, data: dict, path: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from formulations.workflow.instance import WorkflowInstance
+from optgap.formulations.workflow.instance import WorkflowInstance
 
 
 @dataclass(frozen=True)

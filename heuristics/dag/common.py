@@ -9,8 +9,8 @@ import bisect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from formulations.dag.instance import DagInstance, Device, Operator, slo_us
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.dag.instance import DagInstance, Device, Operator, slo_us
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 @dataclass

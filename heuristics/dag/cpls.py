@@ -9,15 +9,15 @@ not finish) and the lack of insertion — the textbook baseline HEFT improved on
 
 from __future__ import annotations
 
-from formulations.dag.instance import DagInstance
-from heuristics.dag.common import (
+from optgap.formulations.dag.instance import DagInstance
+from optgap.heuristics.dag.common import (
     Schedule,
     list_schedule,
     priority_order,
     run_heuristic,
     topological_ids,
 )
-from solvers.result import Result, SolveOptions
+from optgap.solvers.result import Result, SolveOptions
 
 
 def bottom_levels(inst: DagInstance) -> dict[str, int]:

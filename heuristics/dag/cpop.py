@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from formulations.dag.instance import DagInstance
-from heuristics.dag.common import (
+from optgap.formulations.dag.instance import DagInstance
+from optgap.heuristics.dag.common import (
     Schedule,
     downward_rank,
     earliest_finish,
@@ -26,7 +26,7 @@ from heuristics.dag.common import (
     run_heuristic,
     upward_rank,
 )
-from solvers.result import Result, SolveOptions
+from optgap.solvers.result import Result, SolveOptions
 
 
 def critical_path(inst: DagInstance, priority: dict[str, float]) -> list[str]:

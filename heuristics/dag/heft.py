@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-from formulations.dag.instance import DagInstance, Device, Operator
-from heuristics.dag.common import (
+from optgap.formulations.dag.instance import DagInstance, Device, Operator
+from optgap.heuristics.dag.common import (
     Schedule,
     earliest_finish,
     list_schedule,
@@ -18,7 +18,7 @@ from heuristics.dag.common import (
     run_heuristic,
     upward_rank,
 )
-from solvers.result import Result, SolveOptions
+from optgap.solvers.result import Result, SolveOptions
 
 
 def heft_schedule(inst: DagInstance, kind: str | None = None) -> Schedule:

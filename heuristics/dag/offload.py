@@ -39,8 +39,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from formulations.dag.instance import DagInstance, Device, Operator, slo_us
-from heuristics.dag.common import (
+from optgap.formulations.dag.instance import DagInstance, Device, Operator, slo_us
+from optgap.heuristics.dag.common import (
     HeuristicFailure,
     Schedule,
     fixed_placement_schedule,
@@ -50,8 +50,8 @@ from heuristics.dag.common import (
     topological_ids,
     upward_rank,
 )
-from heuristics.dag.heft import heft_schedule
-from solvers.result import Result, SolveOptions, Status
+from optgap.heuristics.dag.heft import heft_schedule
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def heft_order(inst: DagInstance, kind: str | None) -> list[str]:

@@ -10,8 +10,8 @@ EFT(i, p) + OCT(i, p) (insertion-based EFT): a one-step look-ahead that HEFT lac
 
 from __future__ import annotations
 
-from formulations.dag.instance import DagInstance
-from heuristics.dag.common import (
+from optgap.formulations.dag.instance import DagInstance
+from optgap.heuristics.dag.common import (
     Schedule,
     list_schedule,
     mean_transfer,
@@ -19,7 +19,7 @@ from heuristics.dag.common import (
     run_heuristic,
     topological_ids,
 )
-from solvers.result import Result, SolveOptions
+from optgap.solvers.result import Result, SolveOptions
 
 
 def optimistic_cost_table(inst: DagInstance) -> dict[tuple[str, str], float]:

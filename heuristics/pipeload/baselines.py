@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from formulations.pipeload.instance import PipeloadInstance, params
-from heuristics.pipeload.simulate import latency_result, memory_result, most_agents, simulate
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.pipeload.instance import PipeloadInstance, params
+from optgap.heuristics.pipeload.simulate import latency_result, memory_result, most_agents, simulate
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def _baseline(inst: PipeloadInstance, options: SolveOptions, k: int, **rules) -> Result:

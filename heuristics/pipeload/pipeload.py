@@ -15,8 +15,8 @@ less memory) — or, in the memory objective, the one with the least peak that m
 
 from __future__ import annotations
 
-from formulations.pipeload.instance import PipeloadInstance
-from heuristics.pipeload.simulate import (
+from optgap.formulations.pipeload.instance import PipeloadInstance
+from optgap.heuristics.pipeload.simulate import (
     HeuristicFailure,
     Schedule,
     latency_result,
@@ -24,7 +24,7 @@ from heuristics.pipeload.simulate import (
     most_agents,
     simulate,
 )
-from solvers.result import Result, SolveOptions
+from optgap.solvers.result import Result, SolveOptions
 
 
 def pipeload_schedule(inst: PipeloadInstance, k: int, cap_kb: int | None) -> Schedule:

@@ -16,12 +16,12 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from formulations.pipeload.instance import (
+from optgap.formulations.pipeload.instance import (
     PipeloadInstance,
     latency_bound_us,
     params,
 )
-from solvers.result import Result, SolveOptions, Status
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 class HeuristicFailure(Exception):

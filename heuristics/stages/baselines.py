@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from heuristics.stages.common import observed_rates, run_policy, safe_vms
-from solvers.result import Result, SolveOptions
+from optgap.heuristics.stages.common import observed_rates, run_policy, safe_vms
+from optgap.solvers.result import Result, SolveOptions
 
 
 def _by_running_peak(inst, slo_ms: float, vms: Callable[[int, Any, float], int]) -> list[list[int]]:

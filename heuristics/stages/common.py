@@ -14,9 +14,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-
-from formulations.stages.plan import check_params, plan_cost, slo_of, solution
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.stages.plan import check_params, plan_cost, slo_of, solution
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def observed_rates(inst) -> np.ndarray:

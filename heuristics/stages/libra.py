@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from heuristics.stages.common import observed_rates, run_policy, safe_vms
-from solvers.result import Result, SolveOptions
+from optgap.heuristics.stages.common import observed_rates, run_policy, safe_vms
+from optgap.solvers.result import Result, SolveOptions
 
 ALPHA = 0.3
 

@@ -16,16 +16,15 @@ all traffic, as a uniform configuration that ignores early exits.
 from __future__ import annotations
 
 import numpy as np
-
-from heuristics.stages.common import (
+from optgap.heuristics.stages.common import (
     FORECASTS,
     forecast_rates,
     observed_rates,
     run_policy,
     safe_vms,
 )
-from solvers.errors import InputError
-from solvers.result import Result, SolveOptions
+from optgap.solvers.errors import InputError
+from optgap.solvers.result import Result, SolveOptions
 
 
 def indifference_vms(inst, s: int, slo_ms: float, rate: float, prev: int) -> int:

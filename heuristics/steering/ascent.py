@@ -12,8 +12,7 @@ of the best iterate is returned, so the value is a true lower bound whatever the
 from __future__ import annotations
 
 import numpy as np
-
-from formulations.steering import quantum as Q
+from optgap.formulations.steering import quantum as Q
 
 
 def witness_ascent(

@@ -19,11 +19,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, check_params
-from heuristics.steering import common as C
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.steering import quantum as Q
+from optgap.formulations.steering.instance import SteeringInstance, check_params
+from optgap.heuristics.steering import common as C
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:

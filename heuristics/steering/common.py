@@ -7,9 +7,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, matrix_to_json
+from optgap.formulations.steering import quantum as Q
+from optgap.formulations.steering.instance import SteeringInstance, matrix_to_json
 
 
 def _mj(m: np.ndarray) -> dict:

@@ -27,13 +27,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from formulations.steering import quantum as Q
-from formulations.steering.instance import SteeringInstance, check_params
-from heuristics.steering import common as C
-from heuristics.steering.ascent import witness_ascent
-from heuristics.steering.closed_form import aligned_witness, trivial_witness
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.steering import quantum as Q
+from optgap.formulations.steering.instance import SteeringInstance, check_params
+from optgap.heuristics.steering import common as C
+from optgap.heuristics.steering.ascent import witness_ascent
+from optgap.heuristics.steering.closed_form import aligned_witness, trivial_witness
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import heapq
 
-from heuristics.workflow.oracle import Blind, Oracle, check_params, finish, setup
-from solvers.result import Result, SolveOptions
+from optgap.heuristics.workflow.oracle import Blind, Oracle, check_params, finish, setup
+from optgap.solvers.result import Result, SolveOptions
 
 TOLERANCE = 0.05  # the prototype accepts a move that raises the function's cost by <= 5 %
 

@@ -13,9 +13,8 @@ Coupled mode searches the memory level only.
 from __future__ import annotations
 
 import optuna
-
-from heuristics.workflow.oracle import finish, int_param, setup
-from solvers.result import Result, SolveOptions
+from optgap.heuristics.workflow.oracle import finish, int_param, setup
+from optgap.solvers.result import Result, SolveOptions
 
 DEFAULT_TRIALS = 100
 

@@ -11,7 +11,7 @@ Decoupled mode, per function f (top = the last grid level):
    working set w); one or two more samples check the first levels predicted flat. Between
    sampled levels r is interpolated linearly (1 at the top).
 The fitted table is t(c) * r(m) (out of memory below the base), with every measured point
-replacing its fitted value. The exact MILP (``formulations.workflow.milp``) solves the problem
+replacing its fitted value. The exact MILP (``optgap.formulations.workflow.milp``) solves the problem
 on that table; then *verify and refine*: profile the chosen configurations not measured yet,
 write the measurements into the table and solve again, until every chosen configuration is a
 measured one; then measure the chosen configurations' grid neighbours (one CPU or memory level
@@ -32,11 +32,10 @@ import math
 from dataclasses import replace
 
 import numpy as np
-
-from formulations.workflow import milp
-from formulations.workflow import space as SP
-from heuristics.workflow.oracle import finish, int_param, setup
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.workflow import milp
+from optgap.formulations.workflow import space as SP
+from optgap.heuristics.workflow.oracle import finish, int_param, setup
+from optgap.solvers.result import Result, SolveOptions, Status
 
 NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 

@@ -17,8 +17,8 @@ The answers are coupled configurations, hence valid in both modes.
 
 from __future__ import annotations
 
-from heuristics.workflow.oracle import Blind, check_params, finish, setup
-from solvers.result import Result, SolveOptions
+from optgap.heuristics.workflow.oracle import Blind, check_params, finish, setup
+from optgap.solvers.result import Result, SolveOptions
 
 
 def shares_ok(blind: Blind, fast: list[int]) -> list[tuple[int, int]]:

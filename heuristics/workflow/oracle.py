@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
-
-from formulations.workflow import space as SP
-from formulations.workflow.instance import Prices, WorkflowInstance, mode_of, slo_us
-from formulations.workflow.milp import check_params
-from solvers.result import Result, SolveOptions, Status
+from optgap.formulations.workflow import space as SP
+from optgap.formulations.workflow.instance import Prices, WorkflowInstance, mode_of, slo_us
+from optgap.formulations.workflow.milp import check_params
+from optgap.solvers.result import Result, SolveOptions, Status
 
 
 class Oracle:

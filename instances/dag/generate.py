@@ -9,8 +9,7 @@ slots and ``gpus`` GPUs, linked by PCIe (10 µs + bytes / 12 GB/s).
 from __future__ import annotations
 
 import numpy as np
-
-from formulations.dag.instance import VERSION, load
+from optgap.formulations.dag.instance import VERSION, load
 
 
 def generate(size: int, seed: int, **kwargs) -> object:

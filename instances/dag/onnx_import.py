@@ -71,9 +71,8 @@ from typing import Any
 
 import onnx
 from onnx import helper, shape_inference
-
-from instances.dag.profiles import DeviceKind, load_profile
-from solvers.errors import InputError
+from optgap.instances.dag.profiles import DeviceKind, load_profile
+from optgap.solvers.errors import InputError
 
 LIGHT_DIR = Path(onnx.__file__).resolve().parent / "backend" / "test" / "data" / "light"
 
@@ -445,7 +444,7 @@ def import_onnx(
     measure_cpu: bool = False,
     strict_shapes: bool = True,
 ) -> dict[str, Any]:
-    """The F1 instance JSON object (accepted by ``formulations.dag.instance.load``) of a model.
+    """The F1 instance JSON object (accepted by ``optgap.formulations.dag.instance.load``) of a model.
 
     ``devices_profile``: a shipped profile name (``server``, the default, or ``edge``), a JSON
     file, or a parsed profile object (see ``instances/dag/profiles.py``). ``measure_cpu``:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instances import HERE
-from solvers import fields as F
-from solvers.errors import InputError
+from optgap.instances import HERE
+from optgap.solvers import fields as F
+from optgap.solvers.errors import InputError
 
 SHIPPED = HERE / "dag" / "devices"
 

@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-
-from instances.dag.onnx_import import ImportReport, import_onnx_with_report
-from solvers.errors import InputError
+from optgap.instances.dag.onnx_import import ImportReport, import_onnx_with_report
+from optgap.solvers.errors import InputError
 
 OPSET = 17
 IR_VERSION = 8  # the oldest IR that carries opset 17; onnxruntime >= 1.14 reads it

@@ -24,8 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from solvers.errors import InputError
-from solvers.fields import read_text
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import read_text
 
 
 def import_stg(path: str | os.PathLike, processors: int = 4, *, slots: int = 1) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Public hypothesis strategies for F1 (`dag`): small instances as JSON objects.
 
-`instances()` is what `solvers.testing.instances("dag")` returns: at most 7 operators, so CP-SAT
+`instances()` is what `optgap.solvers.testing.instances("dag")` returns: at most 7 operators, so CP-SAT
 proves the optimum in milliseconds. `dag_json` takes knobs for the package's own tests.
 """
 

@@ -28,8 +28,8 @@ import random
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from formulations.pipeload.instance import PipeloadInstance, load
-from solvers.errors import InputError
+from optgap.formulations.pipeload.instance import PipeloadInstance, load
+from optgap.solvers.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def transformer(
     if device.disk_mb_s is not None:
         data["disk_mb_s"] = device.disk_mb_s
     data["meta"] = {
-        "generator": "instances.pipeload.generate.transformer",
+        "generator": "optgap.instances.pipeload.generate.transformer",
         "model": asdict(spec),
         "device": asdict(device),
         "granularity": granularity,
@@ -200,13 +200,13 @@ def with_budget(inst: PipeloadInstance, budget_kb: int | None) -> PipeloadInstan
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m instances.pipeload.generate PRESET -o FILE``: write a preset instance."""
+    """``python -m optgap.instances.pipeload.generate PRESET -o FILE``: write a preset instance."""
     import argparse
     import sys
 
-    from solvers.fields import write_json_new
+    from optgap.solvers.fields import write_json_new
 
-    ap = argparse.ArgumentParser(prog="python -m instances.pipeload.generate")
+    ap = argparse.ArgumentParser(prog="python -m optgap.instances.pipeload.generate")
     ap.add_argument("preset", choices=sorted(PRESETS))
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--granularity", choices=("block", "sublayer"), default="block")

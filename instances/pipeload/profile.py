@@ -13,7 +13,7 @@ Profile format: UTF-8 CSV, one row per layer in execution order, with the header
     embed,402.1,3.2,93.8
     block0,120.4,35.0,28.3
 
-Usage: ``python -m instances.pipeload.profile PROFILE.csv -o instance.json [--budget-mb X]``.
+Usage: ``python -m optgap.instances.pipeload.profile PROFILE.csv -o instance.json [--budget-mb X]``.
 Every problem is an InputError naming the line.
 """
 
@@ -25,9 +25,9 @@ import io
 import sys
 from typing import Any
 
-from formulations.pipeload.instance import load
-from solvers.errors import InputError
-from solvers.fields import read_text, write_json_new
+from optgap.formulations.pipeload.instance import load
+from optgap.solvers.errors import InputError
+from optgap.solvers.fields import read_text, write_json_new
 
 COLUMNS = ("name", "load_ms", "compute_ms", "mem_mb")
 KEYS = ("resident_mb", "agent_mb", "agents", "budget_mb", "disk_mb_s", "name")
@@ -103,7 +103,7 @@ def _header_value(key: str, value: str, where: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m instances.pipeload.profile")
+    ap = argparse.ArgumentParser(prog="python -m optgap.instances.pipeload.profile")
     ap.add_argument("profile")
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--budget-mb", type=float)

@@ -2,7 +2,7 @@
 well under a second (use them to test your own heuristics against ``cpsat``).
 
     from hypothesis import given
-    from instances.pipeload.strategies import instances
+    from optgap.instances.pipeload.strategies import instances
 
     @given(instances())
     def test_mine(data): ...

@@ -12,9 +12,8 @@ import math
 from statistics import NormalDist
 
 import numpy as np
-
-from formulations.stages.instance import VERSION, load
-from instances.stages import presets as P
+from optgap.formulations.stages.instance import VERSION, load
+from optgap.instances.stages import presets as P
 
 PATTERNS = ("steady", "sine", "bursty")
 

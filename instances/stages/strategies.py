@@ -1,7 +1,7 @@
 """Public hypothesis strategies for F3: small instance JSON objects that every exact method solves
 in well under a second and the simulator replays in milliseconds.
 
-    from instances.stages.strategies import instances
+    from optgap.instances.stages.strategies import instances
     @given(instances())
     def test_my_policy(data): ...
 
@@ -13,8 +13,7 @@ False the SLO is drawn freely and may make a stage VM-only, or the whole instanc
 from __future__ import annotations
 
 from hypothesis import strategies as st
-
-from instances.stages.generate import slo_with_functions
+from optgap.instances.stages.generate import slo_with_functions
 
 
 @st.composite

@@ -15,8 +15,7 @@ import itertools
 import math
 
 import numpy as np
-
-from formulations.steering.instance import VERSION, load
+from optgap.formulations.steering.instance import VERSION, load
 
 
 def generate(size: int, seed: int) -> object:

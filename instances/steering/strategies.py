@@ -2,7 +2,7 @@
 every method solves in well under a second. Use them to test your own heuristics:
 
     from hypothesis import given
-    from instances.steering.strategies import instances
+    from optgap.instances.steering.strategies import instances
 
     @given(instances(quantities=("robustness",)))
     def test_mine(data): ...
@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
-
-from formulations.steering.instance import QUANTITIES, matrix_to_json
+from optgap.formulations.steering.instance import QUANTITIES, matrix_to_json
 
 _unit = st.floats(-1.0, 1.0, allow_nan=False)
 

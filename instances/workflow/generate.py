@@ -26,9 +26,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from formulations.workflow import space as SP
-from formulations.workflow.instance import VERSION, load
+from optgap.formulations.workflow import space as SP
+from optgap.formulations.workflow.instance import VERSION, load
 
 CPU_GRID = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
 MEM_GRID = [128, 256, 384, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096]
@@ -173,7 +172,7 @@ def generate_json(
         "functions": functions,
         "edges": [list(e) for e in es],
         "meta": {
-            "generator": "instances.workflow.generate",
+            "generator": "optgap.instances.workflow.generate",
             "shape": shape,
             "size": size,
             "seed": seed,

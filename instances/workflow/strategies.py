@@ -1,6 +1,6 @@
 """Public hypothesis strategies for F2 (`workflow`): small instances as JSON objects.
 
-`instances()` is what `solvers.testing.instances("workflow")` returns: at most 5 functions on at
+`instances()` is what `optgap.solvers.testing.instances("workflow")` returns: at most 5 functions on at
 most 3 CPU x 4 memory levels, so both exact models prove the optimum in milliseconds.
 `workflow_json` takes knobs for the package's own tests (brute force needs tiny ones).
 """

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from formulations.dag import cpsat as dag_cpsat
-from formulations.dag import evaluate as dag_evaluate
-from formulations.dag import instance as dag_instance
-from formulations.dag import milp as dag_milp
-from heuristics.dag import cpls as dag_cpls
-from heuristics.dag import cpop as dag_cpop
-from heuristics.dag import heft as dag_heft
-from heuristics.dag import offload as dag_offload
-from heuristics.dag import peft as dag_peft
-from instances.dag import generate as dag_generate
-from solvers.gantt import plot_solution_file
-from solvers.registry import Family, Method, register_family, register_method
+from optgap.formulations.dag import cpsat as dag_cpsat
+from optgap.formulations.dag import evaluate as dag_evaluate
+from optgap.formulations.dag import instance as dag_instance
+from optgap.formulations.dag import milp as dag_milp
+from optgap.heuristics.dag import cpls as dag_cpls
+from optgap.heuristics.dag import cpop as dag_cpop
+from optgap.heuristics.dag import heft as dag_heft
+from optgap.heuristics.dag import offload as dag_offload
+from optgap.heuristics.dag import peft as dag_peft
+from optgap.instances.dag import generate as dag_generate
+from optgap.solvers.gantt import plot_solution_file
+from optgap.solvers.registry import Family, Method, register_family, register_method
 
 # ------------------------------------------------------------------ F1: dag (Chrion)
 register_family(

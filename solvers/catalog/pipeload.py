@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from formulations.pipeload import cpsat as pl_cpsat
-from formulations.pipeload import evaluate as pl_evaluate
-from formulations.pipeload import instance as pl_instance
-from formulations.pipeload import milp as pl_milp
-from formulations.pipeload.pareto import heuristic_front
-from formulations.pipeload.plot import plot as pl_plot
-from heuristics.pipeload import baselines as pl_baselines
-from heuristics.pipeload import pipeload as pl_pipeload
-from instances.pipeload import generate as pl_generate
-from solvers.registry import Family, Method, declare_params, register_family, register_method
+from optgap.formulations.pipeload import cpsat as pl_cpsat
+from optgap.formulations.pipeload import evaluate as pl_evaluate
+from optgap.formulations.pipeload import instance as pl_instance
+from optgap.formulations.pipeload import milp as pl_milp
+from optgap.formulations.pipeload.pareto import heuristic_front
+from optgap.formulations.pipeload.plot import plot as pl_plot
+from optgap.heuristics.pipeload import baselines as pl_baselines
+from optgap.heuristics.pipeload import pipeload as pl_pipeload
+from optgap.instances.pipeload import generate as pl_generate
+from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(

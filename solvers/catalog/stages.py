@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from formulations.stages import dp as stages_dp
-from formulations.stages import evaluate as stages_evaluate
-from formulations.stages import instance as stages_instance
-from formulations.stages import milp as stages_milp
-from formulations.stages import plot as stages_plot
-from heuristics.stages import baselines as stages_baselines
-from heuristics.stages import libra as stages_libra
-from heuristics.stages import serflow as stages_serflow
-from instances.stages import generate as stages_generate
-from solvers.registry import Family, Method, declare_params, register_family, register_method
+from optgap.formulations.stages import dp as stages_dp
+from optgap.formulations.stages import evaluate as stages_evaluate
+from optgap.formulations.stages import instance as stages_instance
+from optgap.formulations.stages import milp as stages_milp
+from optgap.formulations.stages import plot as stages_plot
+from optgap.heuristics.stages import baselines as stages_baselines
+from optgap.heuristics.stages import libra as stages_libra
+from optgap.heuristics.stages import serflow as stages_serflow
+from optgap.instances.stages import generate as stages_generate
+from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(

@@ -4,15 +4,15 @@ the optimum with a checked dual certificate, the heuristics lower bounds."""
 
 from __future__ import annotations
 
-from formulations.steering import evaluate as st_evaluate
-from formulations.steering import instance as st_instance
-from formulations.steering import sdp as st_sdp
-from formulations.steering.plot import plot_solution_file
-from heuristics.steering.closed_form import closed_form
-from heuristics.steering.seesaw import seesaw
-from instances.steering import generate as st_generate
-from solvers.backends import SDP_BACKENDS
-from solvers.registry import Family, Method, declare_params, register_family, register_method
+from optgap.formulations.steering import evaluate as st_evaluate
+from optgap.formulations.steering import instance as st_instance
+from optgap.formulations.steering import sdp as st_sdp
+from optgap.formulations.steering.plot import plot_solution_file
+from optgap.heuristics.steering.closed_form import closed_form
+from optgap.heuristics.steering.seesaw import seesaw
+from optgap.instances.steering import generate as st_generate
+from optgap.solvers.backends import SDP_BACKENDS
+from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from formulations.workflow import cpsat as wf_cpsat
-from formulations.workflow import evaluate as wf_evaluate
-from formulations.workflow import instance as wf_instance
-from formulations.workflow import milp as wf_milp
-from formulations.workflow import plot as wf_plot
-from heuristics.workflow import aarc as wf_aarc
-from heuristics.workflow import bo as wf_bo
-from heuristics.workflow import fitmilp as wf_fitmilp
-from heuristics.workflow import memsweep as wf_memsweep
-from instances.workflow import generate as wf_generate
-from solvers.registry import Family, Method, declare_params, register_family, register_method
+from optgap.formulations.workflow import cpsat as wf_cpsat
+from optgap.formulations.workflow import evaluate as wf_evaluate
+from optgap.formulations.workflow import instance as wf_instance
+from optgap.formulations.workflow import milp as wf_milp
+from optgap.formulations.workflow import plot as wf_plot
+from optgap.heuristics.workflow import aarc as wf_aarc
+from optgap.heuristics.workflow import bo as wf_bo
+from optgap.heuristics.workflow import fitmilp as wf_fitmilp
+from optgap.heuristics.workflow import memsweep as wf_memsweep
+from optgap.instances.workflow import generate as wf_generate
+from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
 register_family(
     Family(
