@@ -114,6 +114,10 @@ class Evaluation:
     objective: float | None
     violations: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # A bound on the optimum that the evaluator recomputed itself from a certificate in the
+    # solution (e.g. an SDP dual); None when the solution carries none. The solve layer, evaluate
+    # and compare report this bound, never the one the solution claims.
+    certified_bound: float | None = None
 
     def summary(self, limit: int = 3) -> str:
         if self.feasible:
