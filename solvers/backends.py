@@ -37,12 +37,19 @@ class Outcome:
 
 
 def solve_pulp(
-    prob, options: SolveOptions, backend: str | None = None, *, warm_start: bool = False
+    prob,
+    options: SolveOptions,
+    backend: str | None = None,
+    *,
+    warm_start: bool = False,
+    limits: dict[str, int] | None = None,
 ) -> Outcome:
     """Solve a pulp minimisation problem with CBC or HiGHS.
 
     ``warm_start``: CBC starts from the variables' initial values (``setInitialValue``); pulp's
-    HiGHS interface has no warm start, so HiGHS ignores it.
+    HiGHS interface has no warm start, so HiGHS ignores it. ``limits``: deterministic
+    branch-and-bound limits ``max_nodes`` / ``max_solutions`` (CBC ``maxNodes`` /
+    ``maxSolutions``; HiGHS ``mip_max_nodes`` / ``mip_max_improving_sols``).
     """
     import pulp
 
@@ -59,9 +66,9 @@ def solve_pulp(
         prob.objective = original * scale
     try:
         if backend == "cbc":
-            out = _solve_cbc(prob, options, warm_start)
+            out = _solve_cbc(prob, options, warm_start, limits or {})
         else:
-            out = _solve_highs(prob, options)
+            out = _solve_highs(prob, options, limits or {})
     finally:
         prob.objective = original
     if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
@@ -84,9 +91,13 @@ def _objective_scale(objective) -> float:
     return 10.0 ** -math.floor(math.log10(max(coefs)))
 
 
-def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome:
+def _solve_cbc(
+    prob, options: SolveOptions, warm_start: bool = False, limits: dict[str, int] | None = None
+) -> Outcome:
     import pulp
 
+    limits = limits or {}
+    extra = [f"maxSolutions {limits['max_solutions']}"] if "max_solutions" in limits else []
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
     os.close(fd)
     try:
@@ -100,7 +111,8 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
             gapAbs=0.0,
             logPath=log_path,
             warmStart=warm_start,
-            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+            maxNodes=limits.get("max_nodes"),
+            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}", *extra],
         )
         prob.solve(solver)
         with open(log_path, encoding="utf-8", errors="replace") as f:
@@ -125,10 +137,16 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
     return Outcome(Status.ERROR, message=f"CBC status {pulp.LpStatus[prob.status]}")
 
 
-def _solve_highs(prob, options: SolveOptions) -> Outcome:
+def _solve_highs(prob, options: SolveOptions, limits: dict[str, int] | None = None) -> Outcome:
     import highspy
     import pulp
 
+    limits = limits or {}
+    extra = {}
+    if "max_nodes" in limits:
+        extra["mip_max_nodes"] = limits["max_nodes"]
+    if "max_solutions" in limits:
+        extra["mip_max_improving_sols"] = limits["max_solutions"]
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
     solver = pulp.HiGHS(
@@ -141,8 +159,15 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         # HiGHS 1.14's MIP presolve returns wrong "optimal" answers on rare models (F1: an xfail
         # no longer; F3: 2 % too costly, even on a 2-variable MIP). Correctness first: off.
         **({"presolve": "off"} if prob.isMIP() else {}),
+        **extra,
     )
-    prob.solve(solver)
+    try:
+        prob.solve(solver)
+    except KeyError:
+        # pulp 3.3's status table lacks kSolutionLimit (a node / solution limit); the values are
+        # assigned before the lookup fails, so read the status from HiGHS itself below
+        if prob.solverModel.getModelStatus() != highspy.HighsModelStatus.kSolutionLimit:
+            raise
     h = prob.solverModel
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -159,6 +184,10 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         return Outcome(Status.FEASIBLE, objective, bound)
     if ms == highspy.HighsModelStatus.kTimeLimit:
         return Outcome(Status.TIME_LIMIT, bound=bound, message="HiGHS found no solution in time")
+    if ms == highspy.HighsModelStatus.kSolutionLimit:  # a node limit before any incumbent
+        return Outcome(
+            Status.TIME_LIMIT, bound=bound, message="HiGHS hit its node limit before any solution"
+        )
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
 
 

@@ -7,9 +7,11 @@ from optgap.formulations.stages import evaluate as stages_evaluate
 from optgap.formulations.stages import instance as stages_instance
 from optgap.formulations.stages import milp as stages_milp
 from optgap.formulations.stages import plot as stages_plot
+from optgap.formulations.stages import whole as stages_whole
 from optgap.heuristics.stages import baselines as stages_baselines
 from optgap.heuristics.stages import libra as stages_libra
 from optgap.heuristics.stages import serflow as stages_serflow
+from optgap.heuristics.stages import whole as stages_whole_libra
 from optgap.instances.stages import generate as stages_generate
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
@@ -37,6 +39,15 @@ for name, kind, desc, run, backends, export in (
         stages_milp.solve,
         ("cbc", "highs"),
         stages_milp.export,
+    ),
+    (
+        "whole-milp",
+        "exact",
+        "baseline: the same MILP for the whole model served as one unit (a query holds its "
+        "worker until it exits; exit-weighted service, the mixture's cv), cheapest VM type",
+        stages_whole.solve,
+        ("cbc", "highs"),
+        None,
     ),
     (
         "milp-onehot",
@@ -79,6 +90,14 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
     (
+        "whole-libra",
+        "heuristic",
+        "online baseline: LIBRA's smoothing on the whole model served as one unit",
+        stages_whole_libra.whole_libra,
+        ("python",),
+        None,
+    ),
+    (
         "functions-only",
         "heuristic",
         "online baseline: serverless functions only",
@@ -95,7 +114,21 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
 ):
-    register_method(Method("stages", name, kind, desc, run, backends, COST, export=export))
+    # the MILPs take SERFLOW's plan, run and accepted by the evaluator in the solve layer, as
+    # hint, fallback answer and a check of a claimed optimum
+    warm = ("serflow",) if name in ("milp", "milp-onehot") else ()
+    register_method(
+        Method("stages", name, kind, desc, run, backends, COST, export=export, warm_start=warm)
+    )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("stages", {"serflow": ("forecast",), "stage-agnostic": ("forecast",)})
+declare_params(
+    "stages",
+    {
+        "serflow": ("forecast",),
+        "stage-agnostic": ("forecast",),
+        "milp": ("max_nodes", "max_solutions"),
+        "milp-onehot": ("max_nodes", "max_solutions"),
+        "whole-milp": ("max_nodes", "max_solutions"),
+    },
+)
