@@ -358,12 +358,18 @@ KINDS = (
     "unknown_memory",
     "quota",
     "fn_share",
+    "memory_by_a_hair",
+    "vms_by_a_hair",
 )
 METHODS = ("dp", "milp", "whole-milp", "serflow", "libra", "whole-libra", "vm-peak")
 
 
-def _violate(inst, sol: dict, kind: str) -> tuple[dict, str] | None:
-    """Apply one violation kind to an accepted solution; None where the kind cannot apply."""
+def _violate(
+    inst, sol: dict, kind: str
+) -> tuple[dict, str] | tuple[dict, str, SolveOptions] | None:
+    """Apply one violation kind to an accepted solution; None where the kind cannot apply.
+    The ``*_by_a_hair`` kinds keep the plan and lower the SLO (``--slo-ms``) by 1e-6 ms below
+    the least at which its memory / its VMs fit."""
     shares = sol.get("fn_share")
     sol = {**sol, "vms": [list(r) for r in sol["vms"]], "memory_mb": list(sol["memory_mb"])}
     sol.pop("fn_share", None)
@@ -415,6 +421,27 @@ def _violate(inst, sol: dict, kind: str) -> tuple[dict, str] | None:
             return None
         sol["vms"][s][0] += mt + 1 - sum(r[0] for r in sol["vms"])
         return sol, "max_total"
+    if kind in ("memory_by_a_hair", "vms_by_a_hair"):
+        u0, tr, cv = units
+        qf = E.lognormal_qf(inst.percentile, cv)
+        total_q = sum(u.vm_ms * qf for u in u0)
+        floor = total_q + sum(tr)  # the least SLO at which VMs may serve
+        sol.pop("slo_ms", None)
+        if kind == "vms_by_a_hair":
+            s = next((s for s, row in enumerate(sol["vms"]) if any(row)), None)
+            if s is None:
+                return None
+            return sol, f"vms[{s}]", SolveOptions(slo_ms=floor - 1e-6)
+        for s, (u, j) in enumerate(zip(u0, judged, strict=True)):
+            m = sol["memory_mb"][s]
+            if m is None or not j.vm_ok:
+                continue
+            # share(SLO) = q_s + (SLO - floor) / S, so m fits iff SLO >= floor + S (need - q_s)
+            need = inst.functions.cold_start_ms + u.fn_ms[m] * qf
+            least = floor + len(u0) * (need - u.vm_ms * qf)
+            if least - 1e-6 > floor and least > 1e-3:
+                return sol, f"memory_mb[{s}]", SolveOptions(slo_ms=least - 1e-6)
+        return None
     if kind == "fn_share":  # the smallest share the check must see: 1e-5 off the implied one
         sol["fn_share"] = [list(r) for r in shares]
         sol["fn_share"][0][0] += 1e-5
@@ -431,7 +458,8 @@ def _units(inst, sol):
 
 def _reshape(data: dict, mode: str) -> dict:
     """Make the cases that bind: ``vm_free``, an SLO just below the VMs' service quantiles (no
-    stage may use VMs; fast, warm functions fit); ``vm_only``, functions that never fit (every
+    stage may use VMs; fast, warm functions fit); ``both``, the same functions and an SLO 1.5x
+    the VMs' quantiles (both fit, and keep fitting just below the VMs' floor); ``vm_only``, functions that never fit (every
     stage carries all its traffic on VMs)."""
     if mode == "plain":
         return data
@@ -439,12 +467,12 @@ def _reshape(data: dict, mode: str) -> dict:
     qf = inst.quantile_factor()
     vmq = sum(st.vm_ms * qf for st in inst.stages)
     tr = sum(inst.transfer_ms(s) for s in range(len(inst.stages) - 1))
-    if mode == "vm_free":
+    if mode in ("vm_free", "both"):
         data["functions"]["cold_start_ms"] = 0.0
         for x in data["stages"]:
             fastest = min(x["fn_ms"], key=lambda m: x["fn_ms"][m])
             x["fn_ms"][fastest] = max(1.0, x["vm_ms"] // 3)
-        data["slo"]["latency_ms"] = 0.9 * vmq + tr
+        data["slo"]["latency_ms"] = (0.9 if mode == "vm_free" else 1.5) * vmq + tr
     else:
         data["functions"]["cold_start_ms"] = 1e9
         data["slo"]["latency_ms"] = 2 * vmq + tr + 100
@@ -465,7 +493,7 @@ def test_evaluator_by_violation():
                 vm_types=True,
             )
         ),
-        st.sampled_from(("plain", "vm_free", "vm_only")),
+        st.sampled_from(("plain", "vm_free", "both", "vm_only")),
         st.sampled_from(METHODS),
     )
     def run(data, mode, method):
@@ -483,9 +511,11 @@ def test_evaluator_by_violation():
             got = _violate(inst, r.solution, kind)
             if got is None:
                 continue
-            sol, text = got
-            bad = evaluate(inst, sol, simulate=False)
+            sol, text, *opts = got
+            bad = evaluate(inst, sol, *opts, simulate=False)
             assert not bad.feasible, (method, kind)
+            if kind.endswith("hair") and "cannot be met" in bad.violations[0]:
+                continue  # the lower SLO left some stage nothing at all: rejected, not counted
             assert any(text in x for x in bad.violations), (method, kind, bad.violations)
             seen[kind] += 1
 
