@@ -118,7 +118,10 @@ def main() -> int:
             row = [counts[(fam, kind, o)] for o in outcomes]
             if sum(row):
                 print(f"{fam:10} {kind:9} " + " ".join(f"{c:>8}" for c in row))
-    total = [sum(counts[(f, k, o)] for f in args.families for k in ("instance", "solution")) for o in outcomes]
+    total = [
+        sum(counts[(f, k, o)] for f in args.families for k in ("instance", "solution"))
+        for o in outcomes
+    ]
     print(f"{'total':10} {'':9} " + " ".join(f"{c:>8}" for c in total))
     print(f"wall {wall:.1f} s, CPU {cpu:.1f} s (workers included), CPU/wall {cpu / wall:.2f}")
     for key, msgs in sorted(bugs.items()):

@@ -16,7 +16,15 @@ from pathlib import Path
 
 from optgap.solvers import registry
 from optgap.solvers.errors import InputError
-from optgap.solvers.fields import read_json, refuse_nonempty_dir, write_json_new
+from optgap.solvers.fields import (
+    MAX_UNITS,
+    check_output,
+    number,
+    read_json,
+    refuse_nonempty_dir,
+    set_limits,
+    write_json_new,
+)
 from optgap.solvers.report import pct, table
 from optgap.solvers.result import Result, SolveOptions, Status, gap_to
 
@@ -25,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        set_limits(args.limit)
         return args.func(args)
     except InputError as e:
         print(f"optgap: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file or folder the user named (permissions, disk full, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"optgap: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("optgap: interrupted", file=sys.stderr)
@@ -47,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="optgap", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="raise a size limit, e.g. --limit dag.operators=500000 (README: Limits)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="families and their methods")
@@ -218,12 +238,12 @@ def _solve_options(s: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
-    if args.time_limit <= 0:
-        raise InputError("--time-limit must be > 0")
+    if not 0 < args.time_limit < math.inf:
+        raise InputError("--time-limit must be > 0 and finite")
     if args.threads < 1:
         raise InputError("--threads must be >= 1")
-    if args.slo_ms is not None and args.slo_ms <= 0:
-        raise InputError("--slo-ms must be > 0")
+    if args.slo_ms is not None:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
         threads=args.threads,
@@ -400,8 +420,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if result.solution is None:
         raise InputError(f"{args.solution}: holds no solution (status {result.status})")
-    if args.slo_ms is not None and not (0 < args.slo_ms < math.inf):
-        raise InputError("--slo-ms must be > 0")
+    if args.slo_ms is not None:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     options = SolveOptions(
         objective=args.objective
         or (result.stats.get("objective_pattern") if isinstance(result.stats, dict) else None),
@@ -538,8 +558,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _refuse_existing(path: str, force: bool) -> None:
-    if Path(path).exists() and not force:
-        raise InputError(f"{path}: already exists; choose another name or pass --force")
+    check_output(path, force)  # exists, a directory, or an unwritable folder: before any work
 
 
 def _write_instance(data: dict, out: str, force: bool) -> int:

@@ -263,7 +263,9 @@ def quantity(
 
 def _g(value: int | float) -> str:
     if isinstance(value, int) and abs(value) > 10**15:
-        return f"an integer of {len(str(abs(value))) if abs(value) < 10**400 else 'over 400'} digits"
+        return (
+            f"an integer of {len(str(abs(value))) if abs(value) < 10**400 else 'over 400'} digits"
+        )
     return f"{value:g}"
 
 
@@ -286,7 +288,7 @@ _WHAT: dict[str, str] = {}
 
 def limit(key: str) -> int:
     """The limit in force: OPTGAP_LIMITS overrides the default."""
-    for item in os.environ.get("OPTGAP_LIMITS", "").split(","):
+    for item in reversed(os.environ.get("OPTGAP_LIMITS", "").split(",")):  # the last one wins
         name, sep, value = item.partition("=")
         if sep and name.strip() == key:
             try:
@@ -297,6 +299,31 @@ def limit(key: str) -> int:
                 raise InputError(f"OPTGAP_LIMITS: {item!r}: the limit must be >= 1")
             return int(n)
     return LIMITS[key]
+
+
+def set_limits(items: list[str]) -> None:
+    """Apply `optgap --limit KEY=N` options: into OPTGAP_LIMITS, so worker processes see them."""
+    if not items:
+        return
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--limit {item!r}: expected KEY=N, e.g. dag.operators=500000")
+    current = os.environ.get("OPTGAP_LIMITS", "")
+    os.environ["OPTGAP_LIMITS"] = ",".join([i for i in (current, *items) if i])
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if key not in LIMITS:
+            _load_families()
+        if key not in LIMITS:
+            raise InputError(f"--limit {key}: unknown limit (known: {', '.join(sorted(LIMITS))})")
+        limit(key)  # the value parses
+
+
+def _load_families() -> None:
+    from optgap.solvers import registry
+
+    registry.family("dag")  # imports the catalogue, so every family declares its limits
 
 
 def check_size(key: str, count: float, path: str) -> None:

@@ -71,7 +71,9 @@ def _paths(data: Any, prefix: tuple = ()) -> list[tuple]:
     while stack:
         value, p = stack.pop()
         items = (
-            value.items() if isinstance(value, dict) else enumerate(value)
+            value.items()
+            if isinstance(value, dict)
+            else enumerate(value)
             if isinstance(value, list)
             else ()
         )
@@ -98,7 +100,11 @@ def _set(data: Any, path: tuple, value: Any) -> Any:
 def _deep_text(match: re.Match) -> str:
     """The text of a nest of arrays or objects, ``depth`` levels deep."""
     kind, depth = match.group(1), int(match.group(2))
-    return ("[" * depth + "1" + "]" * depth) if kind == "list" else ('{"a":' * depth + "1" + "}" * depth)
+    return (
+        ("[" * depth + "1" + "]" * depth)
+        if kind == "list"
+        else ('{"a":' * depth + "1" + "}" * depth)
+    )
 
 
 def _ids(data: Any) -> list[str]:
@@ -144,7 +150,11 @@ def mutate_data(data: Any, rng: random.Random) -> tuple[Any, str]:
             data = _set(data, path, rng.choice(HOSTILE))
     elif kind == "deep":
         # a marker, replaced in the text: json.dumps itself cannot write 2000 levels
-        data = _set(data, path, f"__DEEP_{rng.choice(['list', 'dict'])}_{rng.choice([50, 300, 600, 2000])}__")
+        data = _set(
+            data,
+            path,
+            f"__DEEP_{rng.choice(['list', 'dict'])}_{rng.choice([50, 300, 600, 2000])}__",
+        )
     elif kind == "unicode":
         data = _set(data, path, rng.choice(["\x00", "\ud800x", "é" * 1000, "\u202e", "a\nb"]))
     elif kind == "id":
