@@ -75,7 +75,10 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
 
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
-    mode, space = prepare(inst, options)
+    try:
+        mode, space = prepare(inst, options)
+    except SP.NoConfiguration as e:
+        return Result("", "", "cpsat", Status.INFEASIBLE, message=str(e))
     stats = SP.presolve_stats(mode, space)
     if not space.feasible:
         return Result(

@@ -137,8 +137,12 @@ def solve_space(
 
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
-    mode, space = prepare(inst, options)
-    return solve_space(inst, mode, space, options, options.backend or "highs")
+    backend = options.backend or "highs"
+    try:
+        mode, space = prepare(inst, options)
+    except SP.NoConfiguration as e:
+        return Result("", "", backend, Status.INFEASIBLE, message=str(e))
+    return solve_space(inst, mode, space, options, backend)
 
 
 def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
