@@ -62,12 +62,7 @@ def _in_force(instance: Any, options: SolveOptions | None) -> tuple[int, str, st
         raise InputError(f"--objective {pattern}: unknown for workflow (known: cost, coupled)")
     if slo_ms is None:
         return instance.slo_us, "instance", MODES[pattern]
-    if (
-        isinstance(slo_ms, bool)
-        or not isinstance(slo_ms, int | float)
-        or not math.isfinite(slo_ms)
-        or not 0 < slo_ms <= 1e12
-    ):
+    if not _number(slo_ms) or not 0 < slo_ms <= 1e12:
         raise InputError(f"--slo-ms: expected a number in (0, 1e12] ms, got {slo_ms!r}")
     slo = round(slo_ms * 1000)
     if slo < 1:
@@ -76,7 +71,12 @@ def _in_force(instance: Any, options: SolveOptions | None) -> tuple[int, str, st
 
 
 def _number(x: Any) -> bool:
-    return not isinstance(x, bool) and isinstance(x, int | float) and math.isfinite(x)
+    """A finite int or float (not a bool; an int beyond float range, e.g. 10**400, is not)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    if isinstance(x, int):
+        return abs(x) <= 1e300
+    return math.isfinite(x)
 
 
 def _level(x: Any, grid: tuple[float, ...]) -> int | None:
@@ -120,6 +120,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
                 f"solution.slo_ms: says {claim:g} ms, but the SLO in force ({slo_from}) is "
                 f"{slo_us / 1000:g} ms"
             )
+    claims = len(v)  # violations of the claims and fields so far; the latency is still judged
     configs = solution.get("configs")
     if not isinstance(configs, dict):
         v.append(
@@ -170,7 +171,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
         runtime[f.id] = t
         chosen[f.id] = (cpu, mem)
         cost += (t / 1e6) * (p.per_vcpu_s * cpu + p.per_gb_s * mem / 1024.0) + p.per_request
-    if v:
+    if len(v) > claims:  # a configuration is unusable: no latency to judge
         return Evaluation(False, None, v, judged)
     # longest path by relaxation in a topological order (Kahn, in file order)
     preds: dict[str, list[str]] = {x: [] for x in ids}

@@ -63,11 +63,13 @@ def build_model(
         [pulp.LpVariable(f"z_{f}_{k}", cat="Binary") for k in range(1, len(ch[f]))]
         for f in range(n)
     ]
+    # the window's upper end is never below its lower one: past an infeasible SLO the SLO rows
+    # then prove it (an empty variable domain would make CBC fail and CP-SAT call it invalid)
     S = [
         pulp.LpVariable(
             f"S_{f}",
             lowBound=space.head[f] / 1000,
-            upBound=(space.slo_us - space.tail[f] - ch[f][0].d) / 1000,
+            upBound=max(space.head[f], space.slo_us - space.tail[f] - ch[f][0].d) / 1000,
         )
         for f in range(n)
     ]
