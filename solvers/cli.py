@@ -150,6 +150,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--plugin", action="append", default=[], help="module to import first (registers methods)"
     )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run again the runs whose worker died or was killed at the hard limit",
+    )
+    s.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="exit 0 even if some runs ended in status error (default: exit 1 and say how many)",
+    )
     s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("report", help="Markdown/HTML report with figures of a compare results file")
@@ -321,8 +331,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
     m = registry.method(fam.id, args.method)
     if args.out:
         _refuse_existing(args.out, args.force)
-    result = registry.solve(fam.id, m.name, inst, options)
-    verdict, code = _verdict(fam, inst, result, options)
+    result, verdict, code = _verdict(
+        fam, inst, registry.solve(fam.id, m.name, inst, options), options
+    )
     print(
         f"method     {m.name} ({m.kind}, backend {result.backend}, {options.threads} thread(s), seed {options.seed}, limit {options.time_limit_s:g} s)"
     )
@@ -345,16 +356,25 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def _solve_all(fam, inst, options: SolveOptions) -> int:
     objective = options.objective or fam.objectives[0]
     batch = [m for m in registry.methods(fam.id).values() if objective in m.objectives]
-    results = [
-        registry.solve(fam.id, m.name, inst, registry.route_params(m, options, batch))
+    checked = [  # (result as its certificate supports it, verdict, exit code)
+        _verdict(
+            fam,
+            inst,
+            registry.solve(fam.id, m.name, inst, registry.route_params(m, options, batch)),
+            options,
+        )
         for m in batch
     ]
-    exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
+    results = [r for r, _, _ in checked]
+    exact = [
+        r
+        for r, _, c in checked
+        if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL and not c
+    ]
     pick = min if fam.sense == "min" else max
     best = pick((r.objective for r in exact), default=None)
     rows, code = [], 0
-    for r in results:
-        verdict, c = _verdict(fam, inst, r, options)
+    for r, verdict, c in checked:
         code = max(code, c)
         gap = None if best is None or r.objective is None else gap_to(r.objective, best, fam.sense)
         rows.append(
@@ -385,21 +405,12 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
     return code
 
 
-def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[str, int]:
-    if result.solution is None:
-        return (result.message or "no solution"), 0
-    pattern = result.stats.get("objective_pattern", options.objective)
-    ev = fam.evaluate(inst, result.solution, replace(options, objective=pattern))
-    if not ev.feasible:
-        return ev.summary(), 1
-    if result.objective is not None and not math.isclose(
-        ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-    ):
-        return (
-            f"DISAGREES: evaluator objective {ev.objective:g}, method says {result.objective:g}",
-            1,
-        )
-    return f"feasible, objective {ev.objective:g} (agrees)", 0
+def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[Result, str, int]:
+    """The result as the evaluator and its certificate support it (solvers/verdict.py)."""
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options)
+    return c.result, c.verdict, c.code
 
 
 def _num(x: float | None) -> str:
@@ -428,7 +439,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         slo_ms=args.slo_ms,
         params=_params(args.param),
     )
-    ev = fam.evaluate(inst, result.solution, options)
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options, from_file=True)
+    ev = c.evaluation
     print(f"evaluator  {ev.summary(limit=10)}")
     if ev.feasible:
         print(
@@ -437,13 +451,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         for k, v in ev.metrics.items():
             print(f"  {k} = {v}")
-        if result.objective is not None and not math.isclose(
-            ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-        ):
-            print("objective in the file DISAGREES with the evaluator")
+        if not c.accepted:
+            print(f"verdict    {c.verdict}")
             return 1
-        return 0
-    return 1
+        # status, bound and gap as the evaluator's certificate supports them
+        print(f"status     {c.result.status} (file says {result.status})")
+        print(f"bound      {_num(c.result.bound)} (file says {_num(result.bound)})")
+        print(f"gap        {pct(c.result.gap)}")
+        for claim in c.claims:
+            print(f"NOT SUPPORTED: {claim}")
+    return c.strict_code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -517,9 +534,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         task_timeout_s=timeout,
+        retry_failed=args.retry_failed,
     )
     print(summarise(records))
-    return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    code = 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    errors = sum(r["status"] == Status.ERROR for r in records)
+    if errors:
+        print(
+            f"optgap: {errors} of {len(records)} runs ended in status error"
+            + (" (--allow-errors: exit status unaffected)" if args.allow_errors else ""),
+            file=sys.stderr,
+        )
+        code = code if args.allow_errors else 1
+    return code
 
 
 def cmd_adversary(args: argparse.Namespace) -> int:
