@@ -129,11 +129,11 @@ def run(
     pending = [t for t in tasks if t.key not in done]
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
     with (
         out.open("a", encoding="utf-8") as f,
-        tqdm(total=len(pending), disable=None if progress else True, unit="run") as bar,
+        progress_bar(len(pending), "compare", "run", show=progress) as bar,
     ):
         if scheduler is not None:
             stream = _run_dask(pending, scheduler)
