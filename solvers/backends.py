@@ -96,7 +96,7 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
     os.close(fd)
     try:
         solver = pulp.PULP_CBC_CMD(
-            msg=False,
+            msg=options.verbose,  # --verbose: CBC's own log
             timeLimit=options.time_limit_s,
             # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
             # with one worker, which now and then deadlocks until the time limit (F3 found it)
@@ -137,7 +137,7 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
     solver = pulp.HiGHS(
-        msg=False,
+        msg=options.verbose,  # --verbose: HiGHS's own log
         timeLimit=options.time_limit_s,
         threads=options.threads,
         gapRel=0.0,
@@ -194,6 +194,7 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
+    p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
     code = solver.Solve(model)
     has_objective = model.HasObjective()
     if code == cp_model.OPTIMAL:
@@ -244,7 +245,7 @@ def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> O
     else:
         raise ValueError(f"unknown SDP backend {backend!r}")
     try:
-        problem.solve(**kwargs)
+        problem.solve(verbose=bool(options.verbose), **kwargs)
     except cp.error.SolverError as e:
         return Outcome(Status.ERROR, message=f"{backend}: {e}")
     st = problem.status

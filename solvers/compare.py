@@ -156,11 +156,11 @@ def run(
             done = {k: r for k, r in done.items() if k not in lost}
     pending = [t for t in tasks if t.key not in done]
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
     f = None  # opened at the first record: a run that fails first leaves no empty file behind
     try:
-        with tqdm(total=len(pending), disable=None if progress else True, unit="run") as bar:
+        with progress_bar(len(pending), "compare", "run", show=progress) as bar:
             if scheduler is not None:
                 stream = _run_dask(pending, scheduler)
             elif workers >= 1:
