@@ -175,9 +175,11 @@ def search(
     best: dict[str, Found] = {}
     t0, t_end = 0.3, 0.01  # temperature on log-ratios: early moves may lose ~30 %
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
-    for it in tqdm(range(iterations), disable=None if progress else True, desc="adversary"):
+    bar = progress_bar(iterations, "adversary", "iteration", show=progress)
+    for it in range(iterations):
+        bar.update(1)
         temp = t0 * (t_end / t0) ** (it / max(1, iterations - 1))
         data = fresh() if rng.random() < 0.1 else mutate(current.data, rng)
         cand = score(family_id, method, data, options, exact)
@@ -189,6 +191,7 @@ def search(
         delta = _log(cand.ratio) - _log(current.ratio)
         if delta >= 0 or rng.random() < math.exp(delta / temp):
             current = cand
+    bar.close()
     ranked, seen = [], set()
     for f in sorted(best.values(), key=lambda f: -f.ratio):
         sig = tuple(

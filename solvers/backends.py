@@ -77,6 +77,11 @@ def solve_pulp(
             out = _solve_highs(prob, options, limits or {})
     finally:
         prob.objective = original
+    if out.bound is not None:
+        # pulp hands CBC and HiGHS the objective without its constant, so their bound lacks it
+        # (pulp.value adds it back to the objective only): without this, a `feasible` answer of a
+        # model with a constant reported a bound off by that constant (F2 found it)
+        out.bound += float(getattr(original, "constant", 0.0) or 0.0) * scale
     if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
         # an objective without terms: pulp gives no value, but every solution costs its constant
         out.objective = float(getattr(original, "constant", 0.0) or 0.0)
@@ -106,7 +111,7 @@ def _solve_cbc(
     os.close(fd)
     try:
         solver = pulp.PULP_CBC_CMD(
-            msg=False,
+            msg=options.verbose,  # --verbose: CBC's own log
             timeLimit=options.time_limit_s,
             # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
             # with one worker, which now and then deadlocks until the time limit (F3 found it)
@@ -148,7 +153,7 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
     solver = pulp.HiGHS(
-        msg=False,
+        msg=options.verbose,  # --verbose: HiGHS's own log
         timeLimit=options.time_limit_s,
         threads=options.threads,
         gapRel=0.0,
@@ -211,6 +216,7 @@ def solve_cpsat(
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
+    p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
     for key, value in (limits or {}).items():
         setattr(p, key, value)
     code = solver.Solve(model)
@@ -270,7 +276,7 @@ def solve_cvxpy(
         raise ValueError(f"unknown SDP backend {backend!r}")
     kwargs.update(limits or {})
     try:
-        problem.solve(**kwargs)
+        problem.solve(verbose=bool(options.verbose), **kwargs)
     except cp.error.SolverError as e:
         return Outcome(Status.ERROR, message=f"{backend}: {e}")
     st = problem.status

@@ -26,6 +26,7 @@ from typing import Any
 
 from optgap.solvers import registry
 from optgap.solvers.errors import InputError
+from optgap.solvers.fields import check_output
 from optgap.solvers.report import pct, table
 from optgap.solvers.result import Result, SolveOptions, Status, gap_to
 from optgap.solvers.suite import Task, build_instance, load_plugins
@@ -143,6 +144,7 @@ def run(
         raise InputError(
             f"{out}: already exists; pass --resume to continue it or choose another --out"
         )
+    check_output(out, force=True)  # a directory or an unwritable folder fails now, not later
     if retry_failed and not resume:
         raise InputError("--retry-failed needs --resume (it re-runs failed runs of --out)")
     by_key = {t.key: t for t in tasks}
@@ -153,27 +155,38 @@ def run(
             _drop_records(out, lost)
             done = {k: r for k, r in done.items() if k not in lost}
     pending = [t for t in tasks if t.key not in done]
-    out.parent.mkdir(parents=True, exist_ok=True)
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
-    with (
-        out.open("a", encoding="utf-8") as f,
-        tqdm(total=len(pending), disable=None if progress else True, unit="run") as bar,
-    ):
-        if scheduler is not None:
-            stream = _run_dask(pending, scheduler)
-        elif workers >= 1:
-            stream = _run_pool(pending, workers, task_timeout_s)
-        else:
-            stream = (execute(t) for t in pending)
-        for record in stream:
-            f.write(json.dumps(record) + "\n")  # one write per record: a kill cuts at most one
-            f.flush()
-            done[record["key"]] = record
-            bar.set_postfix_str(f"{record['instance']} {record['method']}", refresh=False)
-            bar.update(1)
+    f = None  # opened at the first record: a run that fails first leaves no empty file behind
+    try:
+        with progress_bar(len(pending), "compare", "run", show=progress) as bar:
+            if scheduler is not None:
+                stream = _run_dask(pending, scheduler)
+            elif workers >= 1:
+                stream = _run_pool(pending, workers, task_timeout_s)
+            else:
+                stream = (execute(t) for t in pending)
+            for record in stream:
+                if f is None:
+                    f = _open_results(out)
+                f.write(json.dumps(record) + "\n")  # one write per record: a kill cuts one
+                f.flush()
+                done[record["key"]] = record
+                bar.set_postfix_str(f"{record['instance']} {record['method']}", refresh=False)
+                bar.update(1)
+    finally:
+        if f is not None:
+            f.close()
     return [done[t.key] for t in tasks if t.key in done]
+
+
+def _open_results(out: Path):
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out.open("a", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{out}: cannot write ({e.strerror})") from None
 
 
 def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, dict[str, Any]]:

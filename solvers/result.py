@@ -30,6 +30,36 @@ class SolveOptions:
     # family-specific knobs from `--param KEY=VALUE` (e.g. a memory budget); each family documents
     # its keys and rejects unknown ones with InputError
     params: tuple[tuple[str, str], ...] = ()
+    verbose: bool = False  # backends show the solver's own log (CBC, HiGHS, CP-SAT, cvxpy)
+
+    def __post_init__(self) -> None:
+        """Options that no method can honour are one clear error, in the API and the CLI alike.
+
+        A time limit of 0 is allowed here (the solve layer hands on what is left of a budget);
+        the user-facing entry points (optgap.solve, the CLI) require > 0.
+        """
+        from optgap.solvers.errors import InputError
+
+        t = self.time_limit_s
+        if isinstance(t, bool) or not isinstance(t, int | float) or not t >= 0:
+            raise InputError(f"time limit (--time-limit, time_limit_s) must be >= 0 s, got {t!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise InputError(f"threads (--threads) must be an integer >= 1, got {self.threads!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError(f"seed (--seed) must be an integer, got {self.seed!r}")
+        s = self.slo_ms
+        if s is not None and (
+            isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s < math.inf
+        ):
+            raise InputError(f"SLO (--slo-ms, slo_ms) must be a number > 0, got {s!r}")
+        for item in self.params:
+            if not (
+                isinstance(item, tuple)
+                and len(item) == 2
+                and all(isinstance(x, str) for x in item)
+                and item[0]
+            ):
+                raise InputError(f"params: expected (KEY, VALUE) string pairs, got {item!r}")
 
     def param(self, key: str, default: str | None = None) -> str | None:
         return dict(self.params).get(key, default)

@@ -44,8 +44,6 @@ infeasible quota (stages without functions need more VMs than N) is proven by th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pulp
 from optgap.formulations.stages.plan import (
     check_params,
@@ -125,12 +123,9 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
             for (s, t), var in v.items():
                 var.setInitialValue(start[s][t])
             warm = True
-    # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks
-    # until the time limit ("Thread 0 ... waiting to start"); "threads 0" is CBC's serial mode
-    serial = backend == "cbc" and options.threads <= 1
-    out = solve_pulp(
-        prob, replace(options, threads=0) if serial else options, backend, warm_start=warm
-    )
+    # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks;
+    # solve_pulp passes no thread count for threads <= 1, i.e. CBC's serial mode
+    out = solve_pulp(prob, options, backend, warm_start=warm)
     stats = {
         "variables": len(prob.variables()),
         "integers": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
