@@ -221,6 +221,8 @@ BAD_TOP = [
     ("status", None),
     ("stats", [1]),
     ("stats", "s"),
+    ("stats", {"objective_pattern": [1]}),
+    ("stats", {"objective_pattern": 3}),
     ("family", 7),
     ("method", None),
     ("backend", 1),
