@@ -392,7 +392,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from optgap.schemas import schema
+    from optgap.schema import schema
 
     registry.family(args.family)  # an unknown family is a one-line error
     _print_json(schema(args.family, solution=args.solution))
