@@ -10,7 +10,8 @@ instance search for list schedulers). A move is one of
 - *drop*: remove one element of a list field (an edge, an operator, a stage, ...).
 
 A candidate is kept only if the family's loader accepts it (so every move stays a valid instance),
-the exact method proves its optimum, and the evaluator accepts the heuristic's answer. The score
+the exact method proves its optimum (accepted by the evaluator, its certificate checked by
+solvers/verdict.py), and the evaluator accepts the heuristic's answer. The score
 is 1 + the relative gap (heuristic / optimum when minimising positive values), and the search
 maximises it with the Metropolis rule on log-ratios and geometric cooling.
 """
@@ -29,6 +30,7 @@ from optgap.solvers import registry
 from optgap.solvers.errors import InputError
 from optgap.solvers.fields import refuse_nonempty_dir, write_json_new
 from optgap.solvers.result import SolveOptions, Status, gap_to
+from optgap.solvers.verdict import check
 
 _FIXED = {"family", "version"}
 
@@ -58,15 +60,14 @@ def score(
         inst = fam.load(copy.deepcopy(data))
     except InputError:
         return None
-    opt = registry.solve(family_id, exact, inst, options)
-    if opt.status != Status.OPTIMAL or opt.objective is None:
+    # the optimum must be proven and accepted by the evaluator (its certificate, if any, checked)
+    opt = check(fam, inst, registry.solve(family_id, exact, inst, options), options)
+    if not opt.accepted or opt.result.status != Status.OPTIMAL or opt.result.objective is None:
         return None
-    h = registry.solve(family_id, method, inst, options)
-    if h.solution is None or h.objective is None:
+    h = check(fam, inst, registry.solve(family_id, method, inst, options), options)
+    if not h.accepted or h.result.objective is None:
         return None
-    ev = fam.evaluate(inst, h.solution, options)
-    if not ev.feasible or not math.isclose(ev.objective, h.objective, rel_tol=1e-6, abs_tol=1e-9):
-        return None
+    opt, h = opt.result, h.result
     return Found(
         ratio_of(h.objective, opt.objective, fam.sense), h.objective, opt.objective, 0, data
     )

@@ -64,6 +64,11 @@ def solve_pulp(
             out = _solve_highs(prob, options)
     finally:
         prob.objective = original
+    if out.bound is not None:
+        # pulp hands CBC and HiGHS the objective without its constant, so their bound lacks it
+        # (pulp.value adds it back to the objective only): without this, a `feasible` answer of a
+        # model with a constant reported a bound off by that constant (F2 found it)
+        out.bound += float(getattr(original, "constant", 0.0) or 0.0) * scale
     if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
         # an objective without terms: pulp gives no value, but every solution costs its constant
         out.objective = float(getattr(original, "constant", 0.0) or 0.0)

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from optgap.solvers import registry
 from optgap.solvers.errors import InputError
-from optgap.solvers.fields import read_json, refuse_nonempty_dir, write_json_new
+from optgap.solvers.fields import (
+    MAX_UNITS,
+    check_output,
+    number,
+    read_json,
+    refuse_nonempty_dir,
+    set_limits,
+    write_json_new,
+)
 from optgap.solvers.report import pct, table
 from optgap.solvers.result import Result, SolveOptions, Status, gap_to
 
@@ -33,9 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        set_limits(args.limit)
         return args.func(args)
     except InputError as e:
         print(f"optgap: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file or folder the user named (permissions, disk full, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"optgap: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("optgap: interrupted", file=sys.stderr)
@@ -55,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="optgap", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="raise a size limit, e.g. --limit dag.operators=500000 (README: Limits)",
+    )
     p.add_argument("--version", action="version", version=f"optgap {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -156,6 +176,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--plugin", action="append", default=[], help="module to import first (registers methods)"
+    )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run again the runs whose worker died or was killed at the hard limit",
+    )
+    s.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="exit 0 even if some runs ended in status error (default: exit 1 and say how many)",
     )
     s.set_defaults(func=cmd_compare)
 
@@ -274,10 +304,13 @@ def _solver_log_to_stderr(on: bool) -> Iterator[None]:
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
-    # SolveOptions.__post_init__ and optgap.api.prepare check the values (API and CLI alike);
-    # the time limit is > 0 for a user (0 is only the solve layer's "budget spent")
-    if not args.time_limit > 0:
-        raise InputError(f"time limit (--time-limit) must be > 0 s, got {args.time_limit:g}")
+    # SolveOptions.__post_init__ and optgap.api.prepare check the values (API and CLI alike)
+    if not 0 < args.time_limit < math.inf:
+        raise InputError("--time-limit must be > 0 and finite")
+    if args.threads < 1:
+        raise InputError("--threads must be >= 1")
+    if args.slo_ms is not None:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
         threads=args.threads,
@@ -418,7 +451,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     note(f"solving with {m.name} (time limit {options.time_limit_s:g} s)")
     with _solver_log_to_stderr(options.verbose):
         result = registry.solve(fam.id, m.name, inst, routed)
-    verdict, code = _verdict(fam, inst, result, options)
+    result, verdict, code = _verdict(fam, inst, result, options)
     if args.json:
         _print_json(_solve_doc(args.file, fam, [(result, verdict, code, None)]))
     say(
@@ -470,12 +503,18 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
             results.append(r)
             progress.set_postfix_str(f"{m.name}: {r.status}, {r.time_s:.1f} s")
             progress.update(1)
-    exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
+    # each result as the evaluator and its certificate support it
+    verdicts = [_verdict(fam, inst, r, options) for r in results]
+    results = [r for r, _, _ in verdicts]
+    exact = [
+        r
+        for r, _, c in verdicts
+        if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL and not c
+    ]
     pick = min if fam.sense == "min" else max
     best = pick((r.objective for r in exact), default=None)
     rows, checked, code = [], [], 0
-    for r in results:
-        verdict, c = _verdict(fam, inst, r, options)
+    for r, verdict, c in verdicts:
         code = max(code, c)
         gap = None if best is None or r.objective is None else gap_to(r.objective, best, fam.sense)
         checked.append((r, verdict, c, gap))
@@ -513,21 +552,12 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
     return code
 
 
-def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[str, int]:
-    if result.solution is None:
-        return (result.message or "no solution"), 0
-    pattern = result.stats.get("objective_pattern", options.objective)
-    ev = fam.evaluate(inst, result.solution, replace(options, objective=pattern))
-    if not ev.feasible:
-        return ev.summary(), 1
-    if result.objective is not None and not math.isclose(
-        ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-    ):
-        return (
-            f"DISAGREES: evaluator objective {ev.objective:g}, method says {result.objective:g}",
-            1,
-        )
-    return f"feasible, objective {ev.objective:g} (agrees)", 0
+def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[Result, str, int]:
+    """The result as the evaluator and its certificate support it (solvers/verdict.py)."""
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options)
+    return c.result, c.verdict, c.code
 
 
 def _num(x: float | None) -> str:
@@ -548,20 +578,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if result.solution is None:
         raise InputError(f"{args.solution}: holds no solution (status {result.status})")
-    if args.slo_ms is not None and not (0 < args.slo_ms < math.inf):
-        raise InputError("--slo-ms must be > 0")
+    if args.slo_ms is not None:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     options = SolveOptions(
         objective=args.objective
         or (result.stats.get("objective_pattern") if isinstance(result.stats, dict) else None),
         slo_ms=args.slo_ms,
         params=_params(args.param),
     )
-    ev = fam.evaluate(inst, result.solution, options)
-    agrees = (
-        not ev.feasible
-        or result.objective is None
-        or math.isclose(ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9)
-    )
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options, from_file=True)
+    ev = c.evaluation
     if args.json:
         _print_json(
             {
@@ -571,13 +599,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "feasible": ev.feasible,
                 "objective": ev.objective,
                 "file_objective": result.objective,
-                "agrees": agrees,
+                "accepted": c.accepted,
+                "verdict": c.verdict,
+                "not_supported": list(c.claims),
+                "status": str(c.result.status),
+                "bound": c.result.bound,
+                "gap": c.result.gap,
                 "violations": ev.violations,
                 "metrics": ev.metrics,
                 "certified_bound": ev.certified_bound,
             }
         )
-        return 0 if ev.feasible and agrees else 1
+        return c.strict_code if ev.feasible else 1
     print(f"evaluator  {ev.summary(limit=10)}")
     if ev.feasible:
         print(
@@ -586,13 +619,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         for k, v in ev.metrics.items():
             print(f"  {k} = {v}")
-        if result.objective is not None and not math.isclose(
-            ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-        ):
-            print("objective in the file DISAGREES with the evaluator")
+        if not c.accepted:
+            print(f"verdict    {c.verdict}")
             return 1
-        return 0
-    return 1
+        # status, bound and gap as the evaluator's certificate supports them
+        print(f"status     {c.result.status} (file says {result.status})")
+        print(f"bound      {_num(c.result.bound)} (file says {_num(result.bound)})")
+        print(f"gap        {pct(c.result.gap)}")
+        for claim in c.claims:
+            print(f"NOT SUPPORTED: {claim}")
+    return c.strict_code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -666,9 +702,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         task_timeout_s=timeout,
+        retry_failed=args.retry_failed,
     )
     print(summarise(records))
-    return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    code = 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    errors = sum(r["status"] == Status.ERROR for r in records)
+    if errors:
+        print(
+            f"optgap: {errors} of {len(records)} runs ended in status error"
+            + (" (--allow-errors: exit status unaffected)" if args.allow_errors else ""),
+            file=sys.stderr,
+        )
+        code = code if args.allow_errors else 1
+    return code
 
 
 def cmd_adversary(args: argparse.Namespace) -> int:
@@ -707,8 +753,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _refuse_existing(path: str, force: bool) -> None:
-    if Path(path).exists() and not force:
-        raise InputError(f"{path}: already exists; choose another name or pass --force")
+    check_output(path, force)  # exists, a directory, or an unwritable folder: before any work
 
 
 def _write_instance(data: dict, out: str, force: bool) -> int:

@@ -31,6 +31,9 @@ class Family:
     # draws a solution file's picture (Gantt, Pareto front, ...): (instance, solution file, out path)
     plot: Callable[[Any, dict, str], None] | None = None
     sense: Literal["min", "max"] = "min"  # F5 maximises a violation; everything else minimises
+    # True when the family's exact method always returns a certificate its evaluator checks
+    # (Evaluation.certified_bound): an `optimal` without one is then demoted (solvers/verdict.py)
+    certified: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,36 +104,99 @@ class Result:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Result:
-        from optgap.solvers.fields import obj, string
+    def from_json(cls, d: Any) -> Result:
+        """A solution file's top level, every field type-checked: any value of any type is a
+        one-line InputError naming the field (numbers must be finite floats)."""
+        from optgap.solvers.errors import InputError
+        from optgap.solvers.fields import obj, string, type_name
 
         known = {f for f in cls.__dataclass_fields__}
         obj(d, "solution file", {"family", "method", "status", "solution"}, known)
         status = string(d["status"], "solution file.status", choices=tuple(s.value for s in Status))
-        return cls(**{**d, "status": Status(status), "backend": d.get("backend", "")})
+        out: dict[str, Any] = {"status": Status(status)}
+        for key in ("family", "method"):
+            out[key] = string(d[key], f"solution file.{key}")
+        for key in ("backend", "message"):
+            v = d.get(key, "")
+            if not isinstance(v, str):
+                raise InputError(f"solution file.{key}: expected a string, got {type_name(v)}")
+            out[key] = v
+        for key in ("objective", "bound", "gap", "time_s"):
+            v = d.get(key)
+            if v is None:
+                if key == "time_s" and key in d:
+                    raise InputError("solution file.time_s: expected a number, got null")
+                continue
+            out[key] = _finite(v, f"solution file.{key}")
+        for key in ("solution", "stats"):
+            v = d.get(key)
+            if v is None and key == "solution":
+                out[key] = None
+                continue
+            if v is None:
+                continue
+            if not isinstance(v, dict):
+                raise InputError(f"solution file.{key}: expected an object, got {type_name(v)}")
+            out[key] = v
+        return cls(**out)
+
+
+def _finite(v: Any, path: str) -> float:
+    """A JSON number as a finite float (bool, huge ints, NaN and infinities refused)."""
+    from optgap.solvers.errors import InputError
+    from optgap.solvers.fields import type_name
+
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise InputError(f"{path}: expected a number, got {type_name(v)}")
+    try:
+        f = float(v)
+    except OverflowError:
+        raise InputError(f"{path}: number too large (at most about 1.8e308)") from None
+    if not math.isfinite(f):
+        raise InputError(f"{path}: expected a finite number, got {f}")
+    return f
+
+
+# Gaps near zero. A difference within GAP_ATOL + GAP_RTOL * max(|a|, |b|) is solver round-off
+# (CP-SAT and MILP answers are exact to ~1e-9, SDP values to ~1e-8 relative), not a gap; and a
+# gap is relative to max(|reference|, GAP_SCALE), so an optimum of 0 (an unsteerable steering
+# instance, a zero-cost plan) gives a finite gap: below GAP_SCALE in magnitude the gap is the
+# absolute difference divided by GAP_SCALE. GAP_SCALE lies far below every family's objective
+# unit in use (ms, $, MB, a steering value of order 0.1), so ordinary gaps are plain relative gaps.
+GAP_ATOL = 1e-9
+GAP_RTOL = 1e-7
+GAP_SCALE = 1e-3
+
+
+def _scale(x: float) -> float:
+    return max(abs(x), GAP_SCALE)
+
+
+def _round_off(a: float, b: float) -> float:
+    return GAP_ATOL + GAP_RTOL * max(abs(a), abs(b))
 
 
 def relative_gap(objective: float | None, bound: float | None, sense: str = "min") -> float | None:
-    """How far the objective may be from optimal, relative to |objective|; 0 when both are 0.
+    """How far the objective may be from optimal: the distance to the bound on the side that
+    matters, relative to max(|objective|, GAP_SCALE); 0 within round-off (see GAP_ATOL).
 
-    Minimisation: (objective - bound) / |objective|; maximisation: (bound - objective) / |objective|.
+    Minimisation: (objective - bound) / scale; maximisation: (bound - objective) / scale.
     """
     if objective is None or bound is None:
         return None
     diff = max(0.0, objective - bound if sense == "min" else bound - objective)
-    if diff == 0.0:
+    if diff <= _round_off(objective, bound):
         return 0.0
-    return diff / abs(objective) if objective != 0 else math.inf
+    return diff / _scale(objective)
 
 
 def gap_to(objective: float, reference: float, sense: str = "min") -> float:
-    """Relative distance of a solution's objective from a reference optimum, >= 0 if worse."""
+    """Distance of a solution's objective from a reference optimum, relative to
+    max(|reference|, GAP_SCALE): > 0 if worse, < 0 if better, 0 within round-off (GAP_ATOL)."""
     diff = objective - reference if sense == "min" else reference - objective
-    if abs(diff) <= 1e-7 * max(abs(objective), abs(reference)):
-        diff = 0.0  # solver round-off (SDP values are good to ~1e-8) is not a gap
-    if reference == 0:
-        return 0.0 if diff == 0 else math.inf * (1 if diff > 0 else -1)
-    return diff / abs(reference)
+    if abs(diff) <= _round_off(objective, reference):
+        return 0.0
+    return diff / _scale(reference)
 
 
 @dataclass

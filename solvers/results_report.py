@@ -19,7 +19,7 @@ from pathlib import Path
 from optgap.solvers import registry
 from optgap.solvers.compare import _mean_stat, gaps, read_records
 from optgap.solvers.errors import InputError
-from optgap.solvers.fields import refuse_nonempty_dir
+from optgap.solvers.fields import refuse_nonempty_dir, write_text_new
 from optgap.solvers.report import pct
 from optgap.solvers.result import Status
 from optgap.solvers.suite import load_plugins
@@ -48,7 +48,7 @@ def write_report(
     for (fam_id, objective), rs in sorted(groups.items()):
         _section(doc, out, fam_id, objective, rs)
     path = out / ("report.html" if fmt == "html" else "report.md")
-    path.write_text(doc.render(), encoding="utf-8")
+    write_text_new(path, doc.render(), force=True)  # the folder was checked above
     return path
 
 

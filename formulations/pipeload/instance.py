@@ -41,6 +41,8 @@ from optgap.solvers.result import SolveOptions
 FAMILY = "pipeload"
 VERSION = 1
 PARAMS = ("budget_mb", "latency_ms", "k", "points", "order")
+F.define_limit("pipeload.layers", 10_000, "layers")
+F.define_limit("pipeload.agents", 1_000, "loading agents")
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,10 @@ def params(inst: PipeloadInstance, options: SolveOptions) -> Params:
     budget = inst.budget_kb
     if options.param("budget_mb") is not None:
         v = options.param("budget_mb")
-        budget = None if v in ("none", "inf") else kb(_positive(v, "budget_mb"))
+        budget = None if v in ("none", "inf") else _qty(_positive(v, "budget_mb"), "budget_mb")
     bound = None
     if options.param("latency_ms") is not None:
-        bound = us(_positive(options.param("latency_ms"), "latency_ms"))
+        bound = _qty(_positive(options.param("latency_ms"), "latency_ms"), "latency_ms")
     elif options.slo_ms is not None:
         bound = us(options.slo_ms)
     k = None
@@ -156,6 +158,11 @@ def _positive(text: str | None, key: str, integer: bool = False) -> float:
     except (TypeError, ValueError):
         raise InputError(f"--param {key}={text!r}: expected a number") from None
     return F.number(v, f"--param {key}", minimum=0, exclusive_minimum=True, integer=integer)
+
+
+def _qty(v: float, key: str) -> int:
+    unit = "kB" if key.endswith("_mb") else "µs"
+    return F.quantity(v, f"--param {key}", 1000, unit, exclusive_minimum=True)
 
 
 def latency_bound_us(inst: PipeloadInstance, p: Params) -> int:
@@ -216,6 +223,7 @@ def load(data: Any) -> PipeloadInstance:
     version = top.get("version", VERSION)
     if version != VERSION:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
+    F.check_size("pipeload.layers", len(F.array(top["layers"], "layers")), "layers")
     layers = tuple(
         _layer(x, f"layers[{i}]") for i, x in enumerate(F.array(top["layers"], "layers", min_len=1))
     )
@@ -244,22 +252,28 @@ def load(data: Any) -> PipeloadInstance:
     bound = top.get("latency_bound_ms")
     inst = PipeloadInstance(
         layers=layers,
-        resident_kb=kb(F.number(top.get("resident_mb", 0), "resident_mb")),
-        agent_kb=kb(F.number(top.get("agent_mb", 0), "agent_mb")),
+        resident_kb=F.quantity(top.get("resident_mb", 0), "resident_mb", 1000, "kB"),
+        agent_kb=F.quantity(top.get("agent_mb", 0), "agent_mb", 1000, "kB"),
         k_min=k_min,
         k_max=k_max,
         budget_kb=None
         if budget is None
-        else kb(F.number(budget, "budget_mb", exclusive_minimum=True)),
+        else F.quantity(budget, "budget_mb", 1000, "kB", exclusive_minimum=True),
         latency_bound_us=None
         if bound is None
-        else us(F.number(bound, "latency_bound_ms", exclusive_minimum=True)),
+        else F.quantity(bound, "latency_bound_ms", 1000, "µs", exclusive_minimum=True),
         disk_kb_per_us=disk_rate,
         name=str(F.string(top["name"], "name")) if "name" in top else "",
         meta=_meta(top.get("meta", {})),
     )
     if inst.model_kb == 0:
         raise InputError("layers: every mem_mb is 0 (nothing to load)")
+    for i, x in enumerate(layers):
+        if solo_load_time(inst, x) > F.MAX_UNITS:
+            raise InputError(
+                f"layers[{i}] ({x.name}): loading {x.mem_kb / 1000:g} MB at disk_mb_s "
+                f"{float(disk_rate * 1000):g} takes over {F.MAX_UNITS / 1000:g} ms (10^12 µs)"
+            )
     return inst
 
 
@@ -267,9 +281,9 @@ def _layer(x: Any, path: str) -> Layer:
     F.obj(x, path, {"name", "load_ms", "compute_ms", "mem_mb"})
     return Layer(
         name=F.string(x["name"], f"{path}.name"),
-        load_us=us(F.number(x["load_ms"], f"{path}.load_ms")),
-        compute_us=us(F.number(x["compute_ms"], f"{path}.compute_ms")),
-        mem_kb=kb(F.number(x["mem_mb"], f"{path}.mem_mb")),
+        load_us=F.quantity(x["load_ms"], f"{path}.load_ms", 1000, "µs"),
+        compute_us=F.quantity(x["compute_ms"], f"{path}.compute_ms", 1000, "µs"),
+        mem_kb=F.quantity(x["mem_mb"], f"{path}.mem_mb", 1000, "kB"),
     )
 
 
@@ -280,8 +294,10 @@ def _agents(a: Any) -> tuple[int, int]:
         hi = int(F.number(a["max"], "agents.max", minimum=1, integer=True))
         if hi < lo:
             raise InputError(f"agents: max {hi} is below min {lo}")
+        F.check_size("pipeload.agents", hi, "agents.max")
         return lo, hi
     k = int(F.number(a, "agents", minimum=1, integer=True))
+    F.check_size("pipeload.agents", k, "agents")
     return k, k
 
 

@@ -42,9 +42,9 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
     K = cost_scale(space)
     x = [[m.NewBoolVar(f"x_{f}_{k}") for k in range(len(space.choices[f]))] for f in range(n)]
     S = [
-        m.NewIntVar(
+        m.NewIntVar(  # never an empty domain (see milp.py): the SLO rows prove infeasibility
             space.head[f],
-            space.slo_us - space.tail[f] - min(c.d for c in space.choices[f]),
+            max(space.head[f], space.slo_us - space.tail[f] - min(c.d for c in space.choices[f])),
             f"S_{f}",
         )
         for f in range(n)
@@ -75,7 +75,10 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
 
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
-    mode, space = prepare(inst, options)
+    try:
+        mode, space = prepare(inst, options)
+    except SP.NoConfiguration as e:
+        return Result("", "", "cpsat", Status.INFEASIBLE, message=str(e))
     stats = SP.presolve_stats(mode, space)
     if not space.feasible:
         return Result(
