@@ -748,7 +748,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from optgap.solvers.results_report import write_report
 
     path = write_report(args.results, args.out, fmt=args.format, force=args.force)
-    print(f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures"))
+    print(
+        f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures")
+    )
     return 0
 
 
