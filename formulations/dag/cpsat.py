@@ -240,7 +240,17 @@ def _hint_result(
 
 
 def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
-    write_cpsat(build(inst, options).model, path)
+    from optgap.solvers.backends import export_header
+
+    pattern = options.objective or "latency"
+    unit = "ms (makespan)" if pattern == "latency" else "MB (GPU memory)"
+    legend = [
+        "x_<op>_<device>: 1 if the operator runs on the device (ids as in the instance file)",
+        "S_<op>, E_<op>: start and end of the operator, integer µs; I_*: its interval",
+        "C: makespan in µs; the objective is scaled to ms / MB by the proto's scaling_factor",
+    ]
+    header = export_header("dag", "cpsat", pattern, unit, legend)
+    write_cpsat(build(inst, options).model, path, scale=1000, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers

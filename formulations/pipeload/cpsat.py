@@ -483,7 +483,18 @@ def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
         raise ValueError(reason)
     budget = p.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, p) if pattern == "memory" else None
-    write_cpsat(build(inst, pattern, budget, bound, in_order=p.in_order).model, path)
+    from optgap.solvers.backends import export_header
+
+    unit = "ms (latency)" if pattern == "latency" else "MB (peak memory)"
+    legend = [
+        "layers are numbered in file order: layer i = layers[i]",
+        "ls_i / rs_i: load start and run start of layer i, integer µs; load_*, hold_*, held_*:"
+        " its loading and residency intervals; k: number of loading agents",
+        "C: latency in µs (the memory pattern: peak in kB); scaled to ms / MB by scaling_factor",
+    ]
+    header = export_header("pipeload", "cpsat", pattern, unit, legend)
+    model = build(inst, pattern, budget, bound, in_order=p.in_order).model
+    write_cpsat(model, path, scale=1000, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers

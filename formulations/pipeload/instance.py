@@ -40,7 +40,7 @@ from optgap.solvers.result import SolveOptions
 
 FAMILY = "pipeload"
 VERSION = 1
-PARAMS = ("budget_mb", "latency_ms", "k", "points", "order")
+PARAMS = ("budget_mb", "latency_ms", "k", "points", "order", "sweep_s")  # sweep_s: pareto.py
 F.define_limit("pipeload.layers", 10_000, "layers")
 F.define_limit("pipeload.agents", 1_000, "loading agents")
 

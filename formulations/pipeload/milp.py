@@ -197,7 +197,21 @@ def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
     budget = prm.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, prm) if pattern == "memory" else None
     horizon = _horizon(inst, pattern, budget, bound)
-    write_pulp(build(inst, pattern, budget, horizon, prm.in_order)[0], path)
+    from optgap.solvers.backends import export_header
+
+    g = grid_us(inst)
+    unit = "ms (latency)" if pattern == "latency" else "MB (peak memory)"
+    legend = [
+        f"time is indexed in steps of {g} µs; layers numbered in file order (layer i = layers[i])",
+        "x_i_t: 1 if layer i starts loading at step t; y_i_t: 1 if it starts running at step t",
+        "k: number of loading agents; C: latency in steps; P: peak memory in kB",
+        f"the objective is written in ms (C x {g}/1000) or MB (P / 1000)",
+    ]
+    header = export_header("pipeload", "milp", pattern, unit, legend)
+    factor = g / 1000 if pattern == "latency" else 1e-3
+    write_pulp(
+        build(inst, pattern, budget, horizon, prm.in_order)[0], path, factor=factor, header=header
+    )
 
 
 def _horizon(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None) -> int:
