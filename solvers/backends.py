@@ -175,10 +175,13 @@ def write_pulp(prob, path: str) -> None:
 # ---------------------------------------------------------------------------- CP-SAT
 
 
-def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
+def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0, parameters=None):
     """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
 
-    ``scale`` divides objective and bound, for models written in integer units.
+    ``scale`` divides objective and bound, for models written in integer units. ``parameters``
+    (a dict of SatParameters fields) is set after the defaults: a stated gap limit, or a
+    solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
+    reads the solver's bound and decides.
     """
     from ortools.sat.python import cp_model
 
@@ -189,6 +192,8 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
+    for key, value in (parameters or {}).items():
+        setattr(p, key, value)
     code = solver.Solve(model)
     has_objective = model.HasObjective()
     if code == cp_model.OPTIMAL:
