@@ -241,11 +241,19 @@ def write_pulp(prob, path: str, *, factor: float = 1.0, header: list[str] = ()) 
 
 
 def solve_cpsat(
-    model, options: SolveOptions, *, scale: float = 1.0, limits: dict[str, Any] | None = None
+    model,
+    options: SolveOptions,
+    *,
+    scale: float = 1.0,
+    limits: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
 ):
     """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
 
-    ``scale`` divides objective and bound, for models written in integer units.
+    ``scale`` divides objective and bound, for models written in integer units. ``limits`` and
+    ``parameters`` (dicts of SatParameters fields) are set after the defaults: a stated gap
+    limit, or a solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
+    reads the solver's bound and decides.
     """
     from ortools.sat.python import cp_model
 
@@ -257,7 +265,7 @@ def solve_cpsat(
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
     p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
-    for key, value in (limits or {}).items():
+    for key, value in {**(limits or {}), **(parameters or {})}.items():
         setattr(p, key, value)
     code = solver.Solve(model)
     has_objective = model.HasObjective()
