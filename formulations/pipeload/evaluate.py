@@ -9,7 +9,8 @@ Trusted from the loader (``instance.load``): the layers in execution order with 
 names and quantised data (``load_us``, ``compute_us`` integer µs, ``mem_kb`` integer kB), the
 integers ``resident_kb``, ``agent_kb``, ``k_min`` ≤ ``k_max``, the optional ``budget_kb`` and
 ``latency_bound_us`` (integers > 0) and the optional shared disk ``disk_kb_per_us`` (a positive
-Fraction). Nothing else: no method of the instance is called.
+Fraction), and the list of ``--param`` names (PARAMS). Nothing else: no function or method of
+the instance module is called.
 
 Limits in force (never taken from the solution):
   budget (latency objective): ``--param budget_mb=X`` (``none`` / ``inf``: no budget), else the
@@ -58,6 +59,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from optgap.formulations.pipeload.instance import PARAMS  # the --param names, nothing else
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Evaluation, SolveOptions
 
@@ -84,13 +86,18 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
                 f"{options.objective!r}"
             ],
         )
+    for key, _ in options.params:
+        if key not in PARAMS:
+            raise InputError(
+                f"--param {key}: unknown key for pipeload (known: {', '.join(PARAMS)})"
+            )
+    budget = _budget_in_force(instance, options)  # both read: a bad override is an error
+    bound = _bound_in_force(instance, options)
     if objective == "pareto":
         return _front(instance, solution)
     if objective == "latency":
-        limit = ("budget_mb", _budget_in_force(instance, options))
-    else:
-        limit = ("latency_bound_ms", _bound_in_force(instance, options))
-    return _one(instance, solution, objective, limit)
+        return _one(instance, solution, objective, ("budget_mb", budget))
+    return _one(instance, solution, objective, ("latency_bound_ms", bound))
 
 
 # ------------------------------------------------------------------------------ limits
