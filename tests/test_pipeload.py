@@ -36,7 +36,9 @@ def _checked(inst, result):
     """The evaluator, given the options the method was asked with, accepts the answer and
     reproduces its objective exactly (µs / kB grid)."""
     asked = result.asked
-    ev = evaluate(inst, result.solution, replace(asked, objective=result.stats["objective_pattern"]))
+    ev = evaluate(
+        inst, result.solution, replace(asked, objective=result.stats["objective_pattern"])
+    )
     assert ev.feasible, ev.violations
     assert ev.objective == pytest.approx(result.objective, rel=1e-9, abs=1e-9)
     for key in ("latency_ms", "peak_mb"):  # the side figures a method reports, too
