@@ -29,6 +29,10 @@ from optgap.solvers.errors import InputError
 FAMILY = "dag"
 VERSION = 1
 KINDS = ("cpu", "gpu")
+F.define_limit("dag.operators", 100_000, "operators")
+F.define_limit("dag.edges", 1_000_000, "edges")
+F.define_limit("dag.devices", 1_000, "devices")
+F.define_limit("dag.slots", 1_000, "slots on one device")
 
 
 @dataclass(frozen=True)
@@ -115,17 +119,23 @@ class DagInstance:
 
     @cached_property
     def gpu_only_latency_us(self) -> int:
-        """Makespan of the GPU-only baseline (computed once: it is the default SLO)."""
-        from optgap.heuristics.dag.common import HeuristicFailure  # late: heuristics build on this
-        from optgap.heuristics.dag.heft import heft_schedule
+        """Makespan of the GPU-only baseline: the default SLO of the memory pattern.
 
-        try:
-            return heft_schedule(self, "gpu").makespan
-        except HeuristicFailure as e:
+        Written here, not taken from the heuristics (they build on this module): HEFT restricted
+        to the GPUs (an operator no GPU may run keeps its allowed devices), i.e. operators by
+        decreasing upward rank (mean time + costliest mean transfer path to an exit, ties by
+        topological position), each on the slot where it finishes earliest with insertion into
+        idle gaps, a device skipped once its memory is full. tests/test_dag.py checks that it
+        equals the `gpu-only` heuristic's makespan.
+        """
+        makespan = _gpu_only_makespan(self)
+        if makespan is None:
             raise InputError(
-                f"the memory pattern needs an SLO: the default, the GPU-only latency, does not "
-                f"exist here ({e}); give --slo-ms or slo_ms in the file"
-            ) from None
+                "the memory pattern needs an SLO: the default, the GPU-only latency, does not "
+                "exist here (the GPUs' memory cannot hold the GPU-only placement); give --slo-ms "
+                "or slo_ms in the file"
+            )
+        return makespan
 
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph()
@@ -142,8 +152,87 @@ def _ceil_div_bytes(nbytes: int, bandwidth_gb_s: float) -> int:
     return -((-q.numerator) // q.denominator)
 
 
+def _gpu_only_makespan(inst: DagInstance) -> int | None:
+    """The GPU-only HEFT makespan (see ``gpu_only_latency_us``); None if memory runs out."""
+    allowed = {}
+    for o in inst.operators:
+        every = inst.allowed(o)
+        allowed[o.id] = [d for d in every if d.kind == "gpu"] or every
+    ops = {o.id: o for o in inst.operators}
+    topo = list(inst.topological_order)
+    succ: dict[str, list[Edge]] = {i: [] for i in topo}
+    pred: dict[str, list[Edge]] = {i: [] for i in topo}
+    for e in inst.edges:
+        succ[e.src].append(e)
+        pred[e.dst].append(e)
+
+    def mean_transfer(nbytes: int, src: list[Device], dst: list[Device]) -> float:
+        pairs = [(a, b) for a in src for b in dst if a.id != b.id]
+        if not pairs:
+            return 0.0
+        return sum(inst.transfer_us(a.id, b.id, nbytes) for a, b in pairs) / len(pairs)
+
+    rank: dict[str, float] = {}
+    for i in reversed(topo):
+        devs = allowed[i]
+        mean = sum(inst.duration_us(ops[i], d) for d in devs) / len(devs)
+        rank[i] = mean + max(
+            (mean_transfer(e.bytes, devs, allowed[e.dst]) + rank[e.dst] for e in succ[i]),
+            default=0.0,
+        )
+    position = {i: k for k, i in enumerate(topo)}
+    dev_position = {d.id: k for k, d in enumerate(inst.devices)}
+    busy: dict[str, list[list[tuple[int, int]]]] = {
+        d.id: [[] for _ in range(d.slots)] for d in inst.devices
+    }
+    mem_free = {d.id: d.mem_capacity_kb for d in inst.devices}
+    end: dict[str, int] = {}
+    where: dict[str, str] = {}
+    for i in sorted(topo, key=lambda i: (-rank[i], position[i])):
+        best = None  # (finish, device position, start, device, slot)
+        for d in allowed[i]:
+            if mem_free[d.id] is not None and mem_free[d.id] < ops[i].mem_kb:
+                continue
+            ready = max(
+                (end[e.src] + inst.transfer_us(where[e.src], d.id, e.bytes) for e in pred[i]),
+                default=0,
+            )
+            p = inst.duration_us(ops[i], d)
+            for k, slot in enumerate(busy[d.id]):
+                t = ready
+                if p > 0:  # first gap of length p at or after `ready`
+                    for s, f in slot:
+                        if f <= t:
+                            continue
+                        if t + p <= s:
+                            break
+                        t = max(t, f)
+                cand = (t + p, dev_position[d.id], t, d.id, k)
+                if best is None or cand[:3] < best[:3]:
+                    best = cand
+        if best is None:
+            return None
+        finish, _, t, dev, k = best
+        if finish > t:
+            busy[dev][k].append((t, finish))
+            busy[dev][k].sort()
+        if mem_free[dev] is not None:
+            mem_free[dev] -= ops[i].mem_kb
+        end[i], where[i] = finish, dev
+    return max(end.values())
+
+
 def us(ms: float) -> int:
     return round(ms * 1000)
+
+
+def _us(value: Any, path: str, **kw: Any) -> int:
+    """A time in ms from the file, in integer µs (bounded: see fields.quantity)."""
+    return F.quantity(value, path, 1000, "µs", **kw)
+
+
+def _kb(value: Any, path: str) -> int:
+    return F.quantity(value, path, 1000, "kB")
 
 
 def kb(mb: float) -> int:
@@ -167,6 +256,9 @@ def load(data: Any) -> DagInstance:
     if version != VERSION:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
 
+    F.check_size("dag.devices", len(F.array(top["devices"], "devices")), "devices")
+    F.check_size("dag.operators", len(F.array(top["operators"], "operators")), "operators")
+    F.check_size("dag.edges", len(F.array(top.get("edges", []), "edges")), "edges")
     devices = [
         _device(d, f"devices[{i}]")
         for i, d in enumerate(F.array(top["devices"], "devices", min_len=1))
@@ -192,6 +284,7 @@ def load(data: Any) -> DagInstance:
         seen.add((e.src, e.dst))
 
     link, pair_links = _links(top.get("links", {}), device_ids)
+    _check_transfers(edges, [link, *pair_links.values()])
     slo = top.get("slo_ms")
     inst = DagInstance(
         devices=tuple(devices),
@@ -199,9 +292,7 @@ def load(data: Any) -> DagInstance:
         edges=tuple(edges),
         link=link,
         pair_links=pair_links,
-        slo_us=None
-        if slo is None
-        else us(F.number(slo, "slo_ms", minimum=0, exclusive_minimum=True)),
+        slo_us=None if slo is None else _us(slo, "slo_ms", exclusive_minimum=True),
         name=str(top.get("name", "")),
         meta=_meta(top.get("meta", {})),
     )
@@ -253,9 +344,15 @@ def _device(d: Any, path: str) -> Device:
     return Device(
         id=F.string(d["id"], f"{path}.id"),
         kind=F.string(d["kind"], f"{path}.kind", choices=KINDS),
-        slots=int(F.number(d.get("slots", 1), f"{path}.slots", minimum=1, integer=True)),
-        mem_capacity_kb=None if cap is None else kb(F.number(cap, f"{path}.mem_capacity_mb")),
+        slots=_slots(d.get("slots", 1), f"{path}.slots"),
+        mem_capacity_kb=None if cap is None else _kb(cap, f"{path}.mem_capacity_mb"),
     )
+
+
+def _slots(value: Any, path: str) -> int:
+    n = int(F.number(value, path, minimum=1, integer=True))
+    F.check_size("dag.slots", n, path)
+    return n
 
 
 def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
@@ -268,7 +365,7 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
     for kind, t in times.items():
         if kind not in KINDS:
             raise InputError(f"{path}.time_ms.{kind}: unknown device kind (expected cpu or gpu)")
-        time_us[kind] = us(F.number(t, f"{path}.time_ms.{kind}"))
+        time_us[kind] = _us(t, f"{path}.time_ms.{kind}")
     devices = None
     if o.get("devices") is not None:
         devices = tuple(
@@ -282,7 +379,7 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
     return Operator(
         id=op_id,
         time_us=time_us,
-        mem_kb=kb(F.number(o.get("mem_mb", 0), f"{path}.mem_mb")),
+        mem_kb=_kb(o.get("mem_mb", 0), f"{path}.mem_mb"),
         devices=devices,
         op_type=None if op_type is None else F.string(op_type, f"{path}.op_type"),
     )
@@ -300,10 +397,26 @@ def _edge(e: Any, path: str, op_ids: set[str]) -> Edge:
     return Edge(src, dst, int(F.number(e.get("bytes", 0), f"{path}.bytes", integer=True)))
 
 
+def _check_transfers(edges: list[Edge], links: list[Link]) -> None:
+    """The slowest transfer (largest edge over the slowest link) must fit the integer µs range."""
+    if not edges:
+        return
+    i, big = max(enumerate(edges), key=lambda ie: ie[1].bytes)
+    for link in links:
+        t = link.latency_us
+        if link.bandwidth_gb_s is not None and big.bytes:
+            t += _ceil_div_bytes(big.bytes, link.bandwidth_gb_s)
+        if t > F.MAX_UNITS:
+            raise InputError(
+                f"edges[{i}].bytes: moving {big.bytes} bytes takes {t / 1e3:.4g} ms on a link of "
+                f"{link.bandwidth_gb_s:g} GB/s; at most {F.MAX_UNITS / 1e3:g} ms (10^12 µs) allowed"
+            )
+
+
 def _link(d: dict, path: str) -> Link:
     bw = d.get("bandwidth_gb_s")
     return Link(
-        latency_us=us(F.number(d.get("latency_ms", 0), f"{path}.latency_ms")),
+        latency_us=_us(d.get("latency_ms", 0), f"{path}.latency_ms"),
         bandwidth_gb_s=None
         if bw is None
         else F.number(bw, f"{path}.bandwidth_gb_s", exclusive_minimum=True),
@@ -317,6 +430,7 @@ def _links(d: Any, device_ids: set[str]) -> tuple[Link, dict[frozenset[str], Lin
         path = f"links.pairs[{i}]"
         F.obj(p, path, {"devices"}, {"latency_ms", "bandwidth_gb_s"})
         ends = F.array(p["devices"], f"{path}.devices", min_len=2)
+        ends = [F.string(x, f"{path}.devices[{j}]") for j, x in enumerate(ends)]
         if len(ends) != 2 or ends[0] == ends[1]:
             raise InputError(f"{path}.devices: expected two different device ids")
         for j, dev in enumerate(ends):

@@ -66,6 +66,12 @@ FAMILY = "stages"
 VERSION = 1
 TRACES_DIR = Path(__file__).resolve().parents[2] / "instances" / "stages" / "traces"
 TRACE_NAMES = ("wits", "sine")
+F.define_limit("stages.stages", 100, "stages")
+F.define_limit("stages.seconds", 10_000_000, "seconds of arrivals")
+F.define_limit("stages.windows", 10_000, "windows")
+F.define_limit("stages.requests", 100_000_000, "requests in the trace")
+F.define_limit("stages.workers", 10_000, "workers per VM")
+F.define_limit("stages.memories", 1_000, "function memory sizes")
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,7 @@ def load(data: Any) -> StagesInstance:
             f"instance.version: unsupported version {top['version']!r} (this is {VERSION})"
         )
     raw = F.array(top["stages"], "stages", min_len=1)
+    F.check_size("stages.stages", len(raw), "stages")
     stages = tuple(_stage(x, f"stages[{i}]") for i, x in enumerate(raw))
     ids = [s.id for s in stages]
     for i, x in enumerate(ids):
@@ -417,14 +424,18 @@ def _stage(x: Any, path: str) -> Stage:
     fn_raw = d["fn_ms"]
     if not isinstance(fn_raw, dict) or not fn_raw:
         raise InputError(f"{path}.fn_ms: expected a non-empty object {{memory_mb: ms}}")
+    F.check_size("stages.memories", len(fn_raw), f"{path}.fn_ms")
     fn: dict[int, float] = {}
     for key, ms in fn_raw.items():
         try:
-            mem = int(key)
+            mem = int(key) if len(key) < 20 else 0
         except ValueError:
             raise InputError(f"{path}.fn_ms.{key}: the key must be a memory size in MB") from None
-        if mem <= 0 or str(mem) != str(key).strip():
-            raise InputError(f"{path}.fn_ms.{key}: the key must be a positive integer MB")
+        if not 0 < mem <= F.MAX_UNITS / 1000 or str(mem) != str(key).strip():
+            raise InputError(
+                f"{path}.fn_ms.{key[:20]}: the key must be a positive integer MB, "
+                f"at most {F.MAX_UNITS // 1000}"
+            )
         fn[mem] = F.number(ms, f"{path}.fn_ms.{key}", exclusive_minimum=True)
     ep = F.number(d["exit_prob"], f"{path}.exit_prob")
     if ep > 1:
@@ -448,9 +459,7 @@ def _vm(x: Any, path: str = "vm", quota: bool = True) -> VmType:
     if rho >= 1:
         raise InputError(f"{path}.max_utilisation: must be below 1 (a stable queue), got {rho:g}")
     mt = d.get("max_total")
-    workers = F.number(d["workers"], f"{path}.workers", minimum=1, integer=True)
-    if workers > 4096:
-        raise InputError(f"{path}.workers: at most 4096 workers per VM, got {workers}")
+    workers = _workers(d["workers"], f"{path}.workers")
     return VmType(
         price_per_hour=F.number(d["price_per_hour"], f"{path}.price_per_hour"),
         workers=workers,
@@ -458,6 +467,18 @@ def _vm(x: Any, path: str = "vm", quota: bool = True) -> VmType:
         max_utilisation=rho,
         max_total=None if mt is None else F.number(mt, f"{path}.max_total", integer=True),
     )
+
+
+def _workers(value: Any, path: str = "vm.workers") -> int:
+    n = F.number(value, path, minimum=1, integer=True)
+    F.check_size("stages.workers", n, path)
+    return n
+
+
+def _counts(counts: np.ndarray, path: str) -> None:
+    """Per-second counts (float, before the int64 cast): their total within the limit."""
+    total = float(np.sum(counts))
+    F.check_size("stages.requests", total, path)
 
 
 def _functions(x: Any) -> Functions:
@@ -486,6 +507,7 @@ def _arrivals(x: Any) -> tuple[dict[str, Any], int, np.ndarray]:
         {"trace", "scale", "start_s", "duration_s", "per_second", "rates", "seed"},
     )
     window = F.number(d["window_s"], "arrivals.window_s", minimum=1, integer=True)
+    F.check_size("stages.seconds", window, "arrivals.window_s")
     sources = [k for k in ("trace", "per_second", "rates") if k in d]
     if len(sources) != 1:
         raise InputError("arrivals: give exactly one of trace, per_second, rates")
@@ -506,21 +528,28 @@ def _arrivals(x: Any) -> tuple[dict[str, Any], int, np.ndarray]:
         if dur is None:
             dur = len(base) - start if start < len(base) else 0
         dur = F.number(dur, "arrivals.duration_s", minimum=1, integer=True)
-        idx = (start + np.arange(dur)) % len(base)
+        F.check_size("stages.seconds", dur, "arrivals.duration_s")
+        F.check_size("stages.windows", dur / window, "arrivals.duration_s / window_s")
+        idx = (start % len(base) + np.arange(dur)) % len(base)
         counts = base[idx].astype(np.float64) * scale
+        _counts(counts, "arrivals.scale")
         cum = np.floor(np.cumsum(counts) + 1e-9)
         per_second = np.diff(np.concatenate(([0.0], cum))).astype(np.int64)
         norm |= {"trace": name, "scale": scale, "start_s": start, "duration_s": dur}
     elif src == "per_second":
         arr = F.array(d["per_second"], "arrivals.per_second", min_len=1)
-        per_second = np.array(
-            [F.number(v, f"arrivals.per_second[{i}]", integer=True) for i, v in enumerate(arr)],
-            dtype=np.int64,
-        )
+        F.check_size("stages.seconds", len(arr), "arrivals.per_second")
+        F.check_size("stages.windows", len(arr) / window, "arrivals.per_second / window_s")
+        counts = [F.number(v, f"arrivals.per_second[{i}]", integer=True) for i, v in enumerate(arr)]
+        _counts(np.array(counts, dtype=np.float64), "arrivals.per_second")
+        per_second = np.array(counts, dtype=np.int64)
         norm["per_second"] = [int(v) for v in per_second]
     else:
         arr = F.array(d["rates"], "arrivals.rates", min_len=1)
+        F.check_size("stages.windows", len(arr), "arrivals.rates")
+        F.check_size("stages.seconds", len(arr) * window, "arrivals.rates x window_s")
         rates = [F.number(v, f"arrivals.rates[{i}]") for i, v in enumerate(arr)]
+        _counts(np.array(rates) * window, "arrivals.rates")
         seed = F.number(d.get("seed", 0), "arrivals.seed", integer=True)
         rng = np.random.default_rng(seed)
         per_second = rng.poisson(np.repeat(rates, window)).astype(np.int64)

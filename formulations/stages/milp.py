@@ -45,8 +45,6 @@ infeasible quota (stages without functions need more VMs than N) is proven by th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pulp
 from optgap.formulations.stages.plan import (
     check_params,
@@ -138,15 +136,10 @@ def _run(inst, options: SolveOptions, onehot: bool, warm=()) -> Result:
         for (s, t), var in v.items():
             var.setInitialValue(starts[0][1][s][t])
         hinted = True
-    # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks
-    # until the time limit ("Thread 0 ... waiting to start"); "threads 0" is CBC's serial mode
-    serial = backend == "cbc" and options.threads <= 1
+    # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks;
+    # solve_pulp passes no thread count for threads <= 1, i.e. CBC's serial mode
     out = solve_pulp(
-        prob,
-        replace(options, threads=0) if serial else options,
-        backend,
-        warm_start=hinted,
-        limits=node_limits(options),
+        prob, options, backend, warm_start=hinted, limits=node_limits(options, backend)
     )
     stats = {
         "variables": len(prob.variables()),
@@ -205,14 +198,20 @@ def _run(inst, options: SolveOptions, onehot: bool, warm=()) -> Result:
     )
 
 
-def node_limits(options: SolveOptions) -> dict[str, int]:
+def node_limits(options: SolveOptions, backend: str) -> dict[str, int]:
     """``--param max_nodes=N`` / ``max_solutions=N``: stop the branch and bound after N nodes or
-    N incumbents (deterministic limits, for tests of status honesty; N >= 0 / >= 1)."""
+    N incumbents (deterministic limits, for tests of status honesty; N >= 0 / >= 1), in the
+    solver's own names: CBC ``maxNodes`` / ``maxSolutions``, HiGHS ``mip_max_nodes`` /
+    ``mip_max_improving_sols``."""
+    names = {
+        "cbc": ("maxNodes", "maxSolutions"),
+        "highs": ("mip_max_nodes", "mip_max_improving_sols"),
+    }[backend]
     out = {}
     if options.param("max_nodes") is not None:
-        out["max_nodes"] = options.int_param("max_nodes", 0, lo=0)
+        out[names[0]] = options.int_param("max_nodes", 0, lo=0)
     if options.param("max_solutions") is not None:
-        out["max_solutions"] = options.int_param("max_solutions", 1, lo=1)
+        out[names[1]] = options.int_param("max_solutions", 1, lo=1)
     return out
 
 
@@ -263,5 +262,13 @@ def solve_onehot(inst, options: SolveOptions, warm=()) -> Result:
 
 def export(inst, options: SolveOptions, path: str) -> None:
     check_params(options)
+    from optgap.solvers.backends import export_header
+
     prob, _ = build(inst, slo_of(inst, options))
-    write_pulp(prob, path)
+    legend = [
+        "stages s and windows t numbered from 0 (stage s = stages[s], window t = arrivals[t])",
+        "v_s_t: VMs of stage s in window t; u_s_t: VMs launched (cold starts) at window t",
+        "x_*: requests of stage s in window t served by serverless functions; y_*: their memory",
+    ]
+    header = export_header("stages", "milp", "cost", "$ (cost of the plan)", legend)
+    write_pulp(prob, path, header=header)

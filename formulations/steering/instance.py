@@ -166,6 +166,18 @@ def _is_odd_prime(d: int) -> bool:
     return d > 2 and all(d % p for p in range(2, int(math.isqrt(d)) + 1))
 
 
+F.define_limit("steering.dim", 32, "dimensions of one party's system")
+F.define_limit("steering.joint_dim", 256, "dimensions of the joint state (dA x dB)")
+F.define_limit("steering.outcomes", 64, "outcomes of one measurement")
+
+
+def _dim(value: Any, path: str, minimum: int) -> int:
+    """A system dimension, checked against its limit before any matrix of that size exists."""
+    d = F.number(value, path, integer=True, minimum=minimum)
+    F.check_size("steering.dim", d, path)
+    return d
+
+
 def read_measurement(value: Any, path: str, dim: int) -> Measurement:
     keys = {"pauli", "bloch", "identity", "observable", "povm", "mub"}
     F.obj(value, path, set(), keys | {"sharpness"})
@@ -224,6 +236,7 @@ def read_measurement(value: Any, path: str, dim: int) -> Measurement:
         )
     if kind == "povm":
         els = F.array(value["povm"], f"{path}.povm", min_len=2)
+        F.check_size("steering.outcomes", len(els), f"{path}.povm")
         effects = []
         for i, e in enumerate(els):
             m = matrix_from_json(e, f"{path}.povm[{i}]", (dim, dim))
@@ -274,7 +287,8 @@ def read_state(value: Any, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         if key not in allowed:
             raise InputError(f"{path}.{key}: not a field of a {kind} state")
     if kind == "phi-plus":
-        d = F.number(value.get("dim", 2), f"{path}.dim", integer=True, minimum=2)
+        d = _dim(value.get("dim", 2), f"{path}.dim", 2)
+        F.check_size("steering.joint_dim", d * d, f"{path}.dim x dim")
         psi = np.eye(d, dtype=complex).reshape(d * d) / math.sqrt(d)
         rho, dims = np.outer(psi, psi.conj()), (d, d)
     elif kind == "singlet":
@@ -293,10 +307,9 @@ def read_state(value: Any, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         dl = F.array(value["dims"], f"{path}.dims")
         if len(dl) != 2:
             raise InputError(f"{path}.dims: expected [dA, dB], got {len(dl)} entries")
-        dims = tuple(
-            F.number(x, f"{path}.dims[{i}]", integer=True, minimum=1) for i, x in enumerate(dl)
-        )
+        dims = tuple(_dim(x, f"{path}.dims[{i}]", 1) for i, x in enumerate(dl))
         n = dims[0] * dims[1]
+        F.check_size("steering.joint_dim", n, f"{path}.dims")
         rho = matrix_from_json({k: value[k] for k in ("re", "im") if k in value}, path, (n, n))
         check_density(rho, path)
     if "visibility" in value:
@@ -404,7 +417,7 @@ def load(data: Any) -> SteeringInstance:
     dim_b = dims[1] if dims else None
     dim_a = dims[0] if dims else None
     if "dim" in data:
-        dim_b = F.number(data["dim"], f"{path}.dim", integer=True, minimum=2)
+        dim_b = _dim(data["dim"], f"{path}.dim", 2)
 
     def settings(key: str, dim: int | None) -> tuple[Measurement, ...] | None:
         if key not in data:
@@ -413,6 +426,7 @@ def load(data: Any) -> SteeringInstance:
         if len(items) > MAX_SETTINGS:
             raise InputError(f"{path}.{key}: at most {MAX_SETTINGS} settings, got {len(items)}")
         d = dim if dim is not None else _guess_dim(items)
+        F.check_size("steering.dim", d, f"{path}.{key}: the matrices")
         return tuple(read_measurement(m, f"{path}.{key}[{i}]", d) for i, m in enumerate(items))
 
     alice = settings("alice", dim_a)

@@ -43,6 +43,9 @@ from optgap.solvers.errors import InputError
 
 FAMILY = "workflow"
 VERSION = 1
+F.define_limit("workflow.functions", 10_000, "functions")
+F.define_limit("workflow.edges", 100_000, "edges")
+F.define_limit("workflow.configurations", 10_000, "configurations (CPU x memory levels)")
 LAMBDA_MB_PER_VCPU = 1769.0
 PRICE_PRESETS: dict[str, tuple[float, float, float]] = {
     # (per vCPU-second, per GB-second, per request)
@@ -150,8 +153,11 @@ def load(data: Any) -> WorkflowInstance:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
     cpu_grid = _grid(top["cpu_grid"], "cpu_grid")
     mem_grid = _grid(top["mem_grid_mb"], "mem_grid_mb")
+    F.check_size("workflow.configurations", len(cpu_grid) * len(mem_grid), "cpu_grid x mem_grid_mb")
+    F.check_size("workflow.functions", len(F.array(top["functions"], "functions")), "functions")
+    F.check_size("workflow.edges", len(F.array(top.get("edges", []), "edges")), "edges")
     prices = _prices(top["prices"])
-    slo = us(F.number(top["slo_ms"], "slo_ms", exclusive_minimum=True))
+    slo = F.quantity(top["slo_ms"], "slo_ms", 1000, "µs", exclusive_minimum=True)
     if slo <= 0:
         raise InputError("slo_ms: must be at least 0.001 ms (1 µs)")
     functions = [
@@ -262,11 +268,7 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
                 )
             table.append(
                 tuple(
-                    None
-                    if t is None
-                    else _positive_us(
-                        F.number(t, f"{mp}.runtime_ms[{i}][{j}]"), f"{mp}.runtime_ms[{i}][{j}]"
-                    )
+                    None if t is None else _positive_us(t, f"{mp}.runtime_ms[{i}][{j}]")
                     for j, t in enumerate(row)
                 )
             )
@@ -289,6 +291,12 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
             raise InputError(f"{mp}.working_set_mb: {ws:g} is below base_mem_mb {base:g}")
         if serial + parallel <= 0:
             raise InputError(f"{mp}: serial_ms + parallel_ms must be > 0")
+        slowest = (serial + parallel / min(cpu_grid[0], par)) * (1.0 + slow)
+        if not slowest * 1000 <= F.MAX_UNITS:
+            raise InputError(
+                f"{mp}: the runtime at the smallest configuration, {slowest:.4g} ms, exceeds "
+                f"{F.MAX_UNITS / 1000:g} ms (10^12 µs)"
+            )
         runtime = tuple(
             tuple(
                 parametric_runtime_us(serial, parallel, par, base, ws, slow, c, m) for m in mem_grid
@@ -303,8 +311,9 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
     return Function(fid, stored, runtime)
 
 
-def _positive_us(ms: float, path: str) -> int:
-    t = us(ms)
+def _positive_us(value: Any, path: str) -> int:
+    ms = F.number(value, path)
+    t = F.quantity(ms, path, 1000, "µs")
     if t <= 0:
         raise InputError(f"{path}: a runtime must be at least 0.001 ms (1 µs), got {ms:g}")
     return t

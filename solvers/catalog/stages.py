@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from optgap.formulations.stages import dp as stages_dp
 from optgap.formulations.stages import evaluate as stages_evaluate
 from optgap.formulations.stages import instance as stages_instance
-from optgap.formulations.stages import milp as stages_milp
-from optgap.formulations.stages import plot as stages_plot
-from optgap.formulations.stages import whole as stages_whole
-from optgap.heuristics.stages import baselines as stages_baselines
-from optgap.heuristics.stages import libra as stages_libra
-from optgap.heuristics.stages import serflow as stages_serflow
-from optgap.heuristics.stages import whole as stages_whole_libra
 from optgap.instances.stages import generate as stages_generate
+from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
+
+# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+stages_dp = lazy_module("optgap.formulations.stages.dp")
+stages_milp = lazy_module("optgap.formulations.stages.milp")
+stages_plot = lazy_module("optgap.formulations.stages.plot")
+stages_baselines = lazy_module("optgap.heuristics.stages.baselines")
+stages_libra = lazy_module("optgap.heuristics.stages.libra")
+stages_serflow = lazy_module("optgap.heuristics.stages.serflow")
+stages_whole = lazy_module("optgap.formulations.stages.whole")
+stages_whole_libra = lazy_module("optgap.heuristics.stages.whole")
 
 register_family(
     Family(

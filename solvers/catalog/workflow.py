@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from optgap.formulations.workflow import cpsat as wf_cpsat
 from optgap.formulations.workflow import evaluate as wf_evaluate
 from optgap.formulations.workflow import instance as wf_instance
-from optgap.formulations.workflow import milp as wf_milp
-from optgap.formulations.workflow import plot as wf_plot
-from optgap.heuristics.workflow import aarc as wf_aarc
-from optgap.heuristics.workflow import bo as wf_bo
-from optgap.heuristics.workflow import fitmilp as wf_fitmilp
-from optgap.heuristics.workflow import memsweep as wf_memsweep
 from optgap.instances.workflow import generate as wf_generate
+from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
+
+# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+wf_cpsat = lazy_module("optgap.formulations.workflow.cpsat")
+wf_milp = lazy_module("optgap.formulations.workflow.milp")
+wf_plot = lazy_module("optgap.formulations.workflow.plot")
+wf_aarc = lazy_module("optgap.heuristics.workflow.aarc")
+wf_bo = lazy_module("optgap.heuristics.workflow.bo")
+wf_fitmilp = lazy_module("optgap.heuristics.workflow.fitmilp")
+wf_memsweep = lazy_module("optgap.heuristics.workflow.memsweep")
 
 register_family(
     Family(
