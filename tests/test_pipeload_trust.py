@@ -473,6 +473,20 @@ def test_out_of_time_returns_the_warm_start_as_feasible():
             assert ev.feasible and ev.objective == r.objective
 
 
+def test_a_false_infeasible_beside_a_feasible_warm_start_is_not_believed(monkeypatch):
+    """CBC 2.10 answers "pre-processing says infeasible" when its limit cuts presolve short (seen
+    on a 20-layer instance at 0.8 s). The warm start solves the model, so the MILP returns it."""
+    from optgap.formulations.pipeload import milp
+    from optgap.solvers.backends import Outcome
+
+    monkeypatch.setattr(milp, "solve_pulp", lambda *a, **k: Outcome(Status.INFEASIBLE))
+    inst = load(TOY)
+    for objective in ("latency", "memory"):
+        r = _solve(inst, "milp", objective=objective)
+        assert r.status == Status.FEASIBLE and "solver fault" in r.message, (objective, r.status)
+        assert evaluate(inst, r.solution, _opts(objective=objective)).feasible
+
+
 def test_a_rejected_warm_start_is_not_used(monkeypatch):
     """A planner that lies (a schedule breaking the budget, claimed at 9 ms, below the optimum
     of 11 ms) is rejected by the evaluator and reported; the exact answer is still the optimum

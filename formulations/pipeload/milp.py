@@ -26,9 +26,11 @@ Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i
 Warm starts (the solve layer's evaluator-accepted heuristic answers, ``warm=``): the fastest
 that fits the budget sets H (latency objective); floored to the grid (which keeps it feasible,
 above) it is CBC's starting solution unless ``--no-hint``; if the solver finds nothing in time it
-is the answer, ``feasible`` with the solver's bound. The limit covers the whole method: the
-build stops (and the method falls back or reports ``time_limit``) when it runs out. A latency
-bound below latency_lower_bound_us is infeasible up front. This module imports no heuristic.
+is the answer, ``feasible`` with the solver's bound (and also when the solver calls the model
+infeasible although the warm start solves it: CBC does when its limit cuts presolve short).
+The limit covers the whole method: the build stops (and the method falls back or reports
+``time_limit``) when it runs out. A latency bound below latency_lower_bound_us is infeasible up
+front. This module imports no heuristic.
 """
 
 from __future__ import annotations
@@ -189,6 +191,11 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
     bound_out = None if out.bound is None else out.bound * scale
     if out.status == Status.TIME_LIMIT and best is not None:
         return _fallback(inst, backend, pattern, best, extra, bound_out, stats, out.message)
+    if out.status == Status.INFEASIBLE and best is not None:
+        # the warm start, floored to the grid, is a solution of this very model: the claim is
+        # wrong (CBC 2.10 says "pre-processing says infeasible" when its limit cuts presolve)
+        why = f"{backend} said infeasible although the warm start is feasible (a solver fault)"
+        return _fallback(inst, backend, pattern, best, extra, None, stats, why)
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         if out.status == Status.INFEASIBLE and pattern == "memory":
