@@ -667,3 +667,23 @@ def test_strategies_reach_binding_budgets_and_several_agents():
         "two loads at once",
     ):
         assert seen[what] > 0, seen
+
+
+def test_a_layer_of_no_memory_on_a_shared_disk_takes_its_load_time():
+    """It asks nothing of the disk (rate 0): the simulator and the evaluator used to divide by
+    that rate. By hand: one agent, loads 0-4 (a, 10 MB at 2.5 GB/s on a 3 GB/s disk) and 4-6
+    (b, 0 MB, 2 ms); runs 4-5 and 6-7: 7 ms."""
+    data = {
+        **TOY,
+        "layers": [
+            {"name": "a", "load_ms": 4, "compute_ms": 1, "mem_mb": 10},
+            {"name": "b", "load_ms": 2, "compute_ms": 1, "mem_mb": 0},
+        ],
+        "agents": 1,
+        "disk_mb_s": 3000,
+    }
+    inst = load(data)
+    r = _solve(inst, "pipeload")
+    assert r.status == Status.FEASIBLE and r.objective == 7.0
+    ev = evaluate(inst, r.solution, _opts())
+    assert ev.feasible and ev.objective == 7.0
