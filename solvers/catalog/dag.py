@@ -47,7 +47,11 @@ register_method(
         ("cpsat",),
         BOTH,
         export=dag_cpsat.export,
-        params=dag_cpsat.PARAMS,
+        params=(
+            "gap",
+            "abs_gap",
+            "hint",
+        ),  # = formulations.dag.cpsat.PARAMS (kept literal: lazy import)
         warm_start=WARM,
     )
 )
