@@ -187,25 +187,73 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
 
 
-def write_pulp(prob, path: str) -> None:
-    """Write a pulp model as LP or MPS, by the file's extension."""
-    if path.endswith(".mps"):
-        prob.writeMPS(path)
-    elif path.endswith(".lp"):
-        prob.writeLP(path)
-    else:
-        raise ValueError("a MILP is exported as .lp or .mps")
+def export_header(
+    family: str, method: str, objective: str, unit: str, legend: list[str], sense: str = "min"
+) -> list[str]:
+    """The comment lines every exported model starts with: what it is, the objective's unit, and
+    how its variables map back to the family's decisions."""
+    return [
+        f"optgap export: family {family}, method {method}, objective {objective}",
+        f"{'minimise' if sense == 'min' else 'maximise'}; objective value in {unit}, "
+        "the same number `optgap solve` reports (constant and scaling are in the file)",
+        "variables:",
+        *(f"  {line}" for line in legend),
+    ]
+
+
+def write_pulp(prob, path: str, *, factor: float = 1.0, header: list[str] = ()) -> None:
+    """Write a pulp model as LP (.lp) or MPS (.mps); any other extension is refused.
+
+    The objective written is ``factor`` x the model's, its constant included as a variable fixed
+    at 1 (``objective_constant``), so another solver reports the optimum `optgap solve` does
+    (LP and MPS have no portable objective offset). ``header`` becomes comment lines.
+    """
+    import pulp
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".lp", ".mps"):
+        raise ValueError(
+            f"{path}: a MILP is exported as .lp or .mps, not {ext or 'no extension'!r}"
+        )
+    original = prob.objective
+    constant = float(original.constant or 0.0)
+    expr = pulp.LpAffineExpression({v: c * factor for v, c in original.items()})
+    if constant:
+        one = pulp.LpVariable("objective_constant", lowBound=1, upBound=1)
+        expr += constant * factor * one
+    prob.objective = expr
+    try:
+        if ext == ".mps":
+            prob.writeMPS(path)
+        else:
+            prob.writeLP(path)
+    finally:
+        prob.objective = original
+    if header:
+        lead = "\\ " if ext == ".lp" else "* "
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(f"{lead}{line}\n" for line in header) + body)
 
 
 # ---------------------------------------------------------------------------- CP-SAT
 
 
 def solve_cpsat(
-    model, options: SolveOptions, *, scale: float = 1.0, limits: dict[str, Any] | None = None
+    model,
+    options: SolveOptions,
+    *,
+    scale: float = 1.0,
+    limits: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
 ):
     """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
 
-    ``scale`` divides objective and bound, for models written in integer units.
+    ``scale`` divides objective and bound, for models written in integer units. ``limits`` and
+    ``parameters`` (dicts of SatParameters fields) are set after the defaults: a stated gap
+    limit, or a solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
+    reads the solver's bound and decides.
     """
     from ortools.sat.python import cp_model
 
@@ -217,7 +265,7 @@ def solve_cpsat(
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
     p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
-    for key, value in (limits or {}).items():
+    for key, value in {**(limits or {}), **(parameters or {})}.items():
         setattr(p, key, value)
     code = solver.Solve(model)
     has_objective = model.HasObjective()
@@ -238,10 +286,34 @@ def solve_cpsat(
     )
 
 
-def write_cpsat(model, path: str) -> None:
-    """Write the CP-SAT model proto: text for .pbtxt/.txt, binary otherwise."""
-    if not model.ExportToFile(path):
+def write_cpsat(model, path: str, *, scale: float = 1.0, header: list[str] = ()) -> None:
+    """Write a CP-SAT model proto: text for .pbtxt, binary for .pb; other extensions refused.
+
+    The proto's objective carries ``scaling_factor`` = 1/scale (times any factor it had), so
+    CP-SAT on the file reports the objective in the units `optgap solve` does (its offset is
+    already in the proto). ``header`` goes into the model's name and, for text, into comments.
+    """
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".pb", ".pbtxt"):
+        raise ValueError(
+            f"{path}: a CP-SAT model is exported as .pb (binary) or .pbtxt (text), "
+            f"not {ext or 'no extension'!r}"
+        )
+    m = model.clone()
+    proto = m.proto
+    if proto.has_objective():
+        obj = proto.objective
+        obj.scaling_factor = (obj.scaling_factor or 1.0) / scale
+    if header:
+        proto.name = "\n".join(header)
+    # ExportToFile writes text when the name ends with "txt", binary otherwise
+    if not m.export_to_file(path):
         raise OSError(f"could not write {path}")
+    if header and ext == ".pbtxt":
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(f"# {line}\n" for line in header) + body)
 
 
 # ---------------------------------------------------------------------------- cvxpy

@@ -425,7 +425,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from optgap.schemas import schema
+    from optgap.schema import schema
 
     registry.family(args.family)  # an unknown family is a one-line error
     _print_json(schema(args.family, solution=args.solution))
@@ -748,7 +748,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from optgap.solvers.results_report import write_report
 
     path = write_report(args.results, args.out, fmt=args.format, force=args.force)
-    print(f"wrote {path} and its figures")
+    print(
+        f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures")
+    )
     return 0
 
 

@@ -231,7 +231,7 @@ def test_report_markdown_and_html(tmp_path):
     for line in text.splitlines():  # every table row has as many cells as its header
         if line.startswith("| "):
             assert line.count("|") == 13, line
-    assert page.name == "report.html" and '<img src="dag-latency-gap.png"' in page.read_text()
+    assert page.name == "report.html" and '<img src="data:image/png;base64,' in page.read_text()
 
 
 def test_adversary_finds_and_saves_reproducible_worst_cases(tmp_path):

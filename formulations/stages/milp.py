@@ -216,5 +216,13 @@ def solve_onehot(inst, options: SolveOptions) -> Result:
 
 def export(inst, options: SolveOptions, path: str) -> None:
     check_params(options)
+    from optgap.solvers.backends import export_header
+
     prob, _ = build(inst, slo_of(inst, options))
-    write_pulp(prob, path)
+    legend = [
+        "stages s and windows t numbered from 0 (stage s = stages[s], window t = arrivals[t])",
+        "v_s_t: VMs of stage s in window t; u_s_t: VMs launched (cold starts) at window t",
+        "x_*: requests of stage s in window t served by serverless functions; y_*: their memory",
+    ]
+    header = export_header("stages", "milp", "cost", "$ (cost of the plan)", legend)
+    write_pulp(prob, path, header=header)

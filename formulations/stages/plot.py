@@ -14,6 +14,7 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     from optgap.formulations.stages.evaluate import evaluate
 
     sol = data.get("solution")
@@ -35,10 +36,14 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
         )
         ax.set_ylabel(f"{instance.stages[s].id}\nreq/s")
         twin = ax.twinx()
-        twin.step(hours, vms, where="post", color="tab:green", lw=1)
+        twin.step(hours, vms, where="post", color="tab:green", lw=1, label="VMs (right axis)")
         twin.set_ylabel("VMs", color="tab:green")
+        twin.yaxis.set_major_locator(MaxNLocator(integer=True))  # VM counts are whole
+        twin.set_ylim(bottom=0)
         if s == 0:
-            ax.legend(loc="upper right", fontsize=7)
+            lines, labels = ax.get_legend_handles_labels()
+            more, more_labels = twin.get_legend_handles_labels()
+            ax.legend(lines + more, labels + more_labels, loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("hours")
     fig.suptitle(
         f"{instance.name or 'stages'}: {data.get('method', '?')} ({data.get('status', '?')}), "
