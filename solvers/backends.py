@@ -7,15 +7,23 @@ thread count and the seed, and reporting status and best bound honestly.
 - ``solve_cpsat``: OR-Tools CP-SAT, bound from ``BestObjectiveBound``.
 - ``solve_cvxpy``: Clarabel or SCS; the bound is not a certified dual bound for SCS (first-order
   accuracy), so only a status ``optimal`` from Clarabel counts as proven.
+
+Each adapter takes ``limits``: solver options that stop the search deterministically (a node,
+solution, conflict or iteration limit, e.g. CBC ``{"maxSolutions": 1}``, HiGHS
+``{"mip_max_improving_sols": 1}``, CP-SAT ``{"stop_after_first_solution": True}``, SCS
+``{"max_iters": 5}``). The status tests use them to stop a solve with an incumbent without
+depending on the machine's speed; a stop for any reason other than proof is never ``optimal``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from optgap.solvers.result import SolveOptions, Status
 
@@ -37,7 +45,12 @@ class Outcome:
 
 
 def solve_pulp(
-    prob, options: SolveOptions, backend: str | None = None, *, warm_start: bool = False
+    prob,
+    options: SolveOptions,
+    backend: str | None = None,
+    *,
+    warm_start: bool = False,
+    limits: dict[str, Any] | None = None,
 ) -> Outcome:
     """Solve a pulp minimisation problem with CBC or HiGHS.
 
@@ -59,9 +72,9 @@ def solve_pulp(
         prob.objective = original * scale
     try:
         if backend == "cbc":
-            out = _solve_cbc(prob, options, warm_start)
+            out = _solve_cbc(prob, options, warm_start, limits or {})
         else:
-            out = _solve_highs(prob, options)
+            out = _solve_highs(prob, options, limits or {})
     finally:
         prob.objective = original
     if out.bound is not None:
@@ -89,7 +102,9 @@ def _objective_scale(objective) -> float:
     return 10.0 ** -math.floor(math.log10(max(coefs)))
 
 
-def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome:
+def _solve_cbc(
+    prob, options: SolveOptions, warm_start: bool = False, limits: dict[str, Any] | None = None
+) -> Outcome:
     import pulp
 
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
@@ -105,7 +120,8 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
             gapAbs=0.0,
             logPath=log_path,
             warmStart=warm_start,
-            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"]
+            + [f"{k} {v}" for k, v in (limits or {}).items()],
         )
         prob.solve(solver)
         with open(log_path, encoding="utf-8", errors="replace") as f:
@@ -130,7 +146,7 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
     return Outcome(Status.ERROR, message=f"CBC status {pulp.LpStatus[prob.status]}")
 
 
-def _solve_highs(prob, options: SolveOptions) -> Outcome:
+def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = None) -> Outcome:
     import highspy
     import pulp
 
@@ -146,8 +162,12 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         # HiGHS 1.14's MIP presolve returns wrong "optimal" answers on rare models (F1: an xfail
         # no longer; F3: 2 % too costly, even on a 2-variable MIP). Correctness first: off.
         **({"presolve": "off"} if prob.isMIP() else {}),
+        **(limits or {}),
     )
-    prob.solve(solver)
+    # pulp's status table lacks some HiGHS statuses (kSolutionLimit: a node or solution limit)
+    # and raises KeyError; it has copied the variable values by then, and the status is read below
+    with contextlib.suppress(KeyError):
+        prob.solve(solver)
     h = prob.solverModel
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -220,10 +240,20 @@ def write_pulp(prob, path: str, *, factor: float = 1.0, header: list[str] = ()) 
 # ---------------------------------------------------------------------------- CP-SAT
 
 
-def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
+def solve_cpsat(
+    model,
+    options: SolveOptions,
+    *,
+    scale: float = 1.0,
+    limits: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+):
     """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
 
-    ``scale`` divides objective and bound, for models written in integer units.
+    ``scale`` divides objective and bound, for models written in integer units. ``limits`` and
+    ``parameters`` (dicts of SatParameters fields) are set after the defaults: a stated gap
+    limit, or a solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
+    reads the solver's bound and decides.
     """
     from ortools.sat.python import cp_model
 
@@ -235,6 +265,8 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
     p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
+    for key, value in {**(limits or {}), **(parameters or {})}.items():
+        setattr(p, key, value)
     code = solver.Solve(model)
     has_objective = model.HasObjective()
     if code == cp_model.OPTIMAL:
@@ -287,7 +319,13 @@ def write_cpsat(model, path: str, *, scale: float = 1.0, header: list[str] = ())
 # ---------------------------------------------------------------------------- cvxpy
 
 
-def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> Outcome:
+def solve_cvxpy(
+    problem,
+    options: SolveOptions,
+    backend: str | None = None,
+    *,
+    limits: dict[str, Any] | None = None,
+) -> Outcome:
     """Solve a cvxpy problem with Clarabel or SCS.
 
     For a minimisation the dual value is a lower bound; for a maximisation an upper bound. The
@@ -308,6 +346,7 @@ def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> O
         }
     else:
         raise ValueError(f"unknown SDP backend {backend!r}")
+    kwargs.update(limits or {})
     try:
         problem.solve(verbose=bool(options.verbose), **kwargs)
     except cp.error.SolverError as e:

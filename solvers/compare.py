@@ -150,7 +150,7 @@ def run(
     by_key = {t.key: t for t in tasks}
     done = read_records(out, expect=set(by_key)) if resume else {}
     if retry_failed:
-        lost = {k for k, r in done.items() if r.get("failure")}
+        lost = {k for k, r in done.items() if _lost(r)}
         if lost:
             _drop_records(out, lost)
             done = {k: r for k, r in done.items() if k not in lost}
@@ -217,6 +217,15 @@ def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, 
             )
         records[r["key"]] = r
     return records
+
+
+def _lost(record: dict[str, Any]) -> bool:
+    """A task the harness lost (not a method's own answer): marked `failure`, or, in files
+    written before that field existed, recognised by the harness's own message."""
+    if record.get("failure"):
+        return True
+    message = str(record.get("message", ""))
+    return message.startswith(("worker process died", "killed by the harness"))
 
 
 def _drop_records(path: Path, keys: set[str]) -> None:

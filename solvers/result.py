@@ -140,6 +140,9 @@ class Result:
             if not isinstance(v, dict):
                 raise InputError(f"solution file.{key}: expected an object, got {type_name(v)}")
             out[key] = v
+        pattern = out.get("stats", {}).get("objective_pattern")
+        if pattern is not None:  # the CLI judges against it when --objective is not given
+            string(pattern, "solution file.stats.objective_pattern")
         return cls(**out)
 
 

@@ -24,6 +24,24 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
 - bell-local:      {"a": [±1], "b": [±1]}; certified bound enumerated here.
 - double-violation: {"weights": q_s, "alice": [[A^s_x]] (iff the instance leaves Alice free),
                    "dual": {"w": w}}; value min_{AB, AC} Σ_s q_s (W(s, A^s) - C(s)).
+
+Claims (optional in every solution; the sdp method writes both): ``"bound"`` (a number: an
+upper bound on the quantity) is REJECTED when it is below the certified bound recomputed here by
+more than BOUND_TOL (1e-9 absolute and relative) -- or when no certificate is given -- and when
+it is below the solution's own value; ``"status": "optimal"`` is rejected unless a certificate
+gives a bound within OPTIMAL_TOL = 1e-6 (absolute) of the recomputed value. The certified bound
+is returned in ``Evaluation.certified_bound`` (None without a valid certificate).
+
+Violation kinds (each names what broke): a signalling or unnormalised assemblage, a non-PSD
+operator, an effect or observable with spectrum outside its range (F ⪰ 0, Σ F ⪯ I, -I ⪯ A ⪯ I),
+a state (vector, density matrix, Gram/moment matrix) not normalised or not PSD, outcomes not ±1,
+weights not a probability vector, and the two claims above. Any other malformed value (a
+string, NaN, Infinity, an integer beyond float range, a nested list, a wrong shape) is a
+rejection naming the field, never an exception.
+
+Trusted from the loader: the instance's state ρ (Hermitian, PSD, trace 1), its measurements'
+effects and outcome values (PSD, complete), the expression and the strategies, as validated by
+formulations/steering/instance.py; nothing else of the model is used.
 """
 
 from __future__ import annotations
@@ -39,6 +57,13 @@ from optgap.solvers.result import Evaluation, SolveOptions
 
 FEAS_TOL = 1e-9  # primal feasibility (eigenvalues, equalities), absolute
 CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
+# a solution claiming "status": "optimal" needs a certified bound within OPTIMAL_TOL (absolute)
+# of its recomputed value (the sdp method's CERT_GAP); a claimed "bound" may not be tighter than
+# the recomputed certified bound by more than BOUND_TOL (absolute + relative: the two codes
+# compute the same bound in a different order of operations)
+OPTIMAL_TOL = 1e-6
+BOUND_TOL = 1e-9
+MAX_ABS = 1e12  # no entry of a solution matrix or vector may exceed this in magnitude
 
 
 class _Bad(Exception):
@@ -54,9 +79,30 @@ def _mat(v: Any, path: str, shape: tuple[int, int] | None = None) -> np.ndarray:
         m = matrix_from_json(v, path, shape)
     except InputError as e:
         raise _Bad(str(e)) from None
+    except OverflowError:
+        raise _Bad(f"{path}: a number beyond float range") from None
     if m.ndim != 2:
         raise _Bad(f"{path}: expected a matrix")
+    if not np.all(np.isfinite(m)) or float(np.abs(m).max()) > MAX_ABS:
+        raise _Bad(f"{path}: entries must be finite and at most {MAX_ABS:g} in magnitude")
     return m
+
+
+def _num(v: Any, path: str) -> float:
+    """A finite real number of magnitude <= MAX_ABS (bool and strings rejected)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _Bad(f"{path}: expected a number")
+    try:
+        x = float(v)
+    except OverflowError:
+        raise _Bad(f"{path}: a number beyond float range") from None
+    if not math.isfinite(x) or abs(x) > MAX_ABS:
+        raise _Bad(f"{path}: expected a finite number of magnitude <= {MAX_ABS:g}")
+    return x
+
+
+def _vec(v: Any, path: str, n: int | None = None) -> np.ndarray:
+    return np.array([_num(x, f"{path}[{i}]") for i, x in enumerate(_list(v, path, n))])
 
 
 def _herm(v: Any, path: str, d: int) -> np.ndarray:
@@ -169,9 +215,49 @@ def evaluate(
         value, violations = fn(inst, solution, metrics)
     except _Bad as e:
         return Evaluation(False, None, [str(e)])
-    if violations:
-        return Evaluation(False, value, violations, metrics)
-    return Evaluation(True, value, [], metrics)
+    except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
+        # a safety net: every field is read through _num/_vec/_mat, which name it
+        return Evaluation(False, None, [f"solution: malformed value ({type(e).__name__}: {e})"])
+    certified = metrics.get("certified_bound")
+    if certified is not None and not math.isfinite(certified):
+        metrics["certificate"] = f"certified bound not finite ({certified})"
+        metrics.pop("certified_bound")
+        certified = None
+    violations = list(violations)
+    if value is not None:
+        violations += _claims(solution, float(value), certified)
+    return Evaluation(not violations, value, violations, metrics, certified_bound=certified)
+
+
+def _claims(sol: dict, value: float, certified: float | None) -> list[str]:
+    """The solution's claimed bound and status, judged against the recomputed certificate."""
+    out = []
+    if "bound" in sol:
+        try:
+            b = _num(sol["bound"], "solution.bound")
+        except _Bad as e:
+            return [str(e)]
+        if certified is None:
+            out.append(f"solution.bound: claims {b:.12g} but carries no valid certificate")
+        elif b < certified - BOUND_TOL * max(1.0, abs(certified)):
+            out.append(
+                f"solution.bound: claims {b:.12g}, tighter than the certified {certified:.12g}"
+            )
+        if b < value - BOUND_TOL * max(1.0, abs(value)):
+            out.append(f"solution.bound: claims {b:.12g}, below the solution's value {value:.12g}")
+    if "status" in sol:
+        st = sol["status"]
+        if st not in ("optimal", "feasible"):
+            out.append("solution.status: expected 'optimal' or 'feasible'")
+        elif st == "optimal":
+            if certified is None:
+                out.append("solution.status: claims optimal without a valid certificate")
+            elif certified - value > OPTIMAL_TOL:
+                out.append(
+                    f"solution.status: claims optimal, but the certificate leaves a gap of "
+                    f"{certified - value:.3g} > {OPTIMAL_TOL:g}"
+                )
+    return out
 
 
 def _certify(metrics: dict, fn) -> None:
@@ -196,7 +282,7 @@ def _lhs_bound(inst, sol, metrics):
     ops = [_obs(m) for m in inst.bob]
     d = ops[0].shape[0]
     signs = _list(sol.get("signs"), "solution.signs", n)
-    if any(s not in (1, -1) for s in signs):
+    if any(isinstance(s, bool) or s not in (1, -1) for s in signs):
         return None, ["solution.signs: every entry must be +1 or -1"]
     psi = _mat(sol.get("vector"), "solution.vector", (d, 1)).reshape(-1)
     norm = float(np.linalg.norm(psi))
@@ -320,7 +406,8 @@ def _witness(inst, sol, metrics):
                 raise _Bad(f"lhs_model[{i}]: expected {{strategy, sigma}}")
             lam = tuple(_list(e["strategy"], f"lhs_model[{i}].strategy", len(outs)))
             if any(
-                not isinstance(a, int) or not 0 <= a < o for a, o in zip(lam, outs, strict=True)
+                isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < o
+                for a, o in zip(lam, outs, strict=True)
             ):
                 raise _Bad(f"lhs_model[{i}].strategy: not a deterministic strategy")
             model[lam] = model.get(lam, 0) + _herm(e["sigma"], f"lhs_model[{i}].sigma", d)
@@ -414,7 +501,7 @@ def _bell_quantum(inst, sol, metrics):
         raise _Bad("solution: expected 'gram' or 'strategy'")
 
     def cert():
-        mu = np.asarray(_list(sol["dual"]["mu"], "dual.mu", k), dtype=float)
+        mu = _vec(sol["dual"]["mu"], "dual.mu", k)
         w = np.zeros((k, k))
         w[1 : 1 + ma, 1 + ma :] = c / 2
         w = w + w.T
@@ -430,7 +517,7 @@ def _bell_local(inst, sol, metrics):
     c = inst.expression
     a = _list(sol.get("a"), "solution.a", c.shape[0])
     b = _list(sol.get("b"), "solution.b", c.shape[1])
-    if any(s not in (1, -1) for s in a + b):
+    if any(isinstance(s, bool) or s not in (1, -1) for s in a + b):
         return None, ["solution: outcomes must be +1 or -1"]
     metrics["certified_bound"] = _c_local(c)
     metrics["certificate"] = "enumeration"
@@ -479,7 +566,7 @@ def _strategy(inst, s):
 def _double_violation(inst, sol, metrics):
     ns = len(inst.strategies)
     ma, da = inst.expression.shape[0], inst.dims[0]
-    qs = np.asarray(_list(sol.get("weights"), "solution.weights", ns), dtype=float)
+    qs = _vec(sol.get("weights"), "solution.weights", ns)
     v = []
     if np.any(qs < -FEAS_TOL) or abs(qs.sum() - 1) > FEAS_TOL:
         v.append("weights: must be a probability vector")
@@ -511,8 +598,8 @@ def _double_violation(inst, sol, metrics):
     metrics["double_violation"] = bool(vab > 0 and vac > 0)
 
     def cert():
-        w = sol["dual"]["w"]
-        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+        w = _num(sol["dual"]["w"], "dual.w")
+        if not 0 <= w <= 1:
             raise _Bad("dual.w: expected a number in [0, 1]")
         best = -math.inf
         for xa, xc, cab, cac in data:

@@ -32,6 +32,9 @@ register_family(
     )
 )
 BOTH = ("latency", "memory")
+# the exact models' horizon, hint and fallback: the planner's schedule, run and checked by the
+# evaluator in the solve layer (registry.solve) before the model sees it
+WARM = ("planner",)
 ALL = ("latency", "memory", "pareto")
 
 
@@ -56,6 +59,7 @@ register_method(
         ("cpsat",),
         ALL,
         export=pl_cpsat.export,
+        warm_start=WARM,
     )
 )
 register_method(
@@ -68,6 +72,7 @@ register_method(
         ("cbc", "highs"),
         BOTH,
         export=pl_milp.export,
+        warm_start=WARM,
     )
 )
 register_method(
