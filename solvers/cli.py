@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -304,12 +303,11 @@ def _solver_log_to_stderr(on: bool) -> Iterator[None]:
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
-    # SolveOptions.__post_init__ and optgap.api.prepare check the values (API and CLI alike)
-    if not 0 < args.time_limit < math.inf:
-        raise InputError("--time-limit must be > 0 and finite")
-    if args.threads < 1:
-        raise InputError("--threads must be >= 1")
-    if args.slo_ms is not None:
+    # SolveOptions.__post_init__ and optgap.api.prepare check the values, with the same one-line
+    # errors in the API and the CLI; the CLI only adds the size limit on the SLO
+    if args.time_limit == 0:
+        raise InputError("time limit (--time-limit) must be > 0 s, got 0")
+    if args.slo_ms is not None and args.slo_ms > 0:
         number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
