@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from optgap.formulations.stages import evaluate as stages_evaluate
-from optgap.formulations.stages import instance as stages_instance
-from optgap.instances.stages import generate as stages_generate
 from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+stages_evaluate = lazy_module("optgap.formulations.stages.evaluate")
+stages_instance = lazy_module("optgap.formulations.stages.instance")
+stages_generate = lazy_module("optgap.instances.stages.generate")
 stages_dp = lazy_module("optgap.formulations.stages.dp")
 stages_milp = lazy_module("optgap.formulations.stages.milp")
 stages_plot = lazy_module("optgap.formulations.stages.plot")
