@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -304,12 +303,11 @@ def _solver_log_to_stderr(on: bool) -> Iterator[None]:
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
-    # SolveOptions.__post_init__ and optgap.api.prepare check the values (API and CLI alike)
-    if not 0 < args.time_limit < math.inf:
-        raise InputError("--time-limit must be > 0 and finite")
-    if args.threads < 1:
-        raise InputError("--threads must be >= 1")
-    if args.slo_ms is not None:
+    # SolveOptions.__post_init__ and optgap.api.prepare check the values, with the same one-line
+    # errors in the API and the CLI; the CLI only adds the size limit on the SLO
+    if args.time_limit == 0:
+        raise InputError("time limit (--time-limit) must be > 0 s, got 0")
+    if args.slo_ms is not None and args.slo_ms > 0:
         number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
@@ -425,7 +423,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from optgap.schemas import schema
+    from optgap.schema import schema
 
     registry.family(args.family)  # an unknown family is a one-line error
     _print_json(schema(args.family, solution=args.solution))
@@ -748,7 +746,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from optgap.solvers.results_report import write_report
 
     path = write_report(args.results, args.out, fmt=args.format, force=args.force)
-    print(f"wrote {path} and its figures")
+    print(
+        f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures")
+    )
     return 0
 
 

@@ -8,8 +8,13 @@ tasks of another suite or other settings rather than mixing them.
 
 Isolation: with ``workers >= 1`` each task runs in a worker process watched by the parent; a
 worker that dies (segfault, out of memory) or overruns the hard per-task limit is replaced and
-its task recorded as ``error`` / ``time_limit``, and the run goes on. A method that raises is
+its task recorded as ``error`` / ``time_limit`` (with ``failure`` = "died" / "killed"), and the
+run goes on; ``--resume --retry-failed`` runs those tasks again. The hard limit counts from the
+moment a worker that has finished its imports receives the task. A method that raises is
 already turned into an ``error`` result by the registry.
+
+Verdicts: every record's status, bound and gap are those solvers/verdict.py supports (certified
+bound, demoted ``optimal``); the instance cache is keyed on family and source.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def run(
     by_key = {t.key: t for t in tasks}
     done = read_records(out, expect=set(by_key)) if resume else {}
     if retry_failed:
-        lost = {k for k, r in done.items() if r.get("failure")}
+        lost = {k for k, r in done.items() if _lost(r)}
         if lost:
             _drop_records(out, lost)
             done = {k: r for k, r in done.items() if k not in lost}
@@ -217,6 +222,15 @@ def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, 
             )
         records[r["key"]] = r
     return records
+
+
+def _lost(record: dict[str, Any]) -> bool:
+    """A task the harness lost (not a method's own answer): marked `failure`, or, in files
+    written before that field existed, recognised by the harness's own message."""
+    if record.get("failure"):
+        return True
+    message = str(record.get("message", ""))
+    return message.startswith(("worker process died", "killed by the harness"))
 
 
 def _drop_records(path: Path, keys: set[str]) -> None:

@@ -113,5 +113,14 @@ def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
     _, space = prepare(inst, options)
     if not space.feasible:
         raise ValueError(SP.infeasible_message(space))
-    model, _, _ = build_model(space)
-    write_cpsat(model, path)
+    from optgap.solvers.backends import export_header
+
+    model, _, K = build_model(space)
+    legend = [
+        "functions f numbered in file order; x_f_k: 1 if function f uses configuration k",
+        "S_f, D_f: start and duration of function f in µs",
+        f"costs are integers (x {K:g}); scaling_factor = 1/{K:g} gives the instance's cost unit",
+    ]
+    unit = f"the cost unit of the instance's price model ({options.objective or 'cost'})"
+    header = export_header("workflow", "cpsat", options.objective or "cost", unit, legend)
+    write_cpsat(model, path, scale=K, header=header)

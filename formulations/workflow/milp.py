@@ -151,5 +151,14 @@ def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
     _, space = prepare(inst, options)
     if not space.feasible:
         raise ValueError(SP.infeasible_message(space))
+    from optgap.solvers.backends import export_header
+
     prob, _ = build_model(space)
-    write_pulp(prob, path)
+    legend = [
+        "functions f numbered in file order; configurations k of f sorted by runtime",
+        "z_f_k: 1 if function f runs no faster than its configuration k+1 (z_f_k >= z_f_k+1)",
+        "S_f: start of function f in ms; the chosen configuration is the first k with z_f_k = 0",
+    ]
+    unit = f"the cost unit of the instance's price model ({options.objective or 'cost'})"
+    header = export_header("workflow", "milp", options.objective or "cost", unit, legend)
+    write_pulp(prob, path, header=header)

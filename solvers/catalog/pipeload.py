@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from optgap.formulations.pipeload import evaluate as pl_evaluate
 from optgap.formulations.pipeload import instance as pl_instance
-from optgap.instances.pipeload import generate as pl_generate
 from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+pl_evaluate = lazy_module("optgap.formulations.pipeload.evaluate")
+pl_generate = lazy_module("optgap.instances.pipeload.generate")
 pl_cpsat = lazy_module("optgap.formulations.pipeload.cpsat")
 pl_milp = lazy_module("optgap.formulations.pipeload.milp")
 heuristic_front = lazy("optgap.formulations.pipeload.pareto:heuristic_front")
@@ -31,6 +32,9 @@ register_family(
     )
 )
 BOTH = ("latency", "memory")
+# the exact models' horizon, hint and fallback: the planner's schedule, run and checked by the
+# evaluator in the solve layer (registry.solve) before the model sees it
+WARM = ("planner",)
 ALL = ("latency", "memory", "pareto")
 
 
@@ -55,6 +59,7 @@ register_method(
         ("cpsat",),
         ALL,
         export=pl_cpsat.export,
+        warm_start=WARM,
     )
 )
 register_method(
@@ -67,6 +72,7 @@ register_method(
         ("cbc", "highs"),
         BOTH,
         export=pl_milp.export,
+        warm_start=WARM,
     )
 )
 register_method(
