@@ -320,11 +320,16 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
     unit = "ms (makespan)" if pattern == "latency" else "MB (GPU memory)"
     legend = [
         "x_<op>_<device>: 1 if the operator runs on the device (ids as in the instance file)",
-        "S_<op>, E_<op>: start and end of the operator, integer µs; I_*: its interval",
-        "C: makespan in µs; the objective is scaled to ms / MB by the proto's scaling_factor",
+        "S_<op>, E_<op>: start and end of the operator in model time units; I_*: its interval",
     ]
+    mdl = build(inst, options)
+    grid = mdl.g_mem if pattern == "memory" else mdl.g_time  # kB or µs per model unit
+    legend.append(
+        f"one model time unit = {mdl.g_time} µs, memory unit = {mdl.g_mem} kB; the objective"
+        f" is scaled to ms / MB by the proto's scaling_factor ({grid}/1000)"
+    )
     header = export_header("dag", "cpsat", pattern, unit, legend)
-    write_cpsat(build(inst, options).model, path, scale=1000, header=header)
+    write_cpsat(mdl.model, path, scale=1000 / grid, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers
