@@ -529,3 +529,27 @@ def test_binding_cases_occurred():
     for q, sides in SIDES.items():
         for side in sides:
             assert BINDING[(q, side)] >= 1, (q, side, BINDING)
+
+
+# ------------------------------------------------------------------ 4. gaps at an optimum of 0
+
+
+@pytest.mark.parametrize("q", ["robustness", "lhs-distance", "weight"])
+def test_unsteerable_instance_gives_finite_gaps(q):
+    """Werner v = 0.5 with two Paulis is unsteerable: the optimum is 0 (robustness, LHS
+    distance; and a weight of 0). Seesaw against sdp must give a finite, sensible gap."""
+    from optgap.solvers.result import gap_to, relative_gap
+    from optgap.solvers.verdict import check
+
+    inst = _inst(quantity=q, state={"kind": "phi-plus", "visibility": 0.5}, alice=P2)
+    fam = registry.family("steering")
+    exact = check(fam, inst, _run(inst), OPTS).result
+    heur = check(fam, inst, _run(inst, "seesaw"), OPTS).result
+    assert exact.status == Status.OPTIMAL
+    assert abs(exact.objective) <= 1e-7 and abs(heur.objective) <= 1e-7
+    g = gap_to(heur.objective, exact.objective, "max")
+    assert math.isfinite(g) and abs(g) <= 1e-6, g
+    assert relative_gap(exact.objective, exact.bound, "max") == 0.0
+    # a heuristic that is off by 0.01 at an optimum of 0 shows a finite gap, not inf
+    assert math.isfinite(gap_to(exact.objective - 0.01, exact.objective, "max"))
+    assert gap_to(exact.objective - 0.01, exact.objective, "max") > 0

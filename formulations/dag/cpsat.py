@@ -323,13 +323,15 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
         "S_<op>, E_<op>: start and end of the operator in model time units; I_*: its interval",
     ]
     mdl = build(inst, options)
-    grid = mdl.g_mem if pattern == "memory" else mdl.g_time  # kB or µs per model unit
-    legend.append(
-        f"one model time unit = {mdl.g_time} µs, memory unit = {mdl.g_mem} kB; the objective"
-        f" is scaled to ms / MB by the proto's scaling_factor ({grid}/1000)"
-    )
+    # the model runs on the data's own grid (durations / their GCD): one time unit is g_time µs,
+    # one memory unit g_mem kB; the proto's scaling_factor maps the objective back to ms / MB
+    unit_per_result = 1000 / (mdl.g_time if pattern == "latency" else mdl.g_mem)
+    legend += [
+        f"one time unit = {mdl.g_time} µs, one memory unit = {mdl.g_mem} kB",
+        f"C: makespan in time units; the objective times {1 / unit_per_result:g} is ms / MB",
+    ]
     header = export_header("dag", "cpsat", pattern, unit, legend)
-    write_cpsat(mdl.model, path, scale=1000 / grid, header=header)
+    write_cpsat(mdl.model, path, scale=unit_per_result, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -26,9 +26,11 @@ Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i
 Warm starts (the solve layer's evaluator-accepted heuristic answers, ``warm=``): the fastest
 that fits the budget sets H (latency objective); floored to the grid (which keeps it feasible,
 above) it is CBC's starting solution unless ``--no-hint``; if the solver finds nothing in time it
-is the answer, ``feasible`` with the solver's bound. The limit covers the whole method: the
-build stops (and the method falls back or reports ``time_limit``) when it runs out. A latency
-bound below latency_lower_bound_us is infeasible up front. This module imports no heuristic.
+is the answer, ``feasible`` with the solver's bound (and also when the solver calls the model
+infeasible although the warm start solves it: CBC does when its limit cuts presolve short).
+The limit covers the whole method: the build stops (and the method falls back or reports
+``time_limit``) when it runs out. A latency bound below latency_lower_bound_us is infeasible up
+front. This module imports no heuristic.
 """
 
 from __future__ import annotations
@@ -117,16 +119,19 @@ def build(
     if pattern == "memory":
         P = pulp.LpVariable("P", inst.fixed_kb(inst.k_min) + max(mem))
         prob += P >= fixed + max(mem), "peak_holds_largest"
+    # per layer, its start variables in time order (x_{i,t} for t = 0.., y_{i,t} for t = d_i..)
+    xs = [[x[i, t] for t in range(max(0, H - tail[i] - d[i]) + 1)] for i in range(n)]
+    ys = [[y[i, t] for t in range(d[i], max(d[i], H - tail[i]) + 1)] for i in range(n)]
     for tau in range(H + 1):
         if time.perf_counter() > t_end:
             raise OutOfTime(f"the limit ran out building the model (step {tau} of {H + 1})")
-        busy = [x[i, t] for (i, t) in x if d[i] > 0 and tau - d[i] < t <= tau]
+        busy = [v for i in range(n) if d[i] > 0 for v in xs[i][max(0, tau - d[i] + 1) : tau + 1]]
         if len(busy) > 1:
             prob += pulp.lpSum(busy) <= k, f"agents_{tau}"
         held = []
         for i in range(n):
-            started = [v for (j, t), v in x.items() if j == i and t <= tau]
-            ended = [v for (j, t), v in y.items() if j == i and t <= tau - p[i]]
+            started = xs[i][: tau + 1]
+            ended = ys[i][: max(0, tau - p[i] - d[i] + 1)]
             if started:
                 held.append(mem[i] * (pulp.lpSum(started) - pulp.lpSum(ended)))
         if not held:
@@ -183,12 +188,21 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
     left = t_end - time.perf_counter()
     if left <= 0:
         return _fallback(inst, backend, pattern, best, extra, None, stats, "no time left to solve")
-    out = solve_pulp(prob, replace(options, time_limit_s=left), backend, warm_start=hinted)
+    # CBC counts CPU seconds by default; on a shared machine the wall clock is what binds
+    limits = {"timeMode": "elapsed"} if backend == "cbc" else None
+    out = solve_pulp(
+        prob, replace(options, time_limit_s=left), backend, warm_start=hinted, limits=limits
+    )
     # the model counts in grid steps (latency) or kB (memory); report ms / MB
     scale = g / 1000 if pattern == "latency" else 1 / 1000
     bound_out = None if out.bound is None else out.bound * scale
     if out.status == Status.TIME_LIMIT and best is not None:
         return _fallback(inst, backend, pattern, best, extra, bound_out, stats, out.message)
+    if out.status == Status.INFEASIBLE and best is not None:
+        # the warm start, floored to the grid, is a solution of this very model: the claim is
+        # wrong (CBC 2.10 says "pre-processing says infeasible" when its limit cuts presolve)
+        why = f"{backend} said infeasible although the warm start is feasible (a solver fault)"
+        return _fallback(inst, backend, pattern, best, extra, None, stats, why)
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         if out.status == Status.INFEASIBLE and pattern == "memory":

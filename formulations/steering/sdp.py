@@ -53,6 +53,7 @@ from optgap.formulations.steering.instance import SteeringInstance, check_params
 from optgap.solvers.backends import solve_cvxpy as _solve_cvxpy
 from optgap.solvers.result import Result, SolveOptions, Status
 
+NPA_MARGIN = 3e-9  # the NPA moment matrix is kept this far inside the PSD cone
 CERT_GAP = 1e-6  # absolute gap between repaired primal value and certified bound for OPTIMAL
 
 
@@ -62,8 +63,10 @@ def solve(inst: SteeringInstance, options: SolveOptions) -> Result:
     if q == "lhs-bound":
         return _lhs_bound(inst)
     if q == "bell-local":
-        return _bell_local(inst)
+        return _bell_local_full(inst) if inst.bell is not None else _bell_local(inst)
     model = {
+        "bell-npa": _bell_npa,
+        "bell-nosignalling": _bell_nosignalling,
         "quantum-max": _quantum_max,
         "steering-value": _steering_value,
         "robustness": _witness,
@@ -747,3 +750,121 @@ def double_violation_bound(data, w: float, inst) -> float:
             )
         best = max(best, top - w * dd["c_ab"] - (1 - w) * dd["c_ac"])
     return float(best)
+
+
+# ------------------------------------------------------------------ Bell functionals in full
+
+
+def _bell_local_full(inst: SteeringInstance) -> Result:
+    from optgap.formulations.steering import bell as B
+
+    value, a, b = B.local_bound(inst.bell)
+    sol = {"a": list(a), "b": list(b), "bound": value, "status": "optimal"}
+    stats = {"strategies": B.local_strategy_count(inst.bell), "limit": B.MAX_LOCAL}
+    return Result("", "", "enumeration", Status.OPTIMAL, value, value, solution=sol, stats=stats)
+
+
+def _bell_nosignalling(inst: SteeringInstance, options: SolveOptions) -> Result:
+    """max β(p) over no-signalling behaviours, in Collins-Gisin coordinates q (no-signalling by
+    construction): p = M q + m0 ≥ 0. Dual λ ≥ 0 of p ≥ 0: bound c0 + λ·m0 + Σ|c_q + M^T λ| (β = c0 + λ·m0 - λ·p + r·q)
+    (every CG coordinate of a behaviour lies in [0, 1])."""
+    import cvxpy as cp
+    from optgap.formulations.steering import bell as B
+
+    bf = inst.bell
+    m, m0 = B.cg_affine(bf)
+    n = m.shape[-1]
+    mm, mv = m.reshape(-1, n), m0.reshape(-1)
+    cq = mm.T @ bf.coef.reshape(-1)  # β = c0 + C·(M q + m0)
+    c0 = bf.constant + float(bf.coef.reshape(-1) @ mv)
+    q = cp.Variable(n)
+    pos = mm @ q + mv >= 0
+    prob = cp.Problem(cp.Maximize(cq @ q + c0), [pos])
+    out = solve_cvxpy(prob, options, _backend(options))
+    if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Result("", "", _backend(options), out.status, message=out.message)
+    p = np.clip(mm @ np.asarray(q.value) + mv, 0, None).reshape(m0.shape)
+    p = _ns_repair(p, bf)
+    value = bf.value(p)
+    lam = np.clip(np.asarray(pos.dual_value, dtype=float), 0, None)
+    bound = c0 + float(lam @ mv) + float(np.abs(cq + mm.T @ lam).sum())
+    sol = {"p": p.tolist(), "dual": {"lambda": lam.reshape(m0.shape).tolist()}}
+    return _finish(out, value, bound, sol, _backend(options), {"cg_coordinates": n})
+
+
+def _ns_repair(p: np.ndarray, bf) -> np.ndarray:
+    """Project a near-NS behaviour back exactly: re-read its CG coordinates (marginals from
+    y = 0 / x = 0) and mix with the uniform behaviour until every entry is >= 0."""
+    from optgap.formulations.steering import bell as B
+
+    m, m0 = B.cg_affine(bf)
+    n = m.shape[-1]
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    qa = [p[x, 0, a, :].sum() for x in range(ma) for a in range(oa - 1)]
+    qb = [p[0, y, :, b].sum() for y in range(mb) for b in range(ob - 1)]
+    qab = [
+        p[x, y, a, b]
+        for x in range(ma)
+        for y in range(mb)
+        for a in range(oa - 1)
+        for b in range(ob - 1)
+    ]
+    q = np.array(qa + qb + qab)
+    exact = (m.reshape(-1, n) @ q + m0.reshape(-1)).reshape(m0.shape)
+    low = float(exact.min())
+    if low >= 0:
+        return exact
+    u = np.full(m0.shape, 1.0 / (oa * ob))
+    t = -low / (-low + 1.0 / (oa * ob))
+    return (1 - t) * exact + t * u
+
+
+def _bell_npa(inst: SteeringInstance, options: SolveOptions) -> Result:
+    """max β over NPA moment matrices Γ (formulations/steering/bell.py): Γ ⪰ 0, Γ_11 = 1,
+    Γ[u, v] = y(canonical(u† v)) (0 for a zero word). Dual Z ⪰ 0 of Γ ⪰ 0; with r_w = c_w +
+    Σ_{(u,v) ∈ w} Z_uv the bound is c_1 + Σ_{(u,v) ∈ 1} Z_uv + Σ_w |r_w| (every moment of a
+    quantum behaviour lies in [-1, 1])."""
+    import cvxpy as cp
+    import scipy.sparse as sp
+    from optgap.formulations.steering import bell as B
+
+    bf = inst.bell
+    rs, keys, idx = B.moment_structure(bf, inst.level)
+    c = B.cg_objective(bf, keys)
+    n, k = len(rs), len(keys)
+    flat = np.where(idx.reshape(-1) < 0, k, idx.reshape(-1))  # k: the zero word
+    sel = sp.csr_matrix((np.ones(n * n), (np.arange(n * n), flat)), shape=(n * n, k + 1))
+    y = cp.Variable(k - 1)
+    yext = cp.hstack([np.ones(1), y, np.zeros(1)])
+    g = cp.Variable((n, n), symmetric=True)
+    # Γ ⪰ ε I (ε = NPA_MARGIN): the solver's point is then PSD despite its round-off, at a cost
+    # of about ε tr Z in value; the certificate Z stays valid for the unperturbed problem
+    psd = g - NPA_MARGIN * np.eye(n) >> 0
+    prob = cp.Problem(cp.Maximize(c[0] + c[1:] @ y), [psd, cp.vec(g, order="C") == sel @ yext])
+    out = solve_cvxpy(prob, options, _backend(options))
+    if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
+        return Result("", "", _backend(options), out.status, message=out.message)
+    yv = np.concatenate([[1.0], np.asarray(y.value, dtype=float)])
+    # pull the point inside the PSD cone along the segment to a positive definite point
+    yl = B.interior_moments(bf, keys, n)
+    gam = _gamma(yv, idx)
+    lo = float(np.linalg.eigvalsh(gam)[0])
+    if lo < 1e-12:
+        lo_l = float(np.linalg.eigvalsh(_gamma(yl, idx))[0])
+        if lo_l > 1e-12:
+            t = min(1.0, (1e-11 - lo) / (lo_l - lo))
+            yv = (1 - t) * yv + t * yl
+        gam = _gamma(yv, idx)
+    value = float(c @ yv)
+    z = _psd_part(np.asarray(psd.dual_value, dtype=float)).real
+    zw = np.zeros(k + 1)
+    np.add.at(zw, flat, z.reshape(-1))
+    bound = float(c[0] + zw[0] + np.abs(c[1:] + zw[1:k]).sum())
+    sol = {"moments": gam.tolist(), "dual": {"Z": z.tolist()}}
+    stats = {"level": inst.level, "moment_matrix": n, "moments": k}
+    return _finish(out, value, bound, sol, _backend(options), stats)
+
+
+def _gamma(yv: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    ext = np.concatenate([yv, [0.0]])
+    return ext[np.where(idx < 0, len(yv), idx)]

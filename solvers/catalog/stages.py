@@ -16,6 +16,8 @@ stages_plot = lazy_module("optgap.formulations.stages.plot")
 stages_baselines = lazy_module("optgap.heuristics.stages.baselines")
 stages_libra = lazy_module("optgap.heuristics.stages.libra")
 stages_serflow = lazy_module("optgap.heuristics.stages.serflow")
+stages_whole = lazy_module("optgap.formulations.stages.whole")
+stages_whole_libra = lazy_module("optgap.heuristics.stages.whole")
 
 register_family(
     Family(
@@ -41,6 +43,15 @@ for name, kind, desc, run, backends, export in (
         stages_milp.solve,
         ("cbc", "highs"),
         stages_milp.export,
+    ),
+    (
+        "whole-milp",
+        "exact",
+        "baseline: the same MILP for the whole model served as one unit (a query holds its "
+        "worker until it exits; exit-weighted service, the mixture's cv), cheapest VM type",
+        stages_whole.solve,
+        ("cbc", "highs"),
+        None,
     ),
     (
         "milp-onehot",
@@ -83,6 +94,14 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
     (
+        "whole-libra",
+        "heuristic",
+        "online baseline: LIBRA's smoothing on the whole model served as one unit",
+        stages_whole_libra.whole_libra,
+        ("python",),
+        None,
+    ),
+    (
         "functions-only",
         "heuristic",
         "online baseline: serverless functions only",
@@ -99,7 +118,21 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
 ):
-    register_method(Method("stages", name, kind, desc, run, backends, COST, export=export))
+    # the MILPs take SERFLOW's plan, run and accepted by the evaluator in the solve layer, as
+    # hint, fallback answer and a check of a claimed optimum
+    warm = ("serflow",) if name in ("milp", "milp-onehot") else ()
+    register_method(
+        Method("stages", name, kind, desc, run, backends, COST, export=export, warm_start=warm)
+    )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("stages", {"serflow": ("forecast",), "stage-agnostic": ("forecast",)})
+declare_params(
+    "stages",
+    {
+        "serflow": ("forecast",),
+        "stage-agnostic": ("forecast",),
+        "milp": ("max_nodes", "max_solutions"),
+        "milp-onehot": ("max_nodes", "max_solutions"),
+        "whole-milp": ("max_nodes", "max_solutions"),
+    },
+)

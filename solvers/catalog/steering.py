@@ -31,6 +31,7 @@ register_family(
         exact="sdp",
         plot=plot_solution_file,
         sense="max",
+        certified=True,  # every sdp answer carries a certificate the evaluator re-checks
     )
 )
 register_method(

@@ -101,4 +101,13 @@ for name, kind, desc, run, backends in (
     )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("workflow", {"bo": ("trials",), "fit-milp": ("cpu_points", "rounds")})
+declare_params(
+    "workflow",
+    {
+        "aarc": ("noise", "start", "steps", "tries"),
+        "bo": ("trials", "noise"),
+        "fit-milp": ("cpu_points", "rounds", "noise"),
+        "maff": ("noise",),
+        "powertune": ("noise",),
+    },
+)
