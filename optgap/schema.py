@@ -145,7 +145,18 @@ def _workflow() -> dict:
                 ]
             },
             "slo_ms": POS,
-            "functions": _arr(_obj({"id": STR, "model": {"oneOf": [table, parametric]}}), 1),
+            "functions": _arr(
+                _obj(
+                    {"id": STR, "model": {"oneOf": [table, parametric]}},
+                    {
+                        "spread": _arr(
+                            {"type": "number", "minimum": 0.1, "maximum": 10},
+                            description="runtime ratios to the mean (noise model)",
+                        )
+                    },
+                ),
+                1,
+            ),
         },
         {
             "name": {"type": "string"},
@@ -154,6 +165,13 @@ def _workflow() -> dict:
             "meta": META,
         },
     )
+
+
+def _vm_type(quota: bool) -> dict:
+    optional = {"max_utilisation": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}
+    if quota:
+        optional["max_total"] = {"anyOf": [NONNEG_INT, {"type": "null"}]}
+    return _obj({"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG}, optional)
 
 
 def _stages() -> dict:
@@ -181,22 +199,16 @@ def _stages() -> dict:
                         },
                         "exit_prob": {"type": "number", "minimum": 0, "maximum": 1},
                     },
-                    {"activation_bytes": NONNEG_INT},
+                    {
+                        "activation_bytes": NONNEG_INT,
+                        "vm_type": STR,
+                        "vm_ms_on": {"type": "object", "additionalProperties": POS},
+                    },
                 ),
                 1,
             ),
             "arrivals": {"oneOf": [by_trace, by_seconds, by_rates]},
-            "vm": _obj(
-                {"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG},
-                {
-                    "max_utilisation": {
-                        "type": "number",
-                        "exclusiveMinimum": 0,
-                        "exclusiveMaximum": 1,
-                    },
-                    "max_total": {"anyOf": [NONNEG_INT, {"type": "null"}]},
-                },
-            ),
+            "vm": _vm_type(quota=True),
             "functions": _obj(
                 {"price_per_gb_s": NONNEG, "price_per_request": NONNEG, "cold_start_ms": NONNEG},
                 {"keep_alive_s": NONNEG},
@@ -211,6 +223,12 @@ def _stages() -> dict:
                 {}, {"latency_ms": NONNEG, "bandwidth_mb_s": {"anyOf": [POS, {"type": "null"}]}}
             ),
             "service_cv": NONNEG,
+            "vm_types": {
+                "type": "object",
+                "propertyNames": {"not": {"const": "default"}},
+                "additionalProperties": _vm_type(quota=False),
+            },
+            "overhead_ms": _obj({}, {"vm": NONNEG, "fn": NONNEG}),
             "sim_seed": NONNEG_INT,
             "name": {"type": "string"},
             "meta": META,
@@ -286,7 +304,29 @@ def _steering() -> dict:
         "bell-quantum",
         "bell-local",
         "double-violation",
+        "bell-npa",
+        "bell-nosignalling",
     ]
+    pair = _arr(POS_INT, 2, maxItems=2)
+    bell = _obj(
+        {"inputs": pair},
+        {
+            "outputs": _arr({"type": "integer", "minimum": 2}, 2, maxItems=2),
+            "constant": NUM,
+            "probabilities": {"type": "array"},
+            "collins_gisin": _obj(
+                {}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}}
+            ),
+            "correlators": _obj(
+                {}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}}
+            ),
+        },
+        oneOf=[
+            {"required": ["probabilities"]},
+            {"required": ["collins_gisin"]},
+            {"required": ["correlators"]},
+        ],
+    )
     schema = _top(
         "steering",
         "optgap F5 steering instance: a scenario (state, measurements) and the quantity wanted",
@@ -306,6 +346,8 @@ def _steering() -> dict:
                 "description": "sequential strategies (see formulations/steering/instance.py)",
             },
             "identity_bound": {"enum": ["trusted", "declared"]},
+            "bell": bell,
+            "level": {"enum": ["1", "1+AB", "2", "3", "4", 1, 2, 3, 4]},
         },
         version_required=True,
     )
@@ -318,8 +360,10 @@ def _steering() -> dict:
         "weight": ["state", "alice"],
         "lhs-distance": ["state", "alice"],
         "bell-quantum": ["expression"],
-        "bell-local": ["expression"],
+        "bell-local": [],  # expression or bell
         "double-violation": ["state", "bob", "charlie", "inequality", "strategies"],
+        "bell-npa": ["bell", "level"],
+        "bell-nosignalling": ["bell"],
     }
     schema["allOf"] = [
         {
