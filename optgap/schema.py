@@ -148,12 +148,8 @@ def _workflow() -> dict:
             "functions": _arr(
                 _obj(
                     {"id": STR, "model": {"oneOf": [table, parametric]}},
-                    {
-                        "spread": _arr(
-                            {"type": "number", "minimum": 0.1, "maximum": 10},
-                            description="runtime ratios to the mean (noise model)",
-                        )
-                    },
+                    # run-to-run ratios to the mean runtime, for the noisy profiling oracle
+                    {"spread": _arr({"type": "number", "minimum": 0.1, "maximum": 10})},
                 ),
                 1,
             ),
@@ -165,13 +161,6 @@ def _workflow() -> dict:
             "meta": META,
         },
     )
-
-
-def _vm_type(quota: bool) -> dict:
-    optional = {"max_utilisation": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}
-    if quota:
-        optional["max_total"] = {"anyOf": [NONNEG_INT, {"type": "null"}]}
-    return _obj({"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG}, optional)
 
 
 def _stages() -> dict:
@@ -208,7 +197,17 @@ def _stages() -> dict:
                 1,
             ),
             "arrivals": {"oneOf": [by_trace, by_seconds, by_rates]},
-            "vm": _vm_type(quota=True),
+            "vm": _obj(
+                {"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG},
+                {
+                    "max_utilisation": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "exclusiveMaximum": 1,
+                    },
+                    "max_total": {"anyOf": [NONNEG_INT, {"type": "null"}]},
+                },
+            ),
             "functions": _obj(
                 {"price_per_gb_s": NONNEG, "price_per_request": NONNEG, "cold_start_ms": NONNEG},
                 {"keep_alive_s": NONNEG},
@@ -223,15 +222,24 @@ def _stages() -> dict:
                 {}, {"latency_ms": NONNEG, "bandwidth_mb_s": {"anyOf": [POS, {"type": "null"}]}}
             ),
             "service_cv": NONNEG,
-            "vm_types": {
-                "type": "object",
-                "propertyNames": {"not": {"const": "default"}},
-                "additionalProperties": _vm_type(quota=False),
-            },
-            "overhead_ms": _obj({}, {"vm": NONNEG, "fn": NONNEG}),
             "sim_seed": NONNEG_INT,
             "name": {"type": "string"},
             "meta": META,
+            "vm_types": {
+                "type": "object",
+                "propertyNames": {"not": {"const": "default"}},
+                "additionalProperties": _obj(
+                    {"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG},
+                    {
+                        "max_utilisation": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "exclusiveMaximum": 1,
+                        }
+                    },
+                ),
+            },
+            "overhead_ms": _obj({}, {"vm": NONNEG, "fn": NONNEG}),
         },
         version_required=True,
     )
@@ -308,18 +316,15 @@ def _steering() -> dict:
         "bell-nosignalling",
     ]
     pair = _arr(POS_INT, 2, maxItems=2)
+    parts = _obj({}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}})
     bell = _obj(
         {"inputs": pair},
         {
             "outputs": _arr({"type": "integer", "minimum": 2}, 2, maxItems=2),
             "constant": NUM,
             "probabilities": {"type": "array"},
-            "collins_gisin": _obj(
-                {}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}}
-            ),
-            "correlators": _obj(
-                {}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}}
-            ),
+            "collins_gisin": parts,
+            "correlators": parts,
         },
         oneOf=[
             {"required": ["probabilities"]},
