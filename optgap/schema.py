@@ -312,7 +312,26 @@ def _steering() -> dict:
         "bell-quantum",
         "bell-local",
         "double-violation",
+        "bell-npa",
+        "bell-nosignalling",
     ]
+    pair = _arr(POS_INT, 2, maxItems=2)
+    parts = _obj({}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}})
+    bell = _obj(
+        {"inputs": pair},
+        {
+            "outputs": _arr({"type": "integer", "minimum": 2}, 2, maxItems=2),
+            "constant": NUM,
+            "probabilities": {"type": "array"},
+            "collins_gisin": parts,
+            "correlators": parts,
+        },
+        oneOf=[
+            {"required": ["probabilities"]},
+            {"required": ["collins_gisin"]},
+            {"required": ["correlators"]},
+        ],
+    )
     schema = _top(
         "steering",
         "optgap F5 steering instance: a scenario (state, measurements) and the quantity wanted",
@@ -332,6 +351,8 @@ def _steering() -> dict:
                 "description": "sequential strategies (see formulations/steering/instance.py)",
             },
             "identity_bound": {"enum": ["trusted", "declared"]},
+            "bell": bell,
+            "level": {"enum": ["1", "1+AB", "2", "3", "4", 1, 2, 3, 4]},
         },
         version_required=True,
     )
@@ -344,8 +365,10 @@ def _steering() -> dict:
         "weight": ["state", "alice"],
         "lhs-distance": ["state", "alice"],
         "bell-quantum": ["expression"],
-        "bell-local": ["expression"],
+        "bell-local": [],  # expression or bell
         "double-violation": ["state", "bob", "charlie", "inequality", "strategies"],
+        "bell-npa": ["bell", "level"],
+        "bell-nosignalling": ["bell"],
     }
     schema["allOf"] = [
         {

@@ -444,10 +444,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.method == "all":
         return _solve_all(fam, inst, options, batch, args, say)
     ((m, routed),) = batch
-    from optgap.solvers.progress import note
+    from optgap.solvers.progress import heartbeat, note
 
     note(f"solving with {m.name} (time limit {options.time_limit_s:g} s)")
-    with _solver_log_to_stderr(options.verbose):
+    with heartbeat(f"solve {m.name}", options.time_limit_s), _solver_log_to_stderr(options.verbose):
         result = registry.solve(fam.id, m.name, inst, routed)
     result, verdict, code = _verdict(fam, inst, result, options)
     if args.json:

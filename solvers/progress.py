@@ -76,3 +76,49 @@ def bar(total: int | None, desc: str, unit: str = "run", every: float = 10.0, sh
 
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
     return _Lines(total, desc, unit, every)
+
+
+class heartbeat:
+    """While one long step runs (a single exact solve): on a terminal a bar of the elapsed time
+    against the limit, otherwise a line every `every` seconds, from a daemon thread."""
+
+    def __init__(self, desc: str, limit_s: float | None = None, every: float = 10.0) -> None:
+        self.desc, self.limit_s, self.every = desc, limit_s, every
+        self._stop = None
+        self._thread = None
+
+    def __enter__(self) -> heartbeat:
+        import threading
+
+        if not _enabled:
+            return self
+        self._stop = threading.Event()
+        tty = sys.stderr.isatty()
+        t0 = time.monotonic()
+
+        def beat() -> None:
+            bar = None
+            if tty:
+                from tqdm import tqdm
+
+                total = round(self.limit_s) if self.limit_s and self.limit_s < 1e6 else None
+                bar = tqdm(total=total, desc=self.desc, unit="s", file=sys.stderr, leave=False)
+            step = 1.0 if tty else self.every
+            while not self._stop.wait(step):
+                if bar is not None:
+                    bar.n = round(time.monotonic() - t0)
+                    bar.refresh()
+                else:
+                    limit = f" of {self.limit_s:g} s" if self.limit_s else ""
+                    note(f"{self.desc}: {time.monotonic() - t0:.0f} s{limit} so far")
+            if bar is not None:
+                bar.close()
+
+        self._thread = threading.Thread(target=beat, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._thread.join(timeout=2)

@@ -270,3 +270,14 @@ def test_wheel_has_one_top_level_name_and_every_shipped_file(wheel):
     meta = wheel.read(f"optgap-{version}.dist-info/METADATA").decode()
     assert "License-Expression: MIT" in meta and "Classifier: Typing :: Typed" in meta
     assert "Project-URL:" in meta
+
+
+def test_heartbeat_reports_a_long_step_periodically(capsys):
+    import time
+
+    from optgap.solvers.progress import heartbeat
+
+    with heartbeat("solve cpsat", 60, every=0.2):
+        time.sleep(0.9)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "solve cpsat:" in x]
+    assert 2 <= len(lines) <= 5 and lines[0].endswith("of 60 s so far")
