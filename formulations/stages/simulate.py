@@ -89,7 +89,7 @@ def simulate(
             if a >= next_boundary:
                 t = min(int(a // W), T - 1)
                 next_boundary = (t + 1) * W if t < T - 1 else math.inf
-                target = plan_v[t] * workers
+                target = min(plan_v[t] * workers, m)  # no more workers than queries to serve
                 while len(heap) > target:
                     heappop(heap)
                 start_t = float(t * W)

@@ -87,6 +87,14 @@ def _list(v: Any, path: str, n: int | None = None) -> list:
     return v
 
 
+def _numbers(v: Any, path: str, n: int | None = None) -> list:
+    """An array of plain numbers (no nested arrays, strings or booleans)."""
+    for i, x in enumerate(_list(v, path, n)):
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            raise _Bad(f"{path}[{i}]: expected a number, got {type(x).__name__}")
+    return v
+
+
 # ------------------------------------------------------------------ physics, recomputed here
 
 
@@ -414,7 +422,7 @@ def _bell_quantum(inst, sol, metrics):
         raise _Bad("solution: expected 'gram' or 'strategy'")
 
     def cert():
-        mu = np.asarray(_list(sol["dual"]["mu"], "dual.mu", k), dtype=float)
+        mu = np.asarray(_numbers(sol["dual"]["mu"], "dual.mu", k), dtype=float)
         w = np.zeros((k, k))
         w[1 : 1 + ma, 1 + ma :] = c / 2
         w = w + w.T
@@ -479,7 +487,7 @@ def _strategy(inst, s):
 def _double_violation(inst, sol, metrics):
     ns = len(inst.strategies)
     ma, da = inst.expression.shape[0], inst.dims[0]
-    qs = np.asarray(_list(sol.get("weights"), "solution.weights", ns), dtype=float)
+    qs = np.asarray(_numbers(sol.get("weights"), "solution.weights", ns), dtype=float)
     v = []
     if np.any(qs < -FEAS_TOL) or abs(qs.sum() - 1) > FEAS_TOL:
         v.append("weights: must be a probability vector")
