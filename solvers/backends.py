@@ -7,14 +7,32 @@ thread count and the seed, and reporting status and best bound honestly.
 - ``solve_cpsat``: OR-Tools CP-SAT, bound from ``BestObjectiveBound``.
 - ``solve_cvxpy``: Clarabel or SCS; the bound is not a certified dual bound for SCS (first-order
   accuracy), so only a status ``optimal`` from Clarabel counts as proven.
+
+Time limits. ``registry.solve`` opens a :func:`deadline_scope` when a method starts, so the time
+spent on warm starts and on building the model counts: every backend gets :func:`remaining`
+seconds, not the full limit. Models call :func:`check_time` in their long loops; past the deadline
+it raises :class:`TimeUp`, which the solve layer reports as ``time_limit`` (or ``feasible`` with
+an accepted warm start). A solver still running :func:`hard_stop_s` after it started (its limit
+plus max(HARD_STOP_S, HARD_STOP_SHARE x limit)) is stopped from a watchdog thread: CBC (a child
+process) gets SIGINT (it stops and writes its incumbent), then SIGKILL ``KILL_AFTER_S`` later;
+HiGHS gets ``cancelSolve``; CP-SAT ``StopSearch``. Stated overshoot: a solve returns within that
+margin (+ KILL_AFTER_S for CBC, + reading the solution back) of the deadline, as long as the
+model's own Python loops call check_time. cvxpy's compilation cannot be interrupted (Clarabel and
+SCS get the remaining time for their iterations).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import re
+import signal
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from optgap.solvers.result import SolveOptions, Status
@@ -31,6 +49,104 @@ class Outcome:
     objective: float | None = None
     bound: float | None = None
     message: str = ""
+
+
+# ---------------------------------------------------------------------------- time limits
+
+HARD_STOP_S = 2.0  # a solver still running max(this, HARD_STOP_SHARE x limit) after the
+HARD_STOP_SHARE = 0.25  # deadline is stopped (the margin lets it stop and report by itself)
+KILL_AFTER_S = 3.0  # CBC: SIGKILL this long after SIGINT
+MIN_SOLVE_S = 0.05  # a solver always gets a moment, so that it reports its own status
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "optgap_deadline", default=None
+)
+
+
+class TimeUp(Exception):
+    """The time limit passed before the solver could run (e.g. while building the model)."""
+
+
+@contextlib.contextmanager
+def deadline_scope(time_limit_s: float) -> Iterator[None]:
+    """Everything inside shares one deadline, ``time_limit_s`` from now (an inner scope never
+    extends an outer one)."""
+    outer = _DEADLINE.get()
+    mine = time.monotonic() + time_limit_s
+    token = _DEADLINE.set(mine if outer is None else min(outer, mine))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining(options: SolveOptions) -> float:
+    """Seconds left for a solver: the option's limit, cut to the deadline of the scope."""
+    left = float(options.time_limit_s)
+    deadline = _DEADLINE.get()
+    if deadline is not None:
+        left = min(left, deadline - time.monotonic())
+    return max(MIN_SOLVE_S, left)
+
+
+def hard_stop_s(limit_s: float) -> float:
+    """Seconds after which the watchdog stops a solver that was given ``limit_s`` seconds."""
+    return limit_s + max(HARD_STOP_S, HARD_STOP_SHARE * limit_s)
+
+
+def check_time(what: str = "building the model") -> None:
+    """Raise TimeUp when the deadline of the scope has passed (cheap: call it in long loops)."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeUp(f"time limit reached while {what}")
+
+
+@contextlib.contextmanager
+def _watchdog(after_s: float, stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """Call ``stop`` (repeatedly, every 0.5 s) once ``after_s`` seconds have passed, until the
+    block ends. Yields an Event that is set if the watchdog fired."""
+    done, fired = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        if done.wait(after_s):
+            return
+        while not done.is_set():
+            fired.set()
+            with contextlib.suppress(Exception):
+                stop()
+            done.wait(0.5)
+
+    thread = threading.Thread(target=watch, daemon=True, name="optgap-watchdog")
+    thread.start()
+    try:
+        yield fired
+    finally:
+        done.set()
+        thread.join(timeout=1.0)
+
+
+def _children(name: str) -> list[int]:
+    """Process ids of this process's children whose command is ``name`` (Linux /proc)."""
+    me, out = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                    stat = f.read()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+                if ppid == me and comm.startswith(name):
+                    out.append(int(entry))
+    return out
+
+
+def _stop_cbc(started: float) -> None:
+    """SIGINT to CBC (it stops and writes its incumbent); SIGKILL if it is still there later."""
+    sig = signal.SIGKILL if time.monotonic() - started > KILL_AFTER_S else signal.SIGINT
+    for pid in _children("cbc"):
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
 
 
 # ---------------------------------------------------------------------------- pulp
@@ -89,10 +205,17 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
 
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
     os.close(fd)
+    limit = remaining(options)
+    first_stop: list[float] = []
+
+    def stop() -> None:
+        first_stop.append(first_stop[0] if first_stop else time.monotonic())
+        _stop_cbc(first_stop[0])
+
     try:
         solver = pulp.PULP_CBC_CMD(
             msg=False,
-            timeLimit=options.time_limit_s,
+            timeLimit=limit,
             # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
             # with one worker, which now and then deadlocks until the time limit (F3 found it)
             threads=options.threads if options.threads > 1 else None,
@@ -102,7 +225,16 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
             warmStart=warm_start,
             options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
         )
-        prob.solve(solver)
+        with _watchdog(hard_stop_s(limit), stop) as fired:
+            try:
+                prob.solve(solver)
+            except pulp.PulpSolverError:
+                if not fired.is_set():
+                    raise
+                return Outcome(
+                    Status.TIME_LIMIT,
+                    message=f"CBC overran its time limit and was stopped ({limit:.3g} s given)",
+                )
         with open(log_path, encoding="utf-8", errors="replace") as f:
             log = f.read()
     finally:
@@ -131,9 +263,11 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
 
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
-    solver = pulp.HiGHS(
+    limit = remaining(options)
+    solver = _interruptible_highs()(
+        hard_stop_s(limit),
         msg=False,
-        timeLimit=options.time_limit_s,
+        timeLimit=limit,
         threads=options.threads,
         gapRel=0.0,
         gapAbs=0.0,
@@ -157,9 +291,33 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
     if has_solution:
         return Outcome(Status.FEASIBLE, objective, bound)
-    if ms == highspy.HighsModelStatus.kTimeLimit:
+    if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
         return Outcome(Status.TIME_LIMIT, bound=bound, message="HiGHS found no solution in time")
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
+
+
+_HIGHS_CLASS: list[type] = []
+
+
+def _interruptible_highs() -> type:
+    """pulp's HiGHS, with a watchdog that cancels the solve ``hard_s`` seconds after it starts
+    (HiGHS checks its own limit, but not everywhere: a 300-operator F1 model ran 29 s of 5)."""
+    if not _HIGHS_CLASS:
+        import pulp
+
+        class InterruptibleHiGHS(pulp.HiGHS):
+            def __init__(self, hard_s: float, **kwargs):
+                super().__init__(**kwargs)
+                self.hard_s = hard_s
+
+            def callSolver(self, lp):
+                h = lp.solverModel
+                h.HandleUserInterrupt = True
+                with _watchdog(self.hard_s, h.cancelSolve):
+                    h.run()
+
+        _HIGHS_CLASS.append(InterruptibleHiGHS)
+    return _HIGHS_CLASS[0]
 
 
 def write_pulp(prob, path: str) -> None:
@@ -184,12 +342,14 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0):
 
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = float(options.time_limit_s)
+    limit = remaining(options)
+    p.max_time_in_seconds = limit
     p.num_workers = int(options.threads)
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
-    code = solver.Solve(model)
+    with _watchdog(hard_stop_s(limit), solver.StopSearch):
+        code = solver.Solve(model)
     has_objective = model.HasObjective()
     if code == cp_model.OPTIMAL:
         obj = solver.ObjectiveValue() / scale if has_objective else 0.0
@@ -227,11 +387,11 @@ def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> O
 
     backend = backend or options.backend or "clarabel"
     if backend == "clarabel":
-        kwargs = {"solver": cp.CLARABEL, "time_limit": float(options.time_limit_s)}
+        kwargs = {"solver": cp.CLARABEL, "time_limit": remaining(options)}
     elif backend == "scs":
         kwargs = {
             "solver": cp.SCS,
-            "time_limit_secs": float(options.time_limit_s),
+            "time_limit_secs": remaining(options),
             "eps_abs": 1e-9,
             "eps_rel": 1e-9,
             "max_iters": 200_000,
