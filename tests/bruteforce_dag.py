@@ -1,16 +1,17 @@
-"""Brute-force F1 optimum for tiny instances with one slot per device.
+"""Brute-force F1 optimum for tiny instances.
 
-Independent of the models, heuristics and evaluator: enumerate every placement and every order
-of the operators on each device; the earliest start times for fixed orders are longest paths in
-the precedence + sequence graph. Regular objectives are optimised by such semi-active schedules.
+Independent of the models, heuristics and evaluator: enumerate every placement of the operators
+on machines (a device with k slots is k machines; slot s of a device is used only if slot s-1
+hosts an earlier operator, which loses no schedule since the slots are identical) and every
+order of the operators on each machine; the earliest start times for fixed orders are longest
+paths in the precedence + sequence graph. Regular objectives are optimised by such semi-active
+schedules. Zero-length operators take no slot.
 """
 
 from __future__ import annotations
 
 import itertools
 from fractions import Fraction
-
-import networkx as nx
 
 
 def _delay(inst, a: str, b: str, nbytes: int) -> int:
@@ -23,11 +24,28 @@ def _delay(inst, a: str, b: str, nbytes: int) -> int:
     return int(-((-t.numerator) // t.denominator))
 
 
+def _closure(ids: list[str], edges) -> set[tuple[str, str]]:
+    succ = {i: set() for i in ids}
+    for e in edges:
+        succ[e.src].add(e.dst)
+    reach: set[tuple[str, str]] = set()
+    for i in ids:
+        stack, seen = list(succ[i]), set()
+        while stack:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                stack.extend(succ[j])
+        reach |= {(i, j) for j in seen}
+    return reach
+
+
 def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> int | None:
     """Optimal makespan (µs) or, in the memory pattern, optimal GPU memory (kB); None if none."""
-    assert all(d.slots == 1 for d in inst.devices)
     ops = list(inst.operators)
+    ids = [o.id for o in ops]
     devs = {d.id: d for d in inst.devices}
+    closure = _closure(ids, inst.edges)
     choices = [
         [
             d
@@ -36,10 +54,6 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
         ]
         for o in ops
     ]
-    g = nx.DiGraph()
-    g.add_nodes_from(o.id for o in ops)
-    g.add_edges_from((e.src, e.dst) for e in inst.edges)
-    closure = nx.transitive_closure_dag(g)
     best = None
     for placement in itertools.product(*choices):
         place = {o.id: d.id for o, d in zip(ops, placement, strict=True)}
@@ -54,46 +68,84 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
         if pattern == "memory" and best is not None and gpu_mem >= best:
             continue
         dur = {o.id: o.time_us[devs[place[o.id]].kind] for o in ops}
-        groups = [[o.id for o in ops if place[o.id] == d and dur[o.id] > 0] for d in devs]
-        orders = [
-            [
-                p
-                for p in itertools.permutations(grp)
-                if not any(
-                    closure.has_edge(p[j], p[i])
-                    for i in range(len(p))
-                    for j in range(i + 1, len(p))
-                )
-            ]
-            for grp in groups
-        ]
-        for combo in itertools.product(*orders):
-            start = _earliest(inst, ops, place, dur, combo)
-            if start is None:
-                continue
-            makespan = max(start[o.id] + dur[o.id] for o in ops)
-            if pattern == "latency":
-                best = makespan if best is None else min(best, makespan)
-            elif makespan <= slo_us:
-                best = gpu_mem
-                break
+        delay = {
+            (e.src, e.dst): _delay(inst, place[e.src], place[e.dst], e.bytes) for e in inst.edges
+        }
+        makespan = _best_makespan(inst, ids, devs, place, dur, delay, closure, slo_us, pattern)
+        if makespan is None:
+            continue
+        if pattern == "latency":
+            best = makespan if best is None else min(best, makespan)
+        else:
+            best = gpu_mem
     return best
 
 
-def _earliest(inst, ops, place, dur, sequences) -> dict[str, int] | None:
-    g = nx.DiGraph()
-    g.add_nodes_from(o.id for o in ops)
+def _best_makespan(inst, ids, devs, place, dur, delay, closure, slo_us, pattern):
+    """Shortest makespan over slot assignments and machine orders (memory: first within SLO)."""
+    timed = {d: [i for i in ids if place[i] == d and dur[i] > 0] for d in devs}
+    per_device = [list(_slot_splits(timed[d], devs[d].slots)) for d in devs]
+    best = None
+    for split in itertools.product(*per_device):
+        machines = [m for groups in split for m in groups]
+        orders = [
+            [p for p in itertools.permutations(m) if not _against(p, closure)] for m in machines
+        ]
+        for combo in itertools.product(*orders):
+            start = _earliest(inst, ids, dur, delay, combo)
+            if start is None:
+                continue
+            makespan = max(start[i] + dur[i] for i in ids)
+            if pattern == "memory":
+                if makespan <= slo_us:
+                    return makespan
+            elif best is None or makespan < best:
+                best = makespan
+    return best
+
+
+def _slot_splits(group: list[str], slots: int):
+    """Assignments of the group (in file order) to ``slots`` machines, slot s used only after
+    slot s-1 (canonical), as a tuple of per-machine lists."""
+    for labels in itertools.product(range(slots), repeat=len(group)):
+        used = 0
+        ok = True
+        for lab in labels:
+            if lab > used:
+                ok = False
+                break
+            used = max(used, lab + 1)
+        if ok:
+            yield tuple(
+                [i for i, lab in zip(group, labels, strict=True) if lab == s] for s in range(slots)
+            )
+
+
+def _against(p, closure) -> bool:
+    return any((p[j], p[i]) in closure for i in range(len(p)) for j in range(i + 1, len(p)))
+
+
+def _earliest(inst, ids, dur, delay, sequences) -> dict[str, int] | None:
+    w: dict[tuple[str, str], int] = {}
     for e in inst.edges:
-        g.add_edge(e.src, e.dst, w=dur[e.src] + _delay(inst, place[e.src], place[e.dst], e.bytes))
+        w[e.src, e.dst] = dur[e.src] + delay[e.src, e.dst]
     for seq in sequences:
         for a, b in itertools.pairwise(seq):
-            w = dur[a]
-            if g.has_edge(a, b):
-                w = max(w, g[a][b]["w"])
-            g.add_edge(a, b, w=w)
-    if not nx.is_directed_acyclic_graph(g):
-        return None
-    start = {}
-    for v in nx.topological_sort(g):
-        start[v] = max((start[u] + g[u][v]["w"] for u in g.predecessors(v)), default=0)
-    return start
+            w[a, b] = max(w.get((a, b), 0), dur[a])
+    succ: dict[str, list[str]] = {i: [] for i in ids}
+    indeg = {i: 0 for i in ids}
+    for a, b in w:
+        succ[a].append(b)
+        indeg[b] += 1
+    start = {i: 0 for i in ids}
+    ready = [i for i in ids if indeg[i] == 0]
+    seen = 0
+    while ready:
+        a = ready.pop()
+        seen += 1
+        for b in succ[a]:
+            start[b] = max(start[b], start[a] + w[a, b])
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                ready.append(b)
+    return start if seen == len(ids) else None

@@ -39,7 +39,7 @@ TWO = load(
 def _run(inst, method, **kw):
     r = registry.solve("dag", method, inst, SolveOptions(time_limit_s=20, **kw))
     assert r.status == Status.FEASIBLE or r.stats["kind"] == "exact"
-    ev = evaluate(inst, r.solution)
+    ev = evaluate(inst, r.solution, SolveOptions(**kw))
     assert ev.feasible and ev.objective == r.objective
     return r
 
@@ -111,9 +111,10 @@ def test_every_heuristic_is_checked_by_the_evaluator(data):
                 continue
             assert r.status in (Status.FEASIBLE, Status.ERROR)
             if r.status == Status.FEASIBLE:
-                ev = evaluate(inst, r.solution)
+                ev = evaluate(inst, r.solution, SolveOptions(objective=objective))
                 assert ev.feasible, (name, ev.violations)
                 assert ev.objective == r.objective
+                assert ev.metrics["left_shifted"], name
 
 
 # --------------------------------------------------------------------- a chain worked by hand

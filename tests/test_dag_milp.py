@@ -16,12 +16,13 @@ import pulp
 import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
-from optgap.formulations.dag import cpsat, milp
+from optgap.formulations.dag import milp
 from optgap.formulations.dag.evaluate import evaluate
-from optgap.formulations.dag.instance import load, slo_us
+from optgap.formulations.dag.instance import load
 from optgap.heuristics.dag.common import HeuristicFailure
 from optgap.heuristics.dag.heft import heft_schedule
 from optgap.instances.dag.strategies import dag_json
+from optgap.solvers import registry
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import SolveOptions, Status
 
@@ -33,8 +34,9 @@ EXACT = [("cpsat", None), ("milp", "cbc"), ("milp", "highs")]
 
 
 def _solve(inst, model, backend=None, **kw):
+    """Through the front door: the solve layer runs the warm starts and checks them."""
     options = dataclasses.replace(OPTS, backend=backend, **kw)
-    return (cpsat if model == "cpsat" else milp).solve(inst, options)
+    return registry.solve("dag", model, inst, options)
 
 
 def _all_exact(inst, **kw):
@@ -56,7 +58,27 @@ def _critical_path_us(inst) -> int:
     return max(longest.values())
 
 
-def _check_all(inst, results, pattern="latency"):
+def _work_bound_us(inst) -> int:
+    """Operators that may only use a device set S (all, one kind, one device) need their
+    fastest times on S spread over S's slots (rounded up to the µs)."""
+    groups = [inst.devices] + [[d for d in inst.devices if d.kind == k] for k in ("cpu", "gpu")]
+    groups += [[d] for d in inst.devices]
+    best = 0
+    for group in groups:
+        ids = {d.id for d in group}
+        if not ids:
+            continue
+        work = sum(
+            min(o.time_us[d.kind] for d in inst.allowed(o))
+            for o in inst.operators
+            if {d.id for d in inst.allowed(o)} <= ids
+        )
+        slots = sum(d.slots for d in group)
+        best = max(best, (work + slots - 1) // slots)
+    return best
+
+
+def _check_all(inst, results, pattern="latency", slo_ms=None):
     """All three proven optimal with the same objective, or all proven infeasible."""
     assert [r.backend for r in results] == ["cpsat", "cbc", "highs"]
     statuses = [r.status for r in results]
@@ -69,8 +91,9 @@ def _check_all(inst, results, pattern="latency"):
     values = {_grid(r.objective) for r in results}
     assert len(values) == 1, [(r.backend, r.objective) for r in results]
     for r in results:
-        ev = evaluate(inst, r.solution)
+        ev = evaluate(inst, r.solution, SolveOptions(objective=pattern, slo_ms=slo_ms))
         assert ev.feasible, (r.backend, ev.violations)
+        assert ev.metrics["left_shifted"], r.backend
         assert _grid(ev.objective) == _grid(r.objective), r.backend
         assert r.solution["pattern"] == pattern
         if r.backend in ("cbc", "highs"):  # a repair of the starts never changes the objective
@@ -109,11 +132,12 @@ def test_cpsat_and_milp_agree_memory(data, where):
     slo_us = cp + round(where * max(0, gpu_only - cp))
     assume(slo_us > 0)
     results = _all_exact(inst, objective="memory", slo_ms=slo_us / 1000)
-    value = _check_all(inst, results, "memory")
+    value = _check_all(inst, results, "memory", slo_us / 1000)
     event("infeasible" if value is None else "optimal")
     if value is not None:
         for r in results:
-            assert _grid(evaluate(inst, r.solution).metrics["makespan_ms"]) <= slo_us
+            ev = evaluate(inst, r.solution, SolveOptions(objective="memory", slo_ms=slo_us / 1000))
+            assert _grid(ev.metrics["makespan_ms"]) <= slo_us
             assert r.solution["slo_ms"] == slo_us / 1000
 
 
@@ -125,8 +149,14 @@ def test_slo_below_the_critical_path_or_the_optimum_is_infeasible_for_all(data):
     assume(cp > 1)
     below_cp = _all_exact(inst, objective="memory", slo_ms=(cp - 1) / 1000)
     assert all(r.status == Status.INFEASIBLE for r in below_cp)
-    assert all("critical path" in r.message for r in below_cp), [r.message for r in below_cp]
-    # just below the optimal latency: no early check catches it, the models must prove it
+    lb = max(cp, _work_bound_us(inst))
+    assert all(
+        f"critical path {cp / 1000:g} ms" in r.message
+        and f"{lb / 1000:g} ms, a lower bound on any makespan" in r.message
+        for r in below_cp
+    ), [r.message for r in below_cp]
+    # just below the optimal latency: caught up front if below the work bound, else the
+    # models must prove it
     lat = _solve(inst, "cpsat")
     assume(lat.status == Status.OPTIMAL and _grid(lat.objective) - 1 >= cp)
     slo_ms = (_grid(lat.objective) - 1) / 1000
@@ -134,7 +164,12 @@ def test_slo_below_the_critical_path_or_the_optimum_is_infeasible_for_all(data):
     assert all(r.status == Status.INFEASIBLE for r in results), [
         (r.backend, r.status) for r in results
     ]
-    assert all(f"no schedule meets the SLO {slo_ms:g} ms" in r.message for r in results)
+    if _grid(slo_ms) < lb:
+        event("below the work bound: rejected up front")
+        assert all(f"{lb / 1000:g} ms, a lower bound on any" in r.message for r in results)
+    else:
+        event("proven by the solvers")
+        assert all(f"no schedule meets the SLO {slo_ms:g} ms" in r.message for r in results)
 
 
 @settings(deadline=None, max_examples=100)
@@ -259,7 +294,10 @@ def test_a_false_infeasibility_is_reported_as_a_solver_error():
     if r.status == Status.OPTIMAL:  # a HiGHS without the bug
         assert _grid(r.objective) == 46
     else:  # never "infeasible": HEFT's schedule is a witness
-        assert r.status == Status.ERROR and "HEFT schedule is feasible" in r.message
+        assert (
+            r.status == Status.ERROR
+            and "schedule (accepted by the evaluator) is feasible" in r.message
+        )
 
 
 def test_highs_presolve_wrong_optimum():
@@ -313,7 +351,7 @@ def test_cpsat_reaches_published_jobshop_optimum(name):
     inst = _jobshop(name)
     r = _solve(inst, "cpsat")
     assert r.status == Status.OPTIMAL and _grid(r.objective) == JOBSHOP_OPTIMA[name] * 1000
-    assert _grid(evaluate(inst, r.solution).objective) == JOBSHOP_OPTIMA[name] * 1000
+    assert _grid(evaluate(inst, r.solution, None).objective) == JOBSHOP_OPTIMA[name] * 1000
 
 
 # Measured on one thread: ft06 takes CBC ~0.6 s and HiGHS ~0.4 s; la01 takes HiGHS ~1.2 s but
@@ -331,7 +369,7 @@ def test_milp_reaches_published_jobshop_optimum(name, backend):
     assert r.status == Status.OPTIMAL, r.message
     assert r.backend == backend
     assert _grid(r.objective) == JOBSHOP_OPTIMA[name] * 1000
-    assert _grid(evaluate(inst, r.solution).objective) == JOBSHOP_OPTIMA[name] * 1000
+    assert _grid(evaluate(inst, r.solution, None).objective) == JOBSHOP_OPTIMA[name] * 1000
 
 
 # ----------------------------------------------------------------------------- export
@@ -374,7 +412,8 @@ def test_milp_export_reads_back(tmp_path, suffix, pattern):
     h.run()
     expected = _solve(inst, "cpsat", objective=pattern, slo_ms=12.0)
     assert expected.status == Status.OPTIMAL
-    assert round(h.getInfo().objective_function_value) == _grid(expected.objective)
+    # the file states its objective in ms / MB (factor 1e-3 written into it)
+    assert _grid(h.getInfo().objective_function_value) == _grid(expected.objective)
 
 
 @settings(max_examples=30)
@@ -383,19 +422,24 @@ def test_milp_export_reads_back(tmp_path, suffix, pattern):
     st.booleans(),
 )
 def test_warm_start_satisfies_every_constraint(data, memory):
-    """The initial values given to CBC (the best heuristic schedule, relabelled to the symmetry
-    constraints) satisfy the model: the solver starts from a feasible point."""
+    """The initial values given to CBC (the best evaluator-accepted warm start, left-shifted and
+    relabelled to the symmetry constraints) satisfy the model: the solver starts from a
+    feasible point."""
     from optgap.formulations.dag.milp import _warm_start, build
+    from optgap.formulations.dag.schedule import incumbents
 
     inst = load(data)
-    options = SolveOptions(objective="memory" if memory else "latency")
+    options = SolveOptions(objective="memory" if memory else "latency", backend="cbc")
     try:
-        slo = slo_us(inst, None) if memory else None
+        warm, _ = registry._warm_starts("dag", registry.method("dag", "milp"), inst, options)
     except InputError:  # GPU-only does not fit the GPU memory: no default SLO
         assume(False)
-    prob, v = build(inst, options)
-    if not _warm_start(inst, v, options.objective, slo):
+    found = incumbents(inst, warm, options.objective)
+    event("warm start" if found else "no warm start")
+    if not found:
         return  # no heuristic schedule fits (capacities, SLO): nothing to check
+    prob, v = build(inst, options, found[0])
+    assert _warm_start(inst, v, found[0])
     broken = [n for n, c in prob.constraints.items() if not c.valid(1e-6)]
     assert not broken, broken[:5]
 
@@ -406,6 +450,6 @@ def test_warm_started_cbc_has_a_solution_on_the_shipped_lstm():
     inst = load(json.loads((HERE / "dag" / "lstm-L2-T4-H1024.json").read_text()))
     r = _solve(inst, "milp", "cbc", time_limit_s=5)
     assert r.status in (Status.FEASIBLE, Status.OPTIMAL)
-    ev = evaluate(inst, r.solution)
+    ev = evaluate(inst, r.solution, None)
     assert ev.feasible and ev.objective == pytest.approx(r.objective, abs=1e-9)
     assert r.bound <= r.objective

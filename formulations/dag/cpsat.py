@@ -23,49 +23,64 @@ Redundant (valid for every feasible schedule; they help the search):
   constraints, the LP relaxation then balances work across devices);
   identical devices (same kind, slots, capacity and links, no operator telling them apart) are
   used in order: device j of a group hosts i only if device j-1 hosts an operator before i.
-Hint: the best of HEFT, PEFT and CPOP (latency; its makespan also bounds the horizon) or the
-greedy offload schedule (memory).
+Scale: CP-SAT works on the data divided by their greatest common divisors: times and transfer
+  delays by g_t (so the SLO becomes ⌊SLO / g_t⌋: a left-shifted schedule's times are sums of
+  multiples of g_t, and some optimum is left-shifted), memory and capacities by g_m
+  (⌊M_d / g_m⌋). Starts, objective and bound are multiplied back exactly.
+Warm starts (``warm``: schedules of the solve layer's heuristics that the evaluator accepted, left-
+  shifted): the best one's makespan bounds the horizon in the latency pattern, it is the hint (if
+  ``options.hint`` and the hint policy allow) and it is the answer when the solver finds nothing
+  better in time (status ``feasible`` with the solver's bound).
+Every reported schedule is left-shifted (``schedule.left_shift``): its makespan can only drop.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from optgap.formulations.dag.instance import DagInstance, Device, slo_us
+from optgap.formulations.dag.schedule import Incumbent, incumbents, shifted, solution
 from optgap.solvers.backends import solve_cpsat, write_cpsat
+from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
-from ortools.sat.python import cp_model
+
+PARAMS = ("gap", "abs_gap", "hint")
 
 
 @dataclass
 class Model:
-    model: cp_model.CpModel
-    x: dict[tuple[str, str], cp_model.IntVar]
-    start: dict[str, cp_model.IntVar]
-    end: dict[str, cp_model.IntVar]
-    makespan: cp_model.IntVar
-    hint: object | None = None  # the heuristic schedule given as a hint, if it fits the pattern
+    model: Any  # cp_model.CpModel
+    x: dict[tuple[str, str], Any]
+    start: dict[str, Any]
+    end: dict[str, Any]
+    makespan: Any
+    g_time: int = 1  # µs per model time unit
+    g_mem: int = 1  # kB per model memory unit
+    lower_bound: int = 0  # on the objective, in model units
+    hint: Incumbent | None = None  # the warm start given as a hint
 
 
-def build(inst: DagInstance, options: SolveOptions) -> Model:
+def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None = None) -> Model:
+    from ortools.sat.python import cp_model
+
     pattern = options.objective or "latency"
     ops = list(inst.operators)
     allowed = {o.id: inst.allowed(o) for o in ops}
-    fastest = {o.id: min(inst.duration_us(o, d) for d in allowed[o.id]) for o in ops}
-    head, tail = _heads_tails(inst, fastest)
-    hint = (
-        _best_heuristic(inst, pattern, _slo_us(inst, options) if pattern == "memory" else None)
-        if options.hint
-        else None
-    )
+    g = time_gcd(inst, allowed)
+    gm = mem_gcd(inst) if pattern == "memory" else 1
+    p = {(o.id, d.id): inst.duration_us(o, d) // g for o in ops for d in allowed[o.id]}
+    fastest = {o.id: min(p[o.id, d.id] for d in allowed[o.id]) for o in ops}
+    head, tail = heads_tails(inst, fastest)
 
-    horizon = _serial_bound(inst, allowed)
+    horizon = serial_bound(inst, allowed) // g
     if pattern == "memory":
-        horizon = min(horizon, _slo_us(inst, options))
-    elif hint is not None:
-        horizon = min(horizon, hint.makespan)
+        horizon = min(horizon, slo_us(inst, options.slo_ms) // g)
+    elif incumbent is not None:
+        horizon = min(horizon, incumbent.makespan // g)
 
     m = cp_model.CpModel()
     lb_work = -(-sum(fastest.values()) // sum(d.slots for d in inst.devices))
@@ -84,19 +99,15 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
         )
         for d in allowed[o.id]:
             x[o.id, d.id] = m.NewBoolVar(f"x[{o.id},{d.id}]")
-            p = inst.duration_us(o, d)
-            if p > 0:  # a zero-length operator occupies no slot (as in the evaluator)
+            if p[o.id, d.id] > 0:  # a zero-length operator occupies no slot (as in the evaluator)
                 intervals[d.id].append(
                     m.NewOptionalFixedSizeIntervalVar(
-                        start[o.id], p, x[o.id, d.id], f"I[{o.id},{d.id}]"
+                        start[o.id], p[o.id, d.id], x[o.id, d.id], f"I[{o.id},{d.id}]"
                     )
                 )
         # (place), (duration)
         m.AddExactlyOne(x[o.id, d.id] for d in allowed[o.id])
-        m.Add(
-            end[o.id]
-            == start[o.id] + sum(inst.duration_us(o, d) * x[o.id, d.id] for d in allowed[o.id])
-        )
+        m.Add(end[o.id] == start[o.id] + sum(p[o.id, d.id] * x[o.id, d.id] for d in allowed[o.id]))
         # (makespan) with the tail as a redundant cut
         m.Add(end[o.id] + tail[o.id] <= makespan)
 
@@ -112,7 +123,7 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
         m.Add(start[e.dst] >= end[e.src])
         for d in allowed[e.src]:
             for f in allowed[e.dst]:
-                delay = inst.transfer_us(d.id, f.id, e.bytes)
+                delay = inst.transfer_us(d.id, f.id, e.bytes) // g
                 if d.id != f.id and delay > 0:
                     m.Add(start[e.dst] >= end[e.src] + delay).OnlyEnforceIf(
                         [x[e.src, d.id], x[e.dst, f.id]]
@@ -120,7 +131,7 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
 
     # redundant (load): a device cannot do more work than its slots times the makespan
     for d in inst.devices:
-        terms = [inst.duration_us(o, d) * x[o.id, d.id] for o in ops if (o.id, d.id) in x]
+        terms = [p[o.id, d.id] * x[o.id, d.id] for o in ops if (o.id, d.id) in x]
         if terms:
             m.Add(sum(terms) <= d.slots * makespan)
 
@@ -128,162 +139,252 @@ def build(inst: DagInstance, options: SolveOptions) -> Model:
     for d in inst.devices:
         if d.mem_capacity_kb is not None:
             m.Add(
-                sum(o.mem_kb * x[o.id, d.id] for o in ops if (o.id, d.id) in x) <= d.mem_capacity_kb
+                sum((o.mem_kb // gm) * x[o.id, d.id] for o in ops if (o.id, d.id) in x)
+                <= d.mem_capacity_kb // gm
             )
 
     _break_device_symmetry(m, inst, x)
 
     if pattern == "memory":
-        m.Add(makespan <= _slo_us(inst, options))
+        lower = 0
         m.Minimize(
-            sum(o.mem_kb * x[o.id, d.id] for o in ops for d in allowed[o.id] if d.kind == "gpu")
+            sum(
+                (o.mem_kb // gm) * x[o.id, d.id]
+                for o in ops
+                for d in allowed[o.id]
+                if d.kind == "gpu"
+            )
         )
     else:
+        lower = min(max(lb_work, lb_path), horizon)
         m.Minimize(makespan)
 
-    if hint is not None and not (pattern == "latency" or hint.makespan <= horizon):
+    hint = incumbent if options.hint and use_hint(options) else None
+    if hint is not None and (
+        hint.makespan // g > horizon
+        or any(t % g for t in hint.start.values())
+        or (pattern == "memory" and hint.makespan > slo_us(inst, options.slo_ms))
+    ):
         hint = None
     if hint is not None:
-        hint.device = canonical_devices(inst, hint.device)
+        device = canonical_devices(inst, hint.device)
         for o in ops:
-            m.AddHint(start[o.id], hint.start[o.id])
-            m.AddHint(end[o.id], hint.end[o.id])
+            m.AddHint(start[o.id], hint.start[o.id] // g)
+            m.AddHint(end[o.id], hint.end[o.id] // g)
             for d in allowed[o.id]:
-                m.AddHint(x[o.id, d.id], int(hint.device[o.id] == d.id))
-        m.AddHint(makespan, hint.makespan)
-    return Model(m, x, start, end, makespan, hint)
+                m.AddHint(x[o.id, d.id], int(device[o.id] == d.id))
+        m.AddHint(makespan, hint.makespan // g)
+    return Model(m, x, start, end, makespan, g, gm, lower, hint)
 
 
-def solve(inst: DagInstance, options: SolveOptions) -> Result:
+def solve(
+    inst: DagInstance,
+    options: SolveOptions,
+    warm: tuple = (),
+    *,
+    sat_parameters: dict[str, Any] | None = None,
+) -> Result:
+    """Solve within ``options.time_limit_s`` (model building included).
+
+    ``warm``: the solve layer's evaluator-accepted heuristic answers (horizon, hint, fallback).
+    ``sat_parameters``: extra CP-SAT parameters (tests: a solution limit).
+    """
+    t0 = time.perf_counter()
     pattern = options.objective or "latency"
-    if pattern == "memory":
-        slo = _slo_us(inst, options)
-        reason = _obviously_infeasible(inst, slo)
+    rel_gap, abs_gap = gap_tolerance(options)
+    slo = slo_us(inst, options.slo_ms) if pattern == "memory" else None
+    if slo is not None:
+        reason = obviously_infeasible(inst, slo)
         if reason:
             return Result("", "", "cpsat", Status.INFEASIBLE, message=reason)
-    t0 = time.perf_counter()
-    mdl = build(inst, options)
-    # the limit covers the whole method: building the model and its heuristic hint count too
-    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
-    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left), scale=1000)
-    stats = {
-        "branches": solver.NumBranches(),
-        "conflicts": solver.NumConflicts(),
+    found = incumbents(inst, warm, pattern)
+    best = found[0] if found else None
+    mdl = build(inst, options, best)
+    stats: dict[str, Any] = {
         "variables": len(mdl.model.Proto().variables),
         "constraints": len(mdl.model.Proto().constraints),
+        "time_unit_us": mdl.g_time,
+        "hint": None if mdl.hint is None else mdl.hint.method,
     }
+    if pattern == "memory":
+        stats["memory_unit_kb"] = mdl.g_mem
+    if rel_gap or abs_gap:
+        stats["gap_tolerance"] = {"rel": rel_gap, "abs": abs_gap}
+    unit = mdl.g_mem if pattern == "memory" else mdl.g_time  # µs or kB per objective unit
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    if left <= 0:  # building took the whole limit: no solve
+        stats["build_s"] = time.perf_counter() - t0
+        return _fallback(inst, best, pattern, slo, mdl.lower_bound * unit, stats)
+
+    params = dict(sat_parameters or {})
+    if rel_gap:
+        params["relative_gap_limit"] = rel_gap
+    if abs_gap:
+        params["absolute_gap_limit"] = abs_gap * 1000 / unit  # ms or MB -> model units
+    outcome, solver = solve_cpsat(
+        mdl.model, replace(options, time_limit_s=left), scale=1.0, parameters=params
+    )
+    stats |= {"branches": solver.NumBranches(), "conflicts": solver.NumConflicts()}
+    bound_grid = None
+    if mdl.model.HasObjective() and outcome.status in (
+        Status.OPTIMAL,
+        Status.FEASIBLE,
+        Status.TIME_LIMIT,
+    ):
+        bound_grid = math.ceil(solver.BestObjectiveBound() - 1e-6) * unit
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        msg = outcome.message
-        if outcome.status == Status.INFEASIBLE and pattern == "memory":
-            msg = (
-                f"no schedule meets the SLO {_slo_us(inst, options) / 1000:g} ms (proven by CP-SAT)"
+        if outcome.status == Status.INFEASIBLE and best is not None:
+            return Result(
+                "",
+                "",
+                "cpsat",
+                Status.ERROR,
+                message=f"CP-SAT proved the model infeasible, but the {best.method} schedule "
+                "(accepted by the evaluator) is feasible for it: a model error",
+                stats=stats,
             )
-        elif outcome.status == Status.INFEASIBLE:
-            msg = "no schedule satisfies the memory capacities (proven by CP-SAT)"
-        elif outcome.status == Status.TIME_LIMIT and mdl.hint is not None:
-            # the solver had no time left after the warm start: that schedule is our answer
-            return _hint_result(inst, mdl.hint, pattern, options, outcome.bound, stats)
-        return Result(
-            "", "", "cpsat", outcome.status, bound=outcome.bound, message=msg, stats=stats
-        )
+        if outcome.status == Status.INFEASIBLE:
+            msg = (
+                f"no schedule meets the SLO {slo / 1000:g} ms (proven by CP-SAT)"
+                if slo is not None
+                else "no schedule satisfies the memory capacities (proven by CP-SAT)"
+            )
+            return Result("", "", "cpsat", Status.INFEASIBLE, message=msg, stats=stats)
+        if outcome.status == Status.TIME_LIMIT:
+            return _fallback(inst, best, pattern, slo, bound_grid, stats)
+        return Result("", "", "cpsat", outcome.status, message=outcome.message, stats=stats)
+
     device = {
         o.id: next(d for (i, d), var in mdl.x.items() if i == o.id and solver.BooleanValue(var))
         for o in inst.operators
     }
-    solution = {
-        "pattern": pattern,
-        "slo_ms": _slo_us(inst, options) / 1000 if pattern == "memory" else None,
-        "schedule": {
-            o.id: {"device": device[o.id], "start_ms": solver.Value(mdl.start[o.id]) / 1000}
-            for o in inst.operators
-        },
-    }
-    stats["makespan_ms"] = solver.Value(mdl.makespan) / 1000
+    raw = {o.id: solver.Value(mdl.start[o.id]) * mdl.g_time for o in inst.operators}
+    sched = shifted(inst, "cpsat", device, raw)
+    stats["solver_makespan_ms"] = solver.Value(mdl.makespan) * mdl.g_time / 1000
+    status = outcome.status
+    if best is not None and best.objective_grid(inst, pattern) < sched.objective_grid(
+        inst, pattern
+    ):
+        sched, stats["solution_from"] = best, f"warm start ({best.method})"
+    objective = sched.objective_grid(inst, pattern)
+    if status == Status.OPTIMAL and (bound_grid is None or bound_grid < objective):
+        status = Status.FEASIBLE  # stopped by a gap tolerance: not proven
+    bound = objective if status == Status.OPTIMAL else min(bound_grid, objective)
+    stats["makespan_ms"] = sched.makespan / 1000
     return Result(
         "",
         "",
         "cpsat",
-        outcome.status,
-        objective=outcome.objective,
-        bound=outcome.bound,
-        solution=solution,
+        status,
+        objective=objective / 1000,
+        bound=bound / 1000,
+        solution=solution(inst, sched.device, sched.start, pattern, slo),
         stats=stats,
+        message=""
+        if status == Status.OPTIMAL or "gap_tolerance" not in stats
+        else "stopped within the gap tolerance",
     )
 
 
-def _hint_result(
-    inst: DagInstance, hint, pattern: str, options: SolveOptions, bound, stats
-) -> Result:
-    kinds = {d.id: d.kind for d in inst.devices}
-    gpu_mem = sum(o.mem_kb for o in inst.operators if kinds[hint.device[o.id]] == "gpu")
-    objective = (gpu_mem if pattern == "memory" else hint.makespan) / 1000
-    solution = {
-        "pattern": pattern,
-        "slo_ms": _slo_us(inst, options) / 1000 if pattern == "memory" else None,
-        "schedule": {
-            o.id: {"device": hint.device[o.id], "start_ms": hint.start[o.id] / 1000}
-            for o in inst.operators
-        },
-    }
-    stats = {**stats, "makespan_ms": hint.makespan / 1000, "solution_from": "warm-start heuristic"}
+def _fallback(inst, best, pattern, slo, bound_grid, stats) -> Result:
+    """No solver solution in time: the best warm start, if any, is the answer."""
+    bound = None if bound_grid is None else bound_grid / 1000
+    if best is None:
+        return Result(
+            "",
+            "",
+            "cpsat",
+            Status.TIME_LIMIT,
+            bound=bound,
+            message="CP-SAT found no solution in time (and there was no warm start)",
+            stats=stats,
+        )
+    objective = best.objective_grid(inst, pattern)
     return Result(
         "",
         "",
         "cpsat",
         Status.FEASIBLE,
-        objective=objective,
-        bound=bound,
-        solution=solution,
-        stats=stats,
-        message="the limit ran out before the solver improved on its warm start",
+        objective=objective / 1000,
+        bound=None if bound is None else min(bound, objective / 1000),
+        solution=solution(inst, best.device, best.start, pattern, slo),
+        stats={**stats, "makespan_ms": best.makespan / 1000, "solution_from": best.method},
+        message=f"the limit ran out before the solver improved on its warm start ({best.method})",
     )
 
 
 def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
-    write_cpsat(build(inst, options).model, path)
+    from optgap.solvers.backends import export_header
+
+    pattern = options.objective or "latency"
+    unit = "ms (makespan)" if pattern == "latency" else "MB (GPU memory)"
+    legend = [
+        "x_<op>_<device>: 1 if the operator runs on the device (ids as in the instance file)",
+        "S_<op>, E_<op>: start and end of the operator in model time units; I_*: its interval",
+    ]
+    mdl = build(inst, options)
+    # the model runs on the data's own grid (durations / their GCD): one time unit is g_time µs,
+    # one memory unit g_mem kB; the proto's scaling_factor maps the objective back to ms / MB
+    unit_per_result = 1000 / (mdl.g_time if pattern == "latency" else mdl.g_mem)
+    legend += [
+        f"one time unit = {mdl.g_time} µs, one memory unit = {mdl.g_mem} kB",
+        f"C: makespan in time units; the objective times {1 / unit_per_result:g} is ms / MB",
+    ]
+    header = export_header("dag", "cpsat", pattern, unit, legend)
+    write_cpsat(mdl.model, path, scale=unit_per_result, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _slo_us(inst: DagInstance, options: SolveOptions) -> int:
-    return slo_us(inst, options.slo_ms)
+def time_gcd(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
+    """Greatest common divisor of every duration and every possible transfer delay (µs)."""
+    g = 0
+    for o in inst.operators:
+        for d in allowed[o.id]:
+            g = math.gcd(g, inst.duration_us(o, d))
+    for e in inst.edges:
+        for a in allowed[e.src]:
+            for b in allowed[e.dst]:
+                g = math.gcd(g, inst.transfer_us(a.id, b.id, e.bytes))
+    return g or 1
 
 
-def _best_heuristic(inst: DagInstance, pattern: str, slo: int | None):
-    """The hint: the shortest of HEFT, PEFT and CPOP; in the memory pattern the greedy offload
-    schedule (within the SLO by construction), else the shortest if it meets the SLO."""
-    from optgap.heuristics.dag.common import HeuristicFailure
-    from optgap.heuristics.dag.cpop import cpop_schedule
-    from optgap.heuristics.dag.heft import heft_schedule
-    from optgap.heuristics.dag.offload import offload_schedule
-    from optgap.heuristics.dag.peft import peft_schedule
+def mem_gcd(inst: DagInstance) -> int:
+    """Greatest common divisor of the operators' memory (kB); capacities are floored by it."""
+    g = 0
+    for o in inst.operators:
+        g = math.gcd(g, o.mem_kb)
+    return g or 1
 
-    if pattern == "memory":
-        try:
-            return offload_schedule(inst, slo)[0]
-        except HeuristicFailure:
-            pass
-    schedules = []
-    for build in (heft_schedule, peft_schedule, cpop_schedule):
-        try:
-            schedules.append(build(inst))
-        except HeuristicFailure:
+
+def gap_tolerance(options: SolveOptions) -> tuple[float, float]:
+    """``--param gap=REL`` and ``--param abs_gap=ABS`` (objective units: ms or MB), default 0."""
+    out = []
+    for key in ("gap", "abs_gap"):
+        raw = options.param(key)
+        if raw is None:
+            out.append(0.0)
             continue
-    return min(schedules, key=lambda s: s.makespan, default=None)
+        try:
+            v = float(raw)
+        except ValueError:
+            raise InputError(f"--param {key}={raw}: expected a number") from None
+        if not (0 <= v < math.inf):
+            raise InputError(f"--param {key}={raw}: must be a finite number >= 0")
+        out.append(v)
+    return out[0], out[1]
 
 
-def _heft(inst: DagInstance):
-    from optgap.heuristics.dag.common import HeuristicFailure
-    from optgap.heuristics.dag.heft import heft_schedule
-
-    try:
-        return heft_schedule(inst)
-    except HeuristicFailure:
-        return None
+def use_hint(options: SolveOptions) -> bool:
+    """``--param hint=on|off`` (default on); ``--no-hint`` turns it off as well."""
+    raw = options.param("hint", "on")
+    if raw not in ("on", "off"):
+        raise InputError(f"--param hint={raw}: expected on or off")
+    return raw == "on"
 
 
-def _serial_bound(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
+def serial_bound(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
     """Any schedule can be shifted to finish by this: all operators one after another on their
     slowest device, every edge paying its costliest transfer."""
     work = sum(max(inst.duration_us(o, d) for d in allowed[o.id]) for o in inst.operators)
@@ -297,13 +398,11 @@ def _serial_bound(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
     return max(1, work + comm)
 
 
-def _heads_tails(
+def heads_tails(
     inst: DagInstance, fastest: dict[str, int]
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Longest paths of fastest durations before (head) and after (tail) each operator."""
-    from optgap.heuristics.dag.common import topological_ids
-
-    order = topological_ids(inst)
+    order = inst.topological_order
     head = {i: 0 for i in order}
     tail = {i: 0 for i in order}
     succ: dict[str, list[str]] = {i: [] for i in order}
@@ -318,14 +417,41 @@ def _heads_tails(
     return head, tail
 
 
-def _obviously_infeasible(inst: DagInstance, slo_us: int) -> str:
-    fastest = {o.id: min(inst.duration_us(o, d) for d in inst.allowed(o)) for o in inst.operators}
-    head, tail = _heads_tails(inst, fastest)
+def lower_bound_us(inst: DagInstance) -> tuple[int, int]:
+    """Two valid lower bounds on any makespan (µs): the critical path (every operator on its
+    fastest device, transfers free) and the work bound: the operators that can only run on a
+    device set S (each kind, each device, all devices) need ⌈Σ fastest time on S / slots of S⌉."""
+    allowed = {o.id: inst.allowed(o) for o in inst.operators}
+    fastest = {o.id: min(inst.duration_us(o, d) for d in allowed[o.id]) for o in inst.operators}
+    head, tail = heads_tails(inst, fastest)
     cp = max(head[i] + fastest[i] + tail[i] for i in fastest)
-    if cp > slo_us:
+    sets = [tuple(inst.devices)]
+    sets += [tuple(d for d in inst.devices if d.kind == k) for k in ("cpu", "gpu")]
+    sets += [(d,) for d in inst.devices]
+    work = 0
+    for group in sets:
+        ids = {d.id for d in group}
+        if not ids:
+            continue
+        need = sum(
+            min(inst.duration_us(o, d) for d in allowed[o.id])
+            for o in inst.operators
+            if {d.id for d in allowed[o.id]} <= ids
+        )
+        work = max(work, -(-need // sum(d.slots for d in group)))
+    return cp, work
+
+
+def obviously_infeasible(inst: DagInstance, slo_us: int) -> str:
+    """A reason the SLO is infeasible, from the lower bounds alone ("" if they do not show it)."""
+    cp, work = lower_bound_us(inst)
+    if max(cp, work) > slo_us:
+        name, lb = ("critical path", cp) if cp >= work else ("work bound", work)
         return (
-            f"SLO {slo_us / 1000:g} ms is below the critical path {cp / 1000:g} ms "
-            "(longest path with every operator on its fastest device, transfers free)"
+            f"SLO {slo_us / 1000:g} ms is below the {name} {lb / 1000:g} ms, a lower bound on "
+            f"any makespan (critical path {cp / 1000:g} ms: longest path with every operator on "
+            f"its fastest device, transfers free; work bound {work / 1000:g} ms: operators' "
+            "fastest times over the slots they may use)"
         )
     return ""
 
@@ -349,7 +475,7 @@ def _identical_groups(inst: DagInstance) -> list[list[Device]]:
     return out
 
 
-def _break_device_symmetry(m: cp_model.CpModel, inst: DagInstance, x: dict) -> None:
+def _break_device_symmetry(m: Any, inst: DagInstance, x: dict) -> None:
     """Device g_j hosts operator i only if g_{j-1} hosts an operator earlier in file order.
 
     ``used_k`` = "g_{j-1} hosts one of the first k operators", a prefix OR kept linear in size.

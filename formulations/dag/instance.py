@@ -119,17 +119,23 @@ class DagInstance:
 
     @cached_property
     def gpu_only_latency_us(self) -> int:
-        """Makespan of the GPU-only baseline (computed once: it is the default SLO)."""
-        from optgap.heuristics.dag.common import HeuristicFailure  # late: heuristics build on this
-        from optgap.heuristics.dag.heft import heft_schedule
+        """Makespan of the GPU-only baseline: the default SLO of the memory pattern.
 
-        try:
-            return heft_schedule(self, "gpu").makespan
-        except HeuristicFailure as e:
+        Written here, not taken from the heuristics (they build on this module): HEFT restricted
+        to the GPUs (an operator no GPU may run keeps its allowed devices), i.e. operators by
+        decreasing upward rank (mean time + costliest mean transfer path to an exit, ties by
+        topological position), each on the slot where it finishes earliest with insertion into
+        idle gaps, a device skipped once its memory is full. tests/test_dag.py checks that it
+        equals the `gpu-only` heuristic's makespan.
+        """
+        makespan = _gpu_only_makespan(self)
+        if makespan is None:
             raise InputError(
-                f"the memory pattern needs an SLO: the default, the GPU-only latency, does not "
-                f"exist here ({e}); give --slo-ms or slo_ms in the file"
-            ) from None
+                "the memory pattern needs an SLO: the default, the GPU-only latency, does not "
+                "exist here (the GPUs' memory cannot hold the GPU-only placement); give --slo-ms "
+                "or slo_ms in the file"
+            )
+        return makespan
 
     def graph(self) -> nx.DiGraph:
         g = nx.DiGraph()
@@ -144,6 +150,76 @@ def _ceil_div_bytes(nbytes: int, bandwidth_gb_s: float) -> int:
 
     q = Fraction(nbytes) / (Fraction(bandwidth_gb_s) * 1000)
     return -((-q.numerator) // q.denominator)
+
+
+def _gpu_only_makespan(inst: DagInstance) -> int | None:
+    """The GPU-only HEFT makespan (see ``gpu_only_latency_us``); None if memory runs out."""
+    allowed = {}
+    for o in inst.operators:
+        every = inst.allowed(o)
+        allowed[o.id] = [d for d in every if d.kind == "gpu"] or every
+    ops = {o.id: o for o in inst.operators}
+    topo = list(inst.topological_order)
+    succ: dict[str, list[Edge]] = {i: [] for i in topo}
+    pred: dict[str, list[Edge]] = {i: [] for i in topo}
+    for e in inst.edges:
+        succ[e.src].append(e)
+        pred[e.dst].append(e)
+
+    def mean_transfer(nbytes: int, src: list[Device], dst: list[Device]) -> float:
+        pairs = [(a, b) for a in src for b in dst if a.id != b.id]
+        if not pairs:
+            return 0.0
+        return sum(inst.transfer_us(a.id, b.id, nbytes) for a, b in pairs) / len(pairs)
+
+    rank: dict[str, float] = {}
+    for i in reversed(topo):
+        devs = allowed[i]
+        mean = sum(inst.duration_us(ops[i], d) for d in devs) / len(devs)
+        rank[i] = mean + max(
+            (mean_transfer(e.bytes, devs, allowed[e.dst]) + rank[e.dst] for e in succ[i]),
+            default=0.0,
+        )
+    position = {i: k for k, i in enumerate(topo)}
+    dev_position = {d.id: k for k, d in enumerate(inst.devices)}
+    busy: dict[str, list[list[tuple[int, int]]]] = {
+        d.id: [[] for _ in range(d.slots)] for d in inst.devices
+    }
+    mem_free = {d.id: d.mem_capacity_kb for d in inst.devices}
+    end: dict[str, int] = {}
+    where: dict[str, str] = {}
+    for i in sorted(topo, key=lambda i: (-rank[i], position[i])):
+        best = None  # (finish, device position, start, device, slot)
+        for d in allowed[i]:
+            if mem_free[d.id] is not None and mem_free[d.id] < ops[i].mem_kb:
+                continue
+            ready = max(
+                (end[e.src] + inst.transfer_us(where[e.src], d.id, e.bytes) for e in pred[i]),
+                default=0,
+            )
+            p = inst.duration_us(ops[i], d)
+            for k, slot in enumerate(busy[d.id]):
+                t = ready
+                if p > 0:  # first gap of length p at or after `ready`
+                    for s, f in slot:
+                        if f <= t:
+                            continue
+                        if t + p <= s:
+                            break
+                        t = max(t, f)
+                cand = (t + p, dev_position[d.id], t, d.id, k)
+                if best is None or cand[:3] < best[:3]:
+                    best = cand
+        if best is None:
+            return None
+        finish, _, t, dev, k = best
+        if finish > t:
+            busy[dev][k].append((t, finish))
+            busy[dev][k].sort()
+        if mem_free[dev] is not None:
+            mem_free[dev] -= ops[i].mem_kb
+        end[i], where[i] = finish, dev
+    return max(end.values())
 
 
 def us(ms: float) -> int:

@@ -15,8 +15,8 @@ Sets      I operators; D devices; G ⊆ D GPUs; M = {(d, s) : d ∈ D, s < k_d} 
 Data      p_{i,d} duration (integer µs); c_{uv}(d, e) transfer delay (integer µs, 0 if d = e);
           k_d slots; cap_d memory capacity; m_i memory (integer kB); f_i = min_d p_{i,d};
           head_i / tail_i longest f-paths before / after i (transfers free);
-          H horizon: min(HEFT makespan, serial bound) in the latency pattern — HEFT's schedule
-          is feasible (it respects capacities) so some optimum ends by H — and min(SLO, serial
+          H horizon: min(best warm-start makespan, serial bound) in the latency pattern — the
+          warm start is an evaluator-accepted schedule, so some optimum ends by H — and min(SLO, serial
           bound) in the memory pattern, where every feasible schedule ends by the SLO;
           M_ij = H − tail_i − head_j ≥ E_i − S_j for every schedule within the horizon.
 Variables x_{i,m} ∈ {0,1} (i runs on machine m); X_{i,d} := Σ_{s<k_d} x_{i,(d,s)} (on device d);
@@ -57,18 +57,20 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import networkx as nx
-import pulp
 from optgap.formulations.dag.cpsat import (
-    _heads_tails,
-    _heft,
     _identical_groups,
-    _obviously_infeasible,
-    _serial_bound,
+    canonical_devices,
+    heads_tails,
+    obviously_infeasible,
+    serial_bound,
 )
 from optgap.formulations.dag.instance import DagInstance, slo_us
+from optgap.formulations.dag.schedule import Incumbent, incumbents, shifted, solution
 from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -77,14 +79,19 @@ Machine = tuple[str, int]  # (device id, slot)
 
 @dataclass
 class Vars:
-    x: dict[tuple[str, Machine], pulp.LpVariable]
-    start: dict[str, pulp.LpVariable]
-    makespan: pulp.LpVariable
-    y: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    x: dict[tuple[str, Machine], Any]  # pulp.LpVariable
+    start: dict[str, Any]
+    makespan: Any
+    y: dict[tuple[str, str], Any] = field(default_factory=dict)
     horizon: int = 0
 
 
-def build(inst: DagInstance, options: SolveOptions) -> tuple[pulp.LpProblem, Vars]:
+def build(
+    inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None = None
+) -> tuple[Any, Vars]:
+    """The model (a pulp.LpProblem) and its variables; ``incumbent`` bounds the horizon."""
+    import pulp
+
     pattern = options.objective or "latency"
     ops = list(inst.operators)
     index = {o.id: k for k, o in enumerate(ops)}  # pulp names use indices: ids may be anything
@@ -92,14 +99,12 @@ def build(inst: DagInstance, options: SolveOptions) -> tuple[pulp.LpProblem, Var
     allowed = {o.id: inst.allowed(o) for o in ops}
     p = {(o.id, d.id): inst.duration_us(o, d) for o in ops for d in allowed[o.id]}
     fastest = {o.id: min(p[o.id, d.id] for d in allowed[o.id]) for o in ops}
-    head, tail = _heads_tails(inst, fastest)
-    H = _serial_bound(inst, allowed)
+    head, tail = heads_tails(inst, fastest)
+    H = serial_bound(inst, allowed)
     if pattern == "memory":
         H = min(H, slo_us(inst, options.slo_ms))
-    else:
-        heft = _heft(inst)
-        if heft is not None:
-            H = min(H, heft.makespan)
+    elif incumbent is not None:
+        H = min(H, incumbent.makespan)
     lb_path = max(head[i] + fastest[i] + tail[i] for i in fastest)
     lb_work = -(-sum(fastest.values()) // sum(d.slots for d in inst.devices))
 
@@ -215,44 +220,56 @@ def build(inst: DagInstance, options: SolveOptions) -> tuple[pulp.LpProblem, Var
     return prob, Vars(x, start, C, y, H)
 
 
-def solve(inst: DagInstance, options: SolveOptions) -> Result:
-    """Solve with ``options.backend`` (CBC by default, or HiGHS).
+def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
+    """Solve with ``options.backend`` (CBC by default, or HiGHS) within ``options.time_limit_s``
+    (model building included).
 
+    ``warm``: the solve layer's evaluator-accepted heuristic answers; the best bounds the horizon
+    (latency), is CBC's initial solution (if ``options.hint``) and is the answer when the solver
+    finds nothing in time (``feasible``, with the solver's bound).
     Statuses: optimal / feasible as the solver proves them (the bound rounded up to the µs or
-    kB grid); infeasible when the SLO is below the critical path (no solve) or the solver proves
-    it, unless a HEFT schedule shows the model feasible: then the solver is wrong and the result
+    kB grid); infeasible when the SLO is below a lower bound (no solve) or the solver proves
+    it, unless a warm start shows the model feasible: then the solver is wrong and the result
     is an error (seen with HiGHS 1.14's presolve on a few 9-operator instances).
     """
+    import pulp
+
+    t0 = time.perf_counter()
     pattern = options.objective or "latency"
     backend = options.backend or "cbc"
     slo = slo_us(inst, options.slo_ms) if pattern == "memory" else None
     if slo is not None:
-        reason = _obviously_infeasible(inst, slo)
+        reason = obviously_infeasible(inst, slo)
         if reason:
             return Result("", "", backend, Status.INFEASIBLE, message=reason)
-    prob, v = build(inst, options)
-    warm = options.hint and _warm_start(inst, v, pattern, slo)
-    out = solve_pulp(prob, options, backend, warm_start=warm)
-    stats = {
+    found = incumbents(inst, warm, pattern)
+    best = found[0] if found else None
+    prob, v = build(inst, options, best)
+    started = bool(options.hint and best is not None and _warm_start(inst, v, best))
+    stats: dict[str, Any] = {
         "variables": len(prob.variables()),
         "binaries": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
         "constraints": prob.numConstraints(),
         "ordering_pairs": len(v.y),
         "horizon_ms": v.horizon / 1000,
+        "hint": best.method if started else None,
     }
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    if left <= 0:  # building took the whole limit: no solve
+        return _fallback(inst, best, backend, pattern, slo, None, stats)
+    out = solve_pulp(prob, replace(options, time_limit_s=left), backend, warm_start=started)
     # the objective is integral (µs or kB): a fractional bound rounds up
-    bound = None if out.bound is None else math.ceil(out.bound - 1e-6) / 1000
+    bound = None if out.bound is None else math.ceil(out.bound - 1e-6)
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         status = out.status
         if status == Status.INFEASIBLE:
-            witness = _feasible_heuristic(inst, slo)
             caps = any(d.mem_capacity_kb is not None for d in inst.devices)
-            if witness:  # the model has a solution: the solver is wrong, say so
+            if best is not None:  # the model has a solution: the solver is wrong, say so
                 status = Status.ERROR
                 msg = (
-                    f"{backend} reported the MILP infeasible, but the {witness} schedule is "
-                    "feasible for it: a solver error"
+                    f"{backend} reported the MILP infeasible, but the {best.method} schedule "
+                    "(accepted by the evaluator) is feasible for it: a solver error"
                 )
             elif slo is not None:
                 msg = (
@@ -264,7 +281,17 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
                 msg = (
                     f"no placement satisfies the memory capacities (proven by the MILP, {backend})"
                 )
-        return Result("", "", backend, status, bound=bound, message=msg, stats=stats)
+        elif status == Status.TIME_LIMIT:
+            return _fallback(inst, best, backend, pattern, slo, bound, stats)
+        return Result(
+            "",
+            "",
+            backend,
+            status,
+            bound=None if bound is None else bound / 1000,
+            message=msg,
+            stats=stats,
+        )
 
     machine = {
         o.id: max((m for (i, m) in v.x if i == o.id), key=lambda m: v.x[o.id, m].value() or 0.0)
@@ -284,16 +311,13 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
             "",
             backend,
             Status.ERROR,
-            bound=bound,
+            bound=None if bound is None else bound / 1000,
             message=f"{backend} returned a placement and machine orders that give no feasible "
             "schedule (numerical trouble)",
             stats=stats,
         )
     kinds = {d.id: d.kind for d in inst.devices}
     mem = {o.id: o.mem_kb for o in inst.operators}
-    gpu_mem = sum(mem[i] for i, m in machine.items() if kinds[m[0]] == "gpu")
-    objective = (gpu_mem if slo is not None else makespan) / 1000
-    stats["makespan_ms"] = makespan / 1000
     # the solver's own objective, before any repair (µs or kB); read from the variables, as
     # pulp reports no value for an objective without terms (all memory zero)
     stats["solver_objective"] = (
@@ -303,42 +327,77 @@ def solve(inst: DagInstance, options: SolveOptions) -> Result:
             mem[i] * (var.value() or 0.0) for (i, m), var in v.x.items() if kinds[m[0]] == "gpu"
         )
     )
-    if out.status == Status.OPTIMAL:
+    sched = shifted(inst, backend, {i: m[0] for i, m in machine.items()}, start)
+    if best is not None and best.objective_grid(inst, pattern) < sched.objective_grid(
+        inst, pattern
+    ):
+        sched, stats["solution_from"] = best, f"warm start ({best.method})"
+    objective = sched.objective_grid(inst, pattern)
+    stats["makespan_ms"] = sched.makespan / 1000
+    status = out.status
+    if status == Status.OPTIMAL:
         bound = objective
-    solution = {
-        "pattern": pattern,
-        "slo_ms": None if slo is None else slo / 1000,
-        "schedule": {
-            o.id: {"device": machine[o.id][0], "start_ms": start[o.id] / 1000}
-            for o in inst.operators
-        },
-    }
     return Result(
         "",
         "",
         backend,
-        out.status,
-        objective=objective,
-        bound=None if bound is None else min(bound, objective),  # a repair can only improve
-        solution=solution,
+        status,
+        objective=objective / 1000,
+        # a repair or a left shift can only improve
+        bound=None if bound is None else min(bound, objective) / 1000,
+        solution=solution(inst, sched.device, sched.start, pattern, slo),
         stats=stats,
     )
 
 
+def _fallback(inst, best, backend, pattern, slo, bound_grid, stats) -> Result:
+    """No solver solution in time: the best warm start, if any, is the answer."""
+    if best is None:
+        return Result(
+            "",
+            "",
+            backend,
+            Status.TIME_LIMIT,
+            bound=None if bound_grid is None else bound_grid / 1000,
+            message=f"{backend} found no solution in time (and there was no warm start)",
+            stats=stats,
+        )
+    objective = best.objective_grid(inst, pattern)
+    return Result(
+        "",
+        "",
+        backend,
+        Status.FEASIBLE,
+        objective=objective / 1000,
+        bound=None if bound_grid is None else min(bound_grid, objective) / 1000,
+        solution=solution(inst, best.device, best.start, pattern, slo),
+        stats={**stats, "makespan_ms": best.makespan / 1000, "solution_from": best.method},
+        message=f"the limit ran out before {backend} improved on its warm start ({best.method})",
+    )
+
+
 def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
-    write_pulp(build(inst, options)[0], path)
+    from optgap.solvers.backends import export_header
+
+    pattern = options.objective or "latency"
+    unit = "ms (makespan)" if pattern == "latency" else "MB (GPU memory)"
+    legend = [
+        "operators and devices are numbered in file order: op k = operators[k], dev j = devices[j]",
+        "x_k_j_s: 1 if operator k runs on slot s of device j",
+        "S_k: start of operator k in µs; C: makespan in µs; y_*: order of two operators",
+        "the objective is written as (model objective) / 1000: µs -> ms, kB -> MB",
+    ]
+    header = export_header("dag", "milp", pattern, unit, legend)
+    write_pulp(build(inst, options)[0], path, factor=1e-3, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _warm_start(inst: DagInstance, v: Vars, pattern: str, slo: int | None) -> bool:
-    """Set every variable's initial value from the best heuristic schedule (as CP-SAT's hint),
-    relabelled to satisfy the symmetry constraints. False when there is no usable schedule."""
-    from optgap.formulations.dag.cpsat import _best_heuristic, canonical_devices
-
-    sched = _best_heuristic(inst, pattern, slo)
-    if sched is None or sched.makespan > v.horizon:
+def _warm_start(inst: DagInstance, v: Vars, sched: Incumbent) -> bool:
+    """Set every variable's initial value from a warm-start schedule (as CP-SAT's hint),
+    relabelled to satisfy the symmetry constraints. False when it does not fit the model."""
+    if sched.makespan > v.horizon:
         return False
     device = canonical_devices(inst, sched.device)
     dur = {o.id: inst.duration_us(o, inst.device(device[o.id])) for o in inst.operators}
@@ -365,25 +424,6 @@ def _warm_start(inst: DagInstance, v: Vars, pattern: str, slo: int | None) -> bo
     for (a, b), var in v.y.items():
         var.setInitialValue(int((sched.start[a], a) < (sched.start[b], b)))
     return True
-
-
-def _feasible_heuristic(inst: DagInstance, slo: int | None) -> str:
-    """A heuristic whose schedule proves the model feasible, or "" if none does.
-
-    A HEFT schedule respects the capacities; left-shifted in its own machine orders it ends by
-    both its makespan and the serial bound, hence by the horizon if it meets the SLO.
-    """
-    from optgap.heuristics.dag.common import HeuristicFailure
-    from optgap.heuristics.dag.heft import heft_schedule
-
-    for kind, label in ((None, "HEFT"), ("gpu", "GPU-only HEFT")):
-        try:
-            sched = heft_schedule(inst, kind)
-        except HeuristicFailure:
-            continue
-        if slo is None or sched.makespan <= slo:
-            return label
-    return ""
 
 
 def _durations(inst: DagInstance, machine: dict[str, Machine]) -> dict[str, int]:

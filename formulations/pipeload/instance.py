@@ -40,7 +40,7 @@ from optgap.solvers.result import SolveOptions
 
 FAMILY = "pipeload"
 VERSION = 1
-PARAMS = ("budget_mb", "latency_ms", "k", "points", "order")
+PARAMS = ("budget_mb", "latency_ms", "k", "points", "order", "sweep_s")  # sweep_s: pareto.py
 F.define_limit("pipeload.layers", 10_000, "layers")
 F.define_limit("pipeload.agents", 1_000, "loading agents")
 
@@ -196,6 +196,49 @@ def solo_load_time(inst: PipeloadInstance, x: Layer) -> Fraction:
 
 def _ceil(q: Fraction) -> int:
     return -((-q.numerator) // q.denominator)
+
+
+def latency_lower_bound_us(inst: PipeloadInstance) -> int:
+    """A valid lower bound on the latency of every schedule (any k, any budget, any disk).
+
+    Run i starts on the µs grid after its load has ended and the runs 1..i-1 have run, so
+    latency ≥ ⌈S_i⌉ + Σ_{j ≥ i} c_j with S_i the solo load time (a shared disk only slows a
+    load down). Runs 1..i need loads 1..i ended: on k_max agents, each loading one layer at a
+    time, that takes ⌈Σ_{j ≤ i} L_j / k_max⌉, and a shared disk of bandwidth D reads
+    Σ_{j ≤ i} m_j no faster than that over D; the runs i..n follow.
+    """
+    c = [x.compute_us for x in inst.layers]
+    tail = [sum(c[i:]) for i in range(inst.n)]
+    lb = 0
+    loads = mem = 0
+    for i, x in enumerate(inst.layers):
+        loads += x.load_us
+        mem += x.mem_kb
+        start = max(_ceil(solo_load_time(inst, x)), -(-loads // inst.k_max))
+        if inst.disk_kb_per_us is not None:
+            start = max(start, _ceil(Fraction(mem) / inst.disk_kb_per_us))
+        lb = max(lb, start + tail[i])
+    return lb
+
+
+def below_latency_bound(inst: PipeloadInstance, bound_us: int) -> str:
+    """Why a latency bound below latency_lower_bound_us admits no schedule (one line)."""
+    return (
+        f"latency bound {bound_us / 1000:g} ms is below {latency_lower_bound_us(inst) / 1000:g} "
+        f"ms, a lower bound on every schedule's latency (a layer's load, then every run from it "
+        f"on; loads shared by at most {inst.k_max} agent(s))"
+    )
+
+
+def below_minimum(inst: PipeloadInstance, budget_kb: int) -> str:
+    """Why a budget below min_budget_kb admits no schedule (one line)."""
+    big = max(inst.layers, key=lambda x: x.mem_kb)
+    return (
+        f"budget {budget_kb / 1000:g} MB is below the minimum feasible budget "
+        f"{inst.min_budget_kb() / 1000:g} MB (largest layer {big.name} {big.mem_kb / 1000:g} MB + "
+        f"resident {inst.resident_kb / 1000:g} MB + {inst.k_min} agent(s) x "
+        f"{inst.agent_kb / 1000:g} MB)"
+    )
 
 
 # ------------------------------------------------------------------------------ load / dump

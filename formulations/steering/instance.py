@@ -64,6 +64,8 @@ QUANTITIES = (
     "bell-quantum",
     "bell-local",
     "double-violation",
+    "bell-npa",
+    "bell-nosignalling",
 )
 STATE_KINDS = ("phi-plus", "singlet", "psi-theta", "density")
 INSTRUMENTS = ("projective", "identity", "unsharp")
@@ -351,6 +353,9 @@ class SteeringInstance:
     inequality: str | None = None
     strategies: tuple[tuple[Instrument, ...], ...] | None = None
     identity_bound: str = "trusted"  # "trusted" | "declared" (double-violation, steering)
+    bell: Any = None  # formulations.steering.bell.BellFunctional (bell-npa, -nosignalling, -local)
+    level: str | None = None  # NPA level (bell-npa)
+    dim: int | None = None  # see-saw dimension per party (bell-npa)
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -368,8 +373,10 @@ REQUIRED = {
     "weight": {"state", "alice"},
     "lhs-distance": {"state", "alice"},
     "bell-quantum": {"expression"},
-    "bell-local": {"expression"},
+    "bell-local": set(),  # expression or bell
     "double-violation": {"state", "bob", "charlie", "inequality", "strategies"},
+    "bell-npa": {"bell", "level"},
+    "bell-nosignalling": {"bell"},
 }
 OPTIONAL = {
     "lhs-bound": {"dim"},
@@ -379,8 +386,10 @@ OPTIONAL = {
     "weight": {"bob"},
     "lhs-distance": {"bob"},
     "bell-quantum": {"state", "alice", "bob"},
-    "bell-local": set(),
+    "bell-local": {"expression", "bell"},
     "double-violation": {"alice", "expression", "identity_bound"},
+    "bell-npa": {"dim"},
+    "bell-nosignalling": set(),
 }
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
@@ -411,6 +420,21 @@ def load(data: Any) -> SteeringInstance:
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
     meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
 
+    bell = level = bell_dim = None
+    if q in ("bell-npa", "bell-nosignalling", "bell-local"):
+        from optgap.formulations.steering.bell import parse_level, read_bell
+
+        if q == "bell-local" and ("expression" in data) == ("bell" in data):
+            raise InputError(f"{path}: bell-local needs exactly one of expression, bell")
+        if "bell" in data:
+            bell = read_bell(data["bell"], f"{path}.bell")
+        if q == "bell-npa":
+            level = parse_level(data["level"], f"{path}.level")
+            bell_dim = F.number(
+                data.get("dim", max(bell.outputs)), f"{path}.dim", integer=True, minimum=1
+            )
+            if bell_dim > 8:
+                raise InputError(f"{path}.dim: the see-saw works in dimension <= 8, got {bell_dim}")
     rho = dims = None
     if "state" in data:
         rho, dims = read_state(data["state"], f"{path}.state")
@@ -524,6 +548,9 @@ def load(data: Any) -> SteeringInstance:
         inequality=inequality,
         strategies=strategies,
         identity_bound=identity_bound,
+        bell=bell,
+        level=level,
+        dim=bell_dim,
         name=name,
         meta=dict(meta),
     )
@@ -586,6 +613,11 @@ def describe(inst: SteeringInstance) -> str:
         ms = getattr(inst, key)
         if ms is not None:
             parts.append(f"{len(ms)} {key} settings")
+    if inst.bell is not None:
+        b = inst.bell
+        parts.append(f"Bell functional {b.inputs[0]}{b.inputs[1]}{b.outputs[0]}{b.outputs[1]}")
+        if inst.level:
+            parts.append(f"NPA level {inst.level}, see-saw dimension {inst.dim}")
     if inst.expression is not None and inst.quantity != "double-violation":
         parts.append(f"expression {inst.expression.shape[0]}x{inst.expression.shape[1]}")
     if inst.strategies is not None:

@@ -19,12 +19,20 @@ def dag_json(
     restrict: bool = True,
     capacity: bool = False,
     zero_times: bool = False,
+    gpu_slots: tuple[int, int] = (1, 1),
+    pair_links: bool = False,
+    cpu_capacity: bool = False,
 ) -> dict:
-    """A random DAG over 1 CPU (with slots) and 1-2 GPUs, times in whole µs."""
+    """A random DAG over 1 CPU (with slots) and 1-2 GPUs (with slots), times in whole µs.
+
+    ``capacity``: GPU memory capacities (30-100 % of the total), ``cpu_capacity`` the CPU's too;
+    ``pair_links``: some device pairs get their own latency and bandwidth."""
     n = draw(st.integers(min_ops, max_ops))
     ng = draw(st.integers(*gpus))
     devices = [{"id": "cpu0", "kind": "cpu", "slots": draw(st.integers(*cpu_slots))}]
-    devices += [{"id": f"gpu{g}", "kind": "gpu"} for g in range(ng)]
+    devices += [
+        {"id": f"gpu{g}", "kind": "gpu", "slots": draw(st.integers(*gpu_slots))} for g in range(ng)
+    ]
     lo = 0 if zero_times else 1
     ops = []
     for i in range(n):
@@ -61,10 +69,25 @@ def dag_json(
             "bandwidth_gb_s": draw(st.sampled_from([1.0, 4.0, 12.0])),
         },
     }
+    if pair_links:
+        pairs = []
+        for a in range(len(devices)):
+            for b in range(a + 1, len(devices)):
+                if draw(st.booleans()):
+                    pairs.append(
+                        {
+                            "devices": [devices[a]["id"], devices[b]["id"]],
+                            "latency_ms": draw(st.integers(0, 20)) / 1000,
+                            "bandwidth_gb_s": draw(st.sampled_from([0.5, 2.0, 16.0])),
+                        }
+                    )
+        data["links"]["pairs"] = pairs
+    total = sum(o["mem_mb"] for o in ops)
     if capacity and draw(st.booleans()):
-        total = sum(o["mem_mb"] for o in ops)
         for d in devices[1:]:
             d["mem_capacity_mb"] = round(total * draw(st.floats(0.3, 1.0)), 1)
+    if cpu_capacity and draw(st.booleans()):
+        devices[0]["mem_capacity_mb"] = round(total * draw(st.floats(0.2, 1.0)), 1)
     return data
 
 
