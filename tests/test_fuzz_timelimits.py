@@ -1,0 +1,103 @@
+"""The time-limit machinery of the solve layer, checked without timing a solver.
+
+One deadline per method run (warm starts and model building count), the remaining time handed to
+backends, TimeUp from a model's loop reported as time_limit (or feasible with an accepted warm
+start), and the watchdog that stops a solver which does not stop by itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from optgap.solvers import backends, registry
+from optgap.solvers.registry import Method, WarmStart, register_method
+from optgap.solvers.result import SolveOptions, Status
+
+import tests.plugin_toy  # noqa: F401  (registers the toy family)
+
+
+def test_remaining_is_cut_to_the_deadline_of_the_scope():
+    options = SolveOptions(time_limit_s=60)
+    assert backends.remaining(options) == 60  # no scope: the option's limit
+    with backends.deadline_scope(2.0):
+        assert backends.remaining(options) <= 2.0
+        with backends.deadline_scope(30.0):  # an inner scope never extends the outer one
+            assert backends.remaining(options) <= 2.0
+    with backends.deadline_scope(0.0):
+        time.sleep(0.01)
+        assert backends.remaining(options) == backends.MIN_SOLVE_S
+        with pytest.raises(backends.TimeUp, match="building the model"):
+            backends.check_time()
+    backends.check_time()  # outside any scope: never raises
+
+
+def _register(name: str, run, warm=()) -> None:
+    register_method(
+        Method("toy", name, "exact", name, run, ("python",), ("value",), warm_start=warm)
+    )
+
+
+def test_a_model_that_runs_out_of_time_is_time_limit_not_error():
+    seen = {}
+
+    def slow_build(inst, options, warm=()):
+        seen["remaining"] = backends.remaining(options)
+        while True:  # a model-building loop that checks the clock
+            backends.check_time()
+            time.sleep(0.01)
+
+    _register("slow-build", slow_build)
+    r = registry.solve("toy", "slow-build", {"n": 3}, SolveOptions(time_limit_s=0.2))
+    assert r.status == Status.TIME_LIMIT and r.solution is None, r
+    assert "time limit" in r.message and seen["remaining"] <= 0.2
+
+
+def test_an_accepted_warm_start_survives_a_model_that_runs_out_of_time():
+    def slow_build(inst, options, warm=()):
+        assert warm and isinstance(warm[0], WarmStart)
+        while True:
+            backends.check_time()
+            time.sleep(0.01)
+
+    _register("slow-warm", slow_build, warm=("worst",))
+    r = registry.solve("toy", "slow-warm", {"n": 3}, SolveOptions(time_limit_s=0.3))
+    assert r.status == Status.FEASIBLE and r.solution == {"x": 3} and r.objective == 3.0, r
+    assert r.bound is None  # no solver bound was proven
+
+
+def test_the_watchdog_stops_what_overruns_and_leaves_alone_what_does_not():
+    stopped = threading.Event()
+    with backends._watchdog(0.05, stopped.set) as fired:
+        stopped.wait(5)  # a "solver" that only stops when told to
+    assert stopped.is_set() and fired.is_set()
+    calls = []
+    with backends._watchdog(30, lambda: calls.append(1)) as fired:
+        pass  # returns long before the watchdog's time
+    assert not fired.is_set() and calls == []
+
+
+def test_the_hard_stop_margin_is_stated():
+    assert backends.hard_stop_s(5) == 5 + backends.HARD_STOP_S
+    assert backends.hard_stop_s(60) == 60 + 0.25 * 60
+
+
+def test_cpsat_is_stopped_by_the_watchdog(monkeypatch):
+    """A CP-SAT search with a long limit of its own, stopped by the watchdog's StopSearch."""
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    n = 14  # pigeonhole n+1 into n: hard for CP-SAT's search, infeasible
+    x = [[m.NewBoolVar(f"x{i}{j}") for j in range(n)] for i in range(n + 1)]
+    for i in range(n + 1):
+        m.AddBoolOr(x[i])
+    for j in range(n):
+        m.AddAtMostOne(x[i][j] for i in range(n + 1))
+    monkeypatch.setattr(backends, "hard_stop_s", lambda limit: 0.5)
+    out, _ = backends.solve_cpsat(
+        m, SolveOptions(time_limit_s=600, threads=1), parameters={"symmetry_level": 0}
+    )
+    # pigeonhole 15 -> 14 without symmetry reasoning takes CP-SAT far longer than 600 s: only the
+    # watchdog's StopSearch ends this search
+    assert out.status == Status.TIME_LIMIT, out
