@@ -69,8 +69,9 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
-class TimeUp(Exception):
-    """The time limit passed before the solver could run (e.g. while building the model)."""
+class TimeUp(BaseException):
+    """The time limit passed before the solver could run (e.g. while building the model). A
+    BaseException, so that a model's ``except Exception`` does not swallow it."""
 
 
 @contextlib.contextmanager
@@ -84,6 +85,30 @@ def deadline_scope(time_limit_s: float) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+@contextlib.contextmanager
+def hard_deadline(time_limit_s: float) -> Iterator[None]:
+    """The last resort for Python code that never calls check_time (a model's build loop, a
+    heuristic's post-processing): SIGALRM raises TimeUp in the main thread once the method has
+    run hard_stop_s(limit) + KILL_AFTER_S + 1 seconds, after every solver's own watchdog. Only in
+    the main thread of a process with no other interval timer (a harness's own alarm wins); a long
+    C call (a solver) takes it when it returns, which its watchdog makes happen."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeUp(f"time limit overrun: stopped {hard_stop_s(time_limit_s):.3g} s in")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, hard_stop_s(time_limit_s) + KILL_AFTER_S + 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def remaining(options: SolveOptions) -> float:
@@ -248,6 +273,11 @@ def _solve_cbc(
         with _watchdog(hard_stop_s(limit), stop) as fired:
             try:
                 prob.solve(solver)
+            except TimeUp:  # the method's hard deadline: no CBC may outlive it
+                for pid in _children("cbc"):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                raise
             except pulp.PulpSolverError:
                 if not fired.is_set():
                     raise

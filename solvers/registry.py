@@ -6,6 +6,7 @@ function ``(instance, options) -> Result`` registered under a short, stable name
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -141,7 +142,12 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
     warm_stats: dict[str, Any] = {}
     warm: tuple[WarmStart, ...] = ()
     try:
-        with backends.deadline_scope(options.time_limit_s):  # warm starts and building count
+        with (
+            backends.deadline_scope(options.time_limit_s),  # warm starts and building count
+            backends.hard_deadline(options.time_limit_s)
+            if m.kind == "exact"
+            else contextlib.nullcontext(),
+        ):
             if m.kind == "exact" and m.warm_start:
                 warm, warm_stats = _warm_starts(family_id, m, instance, options)
                 left = max(0.0, options.time_limit_s - (time.perf_counter() - t0))

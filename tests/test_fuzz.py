@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.fuzzing import FAMILIES, base_solution, mutate_text, run_cli, shipped
@@ -54,6 +54,7 @@ def _solution(family: str) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=max(60, settings.default.max_examples))
 @given(data=st.data())
 def test_mutated_instances_give_acceptance_or_a_one_line_error(family, data):
     files = shipped(family)
@@ -66,6 +67,7 @@ def test_mutated_instances_give_acceptance_or_a_one_line_error(family, data):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=max(60, settings.default.max_examples))  # a case costs milliseconds
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_solutions_give_acceptance_rejection_or_a_one_line_error(family, rng):
     inst, text = _solution(family)
@@ -179,3 +181,40 @@ def test_steering_huge_dim_is_refused_before_allocating():
     data |= {"state": {"kind": "phi-plus", "dim": 131}, "alice": [{"mub": 0}]}
     code, err = run_cli(["validate", str(_write(json.dumps(data), "dim.json"))])
     assert code == 2 and "steering.dim" in err, err
+
+
+def _solution_with(family: str, edit) -> str:
+    data = json.loads(_solution(family)[1])
+    edit(data)
+    return json.dumps(data)
+
+
+def _first_op(data):
+    return next(iter(data["solution"]["schedule"].values()))
+
+
+SOLUTION_SIGNATURES = [
+    ("dag", "NaN start", lambda d: _first_op(d).update(start_ms=float("nan"))),
+    ("dag", "Infinity start", lambda d: _first_op(d).update(start_ms=float("inf"))),
+    ("dag", "10**400 start", lambda d: _first_op(d).update(start_ms=10**400)),
+    ("dag", "list device", lambda d: _first_op(d).update(device=["cpu"])),
+    ("dag", "dict device", lambda d: _first_op(d).update(device={"a": 1})),
+    ("dag", "string objective", lambda d: d.update(objective="fast")),
+    ("dag", "list objective", lambda d: d.update(objective=[1])),
+    ("dag", "10**400 objective", lambda d: d.update(objective=10**400)),
+    ("pipeload", "NaN everywhere", lambda d: d["solution"].update(budget_mb=float("nan"))),
+    ("stages", "Infinity VMs", lambda d: d["solution"]["vms"][0].__setitem__(0, float("inf"))),
+    ("stages", "10**15 VMs", lambda d: d["solution"]["vms"][0].__setitem__(0, 10**15)),
+    ("workflow", "huge slo", lambda d: d["solution"].update(slo_ms=10**400)),
+]
+
+
+@pytest.mark.parametrize(
+    "family,name,edit", SOLUTION_SIGNATURES, ids=[f"{s[0]}-{s[1]}" for s in SOLUTION_SIGNATURES]
+)
+def test_each_solution_crash_signature_is_a_rejection_or_a_one_line_error(family, name, edit):
+    inst, _ = _solution(family)
+    path = _write(_solution_with(family, edit), f"solsig-{family}.json")
+    code, err = run_cli(["evaluate", str(inst), str(path)])
+    assert code in (1, 2), (code, err)
+    _one_line_error(code, err)

@@ -101,3 +101,17 @@ def test_cpsat_is_stopped_by_the_watchdog(monkeypatch):
     # pigeonhole 15 -> 14 without symmetry reasoning takes CP-SAT far longer than 600 s: only the
     # watchdog's StopSearch ends this search
     assert out.status == Status.TIME_LIMIT, out
+
+
+def test_a_model_loop_that_never_checks_the_clock_is_stopped_by_the_hard_deadline(monkeypatch):
+    monkeypatch.setattr(backends, "hard_stop_s", lambda limit: limit + 0.1)
+    monkeypatch.setattr(backends, "KILL_AFTER_S", 0.0)
+
+    def stuck(inst, options, warm=()):
+        while True:  # pure Python that never calls check_time
+            sum(range(1000))
+
+    _register("stuck", stuck, warm=("worst",))
+    r = registry.solve("toy", "stuck", {"n": 4}, SolveOptions(time_limit_s=0.2))
+    assert r.status == Status.FEASIBLE and r.solution == {"x": 4}, r
+    assert "overrun" in r.message
