@@ -99,11 +99,13 @@ def hard_deadline(time_limit_s: float) -> Iterator[None]:
         yield
         return
 
+    at = hard_stop_s(time_limit_s) + KILL_AFTER_S + 1.0
+
     def on_alarm(signum, frame):
-        raise TimeUp(f"time limit overrun: stopped {hard_stop_s(time_limit_s):.3g} s in")
+        raise TimeUp(f"time limit overrun: the method was stopped {at:.3g} s after it started")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, hard_stop_s(time_limit_s) + KILL_AFTER_S + 1.0)
+    signal.setitimer(signal.ITIMER_REAL, at)
     try:
         yield
     finally:
