@@ -575,7 +575,7 @@ def _num(x: float | None) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     fam, inst = _load(args.instance)
     data = read_json(args.solution)
-    check_numbers(data, args.solution)  # NaN, Infinity, 10**400: a clean error, not a crash
+    check_numbers(data, args.solution)  # 10**400: a clean error, not an OverflowError
     if isinstance(data, dict) and "schedule" in data:  # a bare solution object
         data = {"family": fam.id, "method": "?", "status": "feasible", "solution": data}
     result = Result.from_json(

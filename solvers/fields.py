@@ -105,8 +105,9 @@ def _check_string(s: str, path: str, where: str) -> None:
 
 
 def check_numbers(data: Any, where: str, maximum: float = MAX_NUMBER) -> None:
-    """Every number inside a parsed value is finite and of magnitude at most ``maximum`` (a
-    solution file's times, counts and objectives; walked without recursion)."""
+    """No integer inside a parsed value exceeds ``maximum`` in magnitude (10**400 cannot even be
+    turned into a float; walked without recursion). Floats, NaN and Infinity included, are left
+    to the evaluator, which rejects what it cannot use with a violation naming the field."""
     stack = [(data, "")]
     while stack:
         value, path = stack.pop()
@@ -114,16 +115,11 @@ def check_numbers(data: Any, where: str, maximum: float = MAX_NUMBER) -> None:
             stack.extend((v, f"{path}.{_safe(k)}") for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InputError(
-                    f"{where}: {path.lstrip('.')}: expected a finite number, got {value}"
-                )
-            if abs(value) > maximum:
-                raise InputError(
-                    f"{where}: {path.lstrip('.')}: must be at most {maximum:.6g} in magnitude, "
-                    f"got {_g(value)}"
-                )
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > maximum:
+            raise InputError(
+                f"{where}: {path.lstrip('.')}: must be at most {maximum:.6g} in magnitude, "
+                f"got {_g(value)}"
+            )
 
 
 def read_json(path: str | Path) -> Any:

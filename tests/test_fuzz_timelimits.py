@@ -7,6 +7,7 @@ start), and the watchdog that stops a solver which does not stop by itself.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -115,3 +116,25 @@ def test_a_model_loop_that_never_checks_the_clock_is_stopped_by_the_hard_deadlin
     r = registry.solve("toy", "stuck", {"n": 4}, SolveOptions(time_limit_s=0.2))
     assert r.status == Status.FEASIBLE and r.solution == {"x": 4}, r
     assert "overrun" in r.message
+
+
+@pytest.mark.parametrize("backend", ["cbc", "highs"])
+def test_cbc_and_highs_are_stopped_by_the_watchdog(backend, monkeypatch):
+    """A market-split MILP (Cornuejols-Dawande, 4 x 34: hours of branch and bound) with a
+    600 s limit of the solver's own; the watchdog stops it (CBC: SIGINT, HiGHS: cancelSolve)
+    after 2 s, and the incumbent comes back without a proof."""
+    import pulp
+
+    rng = random.Random(1)
+    m, n = 4, 34
+    prob = pulp.LpProblem("market_split", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{j}", cat="Binary") for j in range(n)]
+    s = [pulp.LpVariable(f"s{i}", lowBound=0) for i in range(m)]
+    t = [pulp.LpVariable(f"t{i}", lowBound=0) for i in range(m)]
+    prob += pulp.lpSum(s) + pulp.lpSum(t)
+    for i in range(m):
+        a = [rng.randrange(100) for _ in range(n)]
+        prob += pulp.lpSum(a[j] * x[j] for j in range(n)) + s[i] - t[i] == sum(a) // 2
+    monkeypatch.setattr(backends, "hard_stop_s", lambda limit: 2.0)
+    out = backends.solve_pulp(prob, SolveOptions(time_limit_s=600), backend)
+    assert out.status in (Status.FEASIBLE, Status.TIME_LIMIT), out
