@@ -16,7 +16,6 @@ from optgap.solvers import backends, registry
 from optgap.solvers.registry import Method, WarmStart, register_method
 from optgap.solvers.result import SolveOptions, Status
 
-import tests.plugin_toy  # noqa: F401  (registers the toy family)
 
 
 def test_remaining_is_cut_to_the_deadline_of_the_scope():
@@ -34,10 +33,31 @@ def test_remaining_is_cut_to_the_deadline_of_the_scope():
     backends.check_time()  # outside any scope: never raises
 
 
+FORK = {
+    "family": "dag",
+    "devices": [{"id": "g", "kind": "gpu"}],
+    "operators": [{"id": "a", "time_ms": {"gpu": 1.0}}, {"id": "b", "time_ms": {"gpu": 2.0}}],
+}
+_MINE: list[str] = []
+
+
 def _register(name: str, run, warm=()) -> None:
+    """A temporary exact method of the dag family (removed after the test)."""
     register_method(
-        Method("toy", name, "exact", name, run, ("python",), ("value",), warm_start=warm)
+        Method("dag", name, "exact", name, run, ("python",), ("latency",), warm_start=warm)
     )
+    _MINE.append(name)
+
+
+@pytest.fixture(autouse=True)
+def _unregister():
+    yield
+    while _MINE:
+        registry.METHODS["dag"].pop(_MINE.pop(), None)
+
+
+def _inst():
+    return registry.load_instance(FORK)[1]
 
 
 def test_a_model_that_runs_out_of_time_is_time_limit_not_error():
@@ -50,7 +70,7 @@ def test_a_model_that_runs_out_of_time_is_time_limit_not_error():
             time.sleep(0.01)
 
     _register("slow-build", slow_build)
-    r = registry.solve("toy", "slow-build", {"n": 3}, SolveOptions(time_limit_s=0.2))
+    r = registry.solve("dag", "slow-build", _inst(), SolveOptions(time_limit_s=0.2))
     assert r.status == Status.TIME_LIMIT and r.solution is None, r
     assert "time limit" in r.message and seen["remaining"] <= 0.2
 
@@ -62,9 +82,10 @@ def test_an_accepted_warm_start_survives_a_model_that_runs_out_of_time():
             backends.check_time()
             time.sleep(0.01)
 
-    _register("slow-warm", slow_build, warm=("worst",))
-    r = registry.solve("toy", "slow-warm", {"n": 3}, SolveOptions(time_limit_s=0.3))
-    assert r.status == Status.FEASIBLE and r.solution == {"x": 3} and r.objective == 3.0, r
+    _register("slow-warm", slow_build, warm=("heft",))
+    r = registry.solve("dag", "slow-warm", _inst(), SolveOptions(time_limit_s=0.3))
+    # heft's schedule, judged by the evaluator: both operators back to back on the one GPU
+    assert r.status == Status.FEASIBLE and r.objective == 3.0 and "heft" in r.message, r
     assert r.bound is None  # no solver bound was proven
 
 
@@ -112,9 +133,9 @@ def test_a_model_loop_that_never_checks_the_clock_is_stopped_by_the_hard_deadlin
         while True:  # pure Python that never calls check_time
             sum(range(1000))
 
-    _register("stuck", stuck, warm=("worst",))
-    r = registry.solve("toy", "stuck", {"n": 4}, SolveOptions(time_limit_s=0.2))
-    assert r.status == Status.FEASIBLE and r.solution == {"x": 4}, r
+    _register("stuck", stuck, warm=("heft",))
+    r = registry.solve("dag", "stuck", _inst(), SolveOptions(time_limit_s=0.2))
+    assert r.status == Status.FEASIBLE and r.objective == 3.0, r
     assert "overrun" in r.message
 
 
