@@ -17,7 +17,6 @@ from optgap.solvers.registry import Method, WarmStart, register_method
 from optgap.solvers.result import SolveOptions, Status
 
 
-
 def test_remaining_is_cut_to_the_deadline_of_the_scope():
     options = SolveOptions(time_limit_s=60)
     assert backends.remaining(options) == 60  # no scope: the option's limit
