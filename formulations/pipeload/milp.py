@@ -21,7 +21,11 @@ Constraints
   (memory)   h_{i,τ} = Σ_{t ≤ τ} x_{i,t} − Σ_{t ≤ τ−p_i} y_{i,t}  (= 1 iff i is held at τ)
              Σ_i m_i h_{i,τ} ≤ B − R − a k   (latency)   or   ≤ P − R − a k   (memory) ∀ τ
 Objectives  latency: min C;  memory: min P.
-Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000.
+The running sums Σ_{t ≤ τ} x_{i,t} and Σ_{t ≤ τ} y_{i,t} are continuous variables SX_{i,τ},
+SY_{i,τ} with SX_{i,τ} = SX_{i,τ−1} + x_{i,τ} (the same polytope; the matrix has O(n H) nonzeros
+instead of O(n H²), which HiGHS's and CBC's setup cannot interrupt on large grids).
+Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000
+(10,000 with CBC, whose setup does not stop at its time limit on larger ones).
 Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i ≤ LS_{i+1}).
 Warm starts (the solve layer's evaluator-accepted heuristic answers, ``warm=``): the fastest
 that fits the budget sets H (latency objective); floored to the grid (which keeps it feasible,
@@ -59,6 +63,9 @@ from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
 
 MAX_BINARIES = 40_000
+# CBC's setup (reading the model, the root LP, completing a warm start) ignores its time limit:
+# at 40 layers (~25,000 binaries) it ran 30-130 s past a 5 s limit (bench_pipeload_limits.py)
+MAX_BINARIES_CBC = 10_000
 
 
 def grid_us(inst: PipeloadInstance) -> int:
@@ -73,8 +80,12 @@ def build(
     horizon_us: int,
     in_order: bool = False,
     t_end: float = math.inf,
+    prefix: bool = True,
+    backend: str = "highs",
 ):
-    """The model above; raises OutOfTime if the clock passes ``t_end`` while building."""
+    """The model above; raises OutOfTime if the clock passes ``t_end`` while building.
+    ``prefix``: the running sums in (agents) and (memory) are auxiliary variables (the same
+    polytope, a far sparser matrix); off: written out, as in the formulation."""
     import pulp
 
     g = grid_us(inst)
@@ -84,10 +95,12 @@ def build(
     p = [x.compute_us // g for x in inst.layers]
     mem = [x.mem_kb for x in inst.layers]
     tail = [sum(p[i:]) for i in range(n)]
-    if 2 * n * (H + 1) > MAX_BINARIES:
+    cap = min(MAX_BINARIES, MAX_BINARIES_CBC) if backend == "cbc" else MAX_BINARIES
+    if 2 * n * (H + 1) > cap:
         raise ValueError(
             f"time-indexed model too large: {n} layers x {H + 1} steps of {g} µs "
-            f"(> {MAX_BINARIES} binaries); use cpsat"
+            f"(> {cap} binaries{' for CBC, whose setup ignores the time limit' if backend == 'cbc' else ''}); "
+            "use cpsat" + (" or highs" if backend == "cbc" else "")
         )
     prob = pulp.LpProblem("pipeload", pulp.LpMinimize)
     # run i starts no later than H - tail_i; its load no later than that minus d_i
@@ -122,28 +135,55 @@ def build(
     # per layer, its start variables in time order (x_{i,t} for t = 0.., y_{i,t} for t = d_i..)
     xs = [[x[i, t] for t in range(max(0, H - tail[i] - d[i]) + 1)] for i in range(n)]
     ys = [[y[i, t] for t in range(d[i], max(d[i], H - tail[i]) + 1)] for i in range(n)]
+    if prefix:  # SX_{i,τ} = Σ_{t ≤ τ} x_{i,t} as variables: O(n H) nonzeros, not O(n H²)
+        SX = [_prefix(prob, xs[i], f"SX_{i}") for i in range(n)]
+        SY = [_prefix(prob, ys[i], f"SY_{i}") for i in range(n)]
+
+    def started(i: int, tau: int):  # Σ_{t ≤ τ} x_{i,t}
+        if tau < 0:
+            return 0
+        if prefix:
+            return SX[i][tau] if tau < len(SX[i]) else 1
+        return pulp.lpSum(xs[i][: tau + 1])
+
+    def ended(i: int, tau: int):  # Σ_{t ≤ τ − p_i} y_{i,t}
+        j = tau - p[i] - d[i]  # position of y_{i, τ − p_i} in ys[i]
+        if j < 0:
+            return 0
+        if prefix:
+            return SY[i][j] if j < len(SY[i]) else 1
+        return pulp.lpSum(ys[i][: j + 1])
+
     for tau in range(H + 1):
         if time.perf_counter() > t_end:
             raise OutOfTime(f"the limit ran out building the model (step {tau} of {H + 1})")
-        busy = [v for i in range(n) if d[i] > 0 for v in xs[i][max(0, tau - d[i] + 1) : tau + 1]]
-        if len(busy) > 1:
-            prob += pulp.lpSum(busy) <= k, f"agents_{tau}"
-        held = []
-        for i in range(n):
-            started = xs[i][: tau + 1]
-            ended = ys[i][: max(0, tau - p[i] - d[i] + 1)]
-            if started:
-                held.append(mem[i] * (pulp.lpSum(started) - pulp.lpSum(ended)))
-        if not held:
-            continue
+        loading = [i for i in range(n) if d[i] > 0 and tau - d[i] + 1 < len(xs[i])]
+        if len(loading) > 1:  # loads in progress at τ: started by τ, not by τ − d_i
+            prob += (
+                pulp.lpSum(started(i, tau) - started(i, tau - d[i]) for i in loading) <= k,
+                f"agents_{tau}",
+            )
+        held = pulp.lpSum(mem[i] * (started(i, tau) - ended(i, tau)) for i in range(n))
         if P is not None:
-            prob += pulp.lpSum(held) + fixed <= P, f"memory_{tau}"
+            prob += held + fixed <= P, f"memory_{tau}"
         elif budget is not None:
-            prob += pulp.lpSum(held) + fixed <= budget, f"memory_{tau}"
+            prob += held + fixed <= budget, f"memory_{tau}"
     if budget is not None and pattern == "latency":
         prob += fixed + max(mem) <= budget, "largest_fits"
     prob += P if P is not None else C
     return prob, x, y, k, g
+
+
+def _prefix(prob, vs: list, name: str) -> list:
+    """Continuous S_t = S_{t-1} + v_t (S_0 = v_0): the running sums of a layer's start binaries."""
+    import pulp
+
+    out = []
+    for t, v in enumerate(vs):
+        s = pulp.LpVariable(f"{name}_{t}", 0, 1)
+        prob += (s == (out[-1] + v if out else v)), f"{name}_{t}_sum"
+        out.append(s)
+    return out
 
 
 class OutOfTime(Exception):
@@ -177,7 +217,9 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
         else {"latency_bound_ms": bound / 1000}
     )
     try:
-        prob, x, y, _k, g = build(inst, pattern, budget, horizon, prm.in_order, t_end)
+        prob, x, y, _k, g = build(
+            inst, pattern, budget, horizon, prm.in_order, t_end, backend=backend
+        )
     except ValueError as e:
         return Result("", "", backend, Status.ERROR, message=str(e))
     except OutOfTime as e:
