@@ -60,7 +60,34 @@ def _case(job: tuple) -> tuple[str, str, str, str]:
         signal.alarm(0)
     if outcome == "exit 3" and "MemoryError" in err:
         outcome = "memory"
-    return family, kind, outcome, (err.strip().splitlines() or [""])[-1][:160] + f"  [{source}]"
+    if outcome == "exit 3":
+        err = err.rstrip() + " at " + _where(argv)
+    msg = (err.strip().splitlines() or [""])[-1].replace(
+        " (OPTGAP_DEBUG=1 shows the traceback)", ""
+    )
+    return family, kind, outcome, msg[:200] + f"  [{source}]"
+
+
+def _where(argv: list[str]) -> str:
+    """The innermost optgap frame of the internal error (rerun with OPTGAP_DEBUG)."""
+    import os
+    import traceback
+
+    os.environ["OPTGAP_DEBUG"] = "1"
+    try:
+        run_cli(argv)
+    except Exception as e:
+        frames = [
+            f
+            for f in traceback.extract_tb(e.__traceback__)
+            if "/optgap/" in f.filename or "/robust/" in f.filename
+        ]
+        if frames:
+            f = frames[-1]
+            return f"{Path(f.filename).name}:{f.lineno}"
+    finally:
+        del os.environ["OPTGAP_DEBUG"]
+    return "?"
 
 
 def main() -> int:

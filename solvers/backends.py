@@ -8,6 +8,18 @@ thread count and the seed, and reporting status and best bound honestly.
 - ``solve_cvxpy``: Clarabel or SCS; the bound is not a certified dual bound for SCS (first-order
   accuracy), so only a status ``optimal`` from Clarabel counts as proven.
 
+Time limits. ``registry.solve`` opens a :func:`deadline_scope` when a method starts, so the time
+spent on warm starts and on building the model counts: every backend gets :func:`remaining`
+seconds, not the full limit. Models call :func:`check_time` in their long loops; past the deadline
+it raises :class:`TimeUp`, which the solve layer reports as ``time_limit`` (or ``feasible`` with
+an accepted warm start). A solver still running :func:`hard_stop_s` after it started (its limit
+plus max(HARD_STOP_S, HARD_STOP_SHARE x limit)) is stopped from a watchdog thread: CBC (a child
+process) gets SIGINT (it stops and writes its incumbent), then SIGKILL ``KILL_AFTER_S`` later;
+HiGHS gets ``cancelSolve``; CP-SAT ``StopSearch``. Stated overshoot: a solve returns within that
+margin (+ KILL_AFTER_S for CBC, + reading the solution back) of the deadline, as long as the
+model's own Python loops call check_time. cvxpy's compilation cannot be interrupted (Clarabel and
+SCS get the remaining time for their iterations).
+
 Each adapter takes ``limits``: solver options that stop the search deterministically (a node,
 solution, conflict or iteration limit, e.g. CBC ``{"maxSolutions": 1}``, HiGHS
 ``{"mip_max_improving_sols": 1}``, CP-SAT ``{"stop_after_first_solution": True}``, SCS
@@ -18,10 +30,15 @@ depending on the machine's speed; a stop for any reason other than proof is neve
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import re
+import signal
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +56,131 @@ class Outcome:
     objective: float | None = None
     bound: float | None = None
     message: str = ""
+
+
+# ---------------------------------------------------------------------------- time limits
+
+HARD_STOP_S = 2.0  # a solver still running max(this, HARD_STOP_SHARE x limit) after the
+HARD_STOP_SHARE = 0.25  # deadline is stopped (the margin lets it stop and report by itself)
+KILL_AFTER_S = 3.0  # CBC: SIGKILL this long after SIGINT
+MIN_SOLVE_S = 0.05  # a solver always gets a moment, so that it reports its own status
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "optgap_deadline", default=None
+)
+
+
+class TimeUp(BaseException):
+    """The time limit passed before the solver could run (e.g. while building the model). A
+    BaseException, so that a model's ``except Exception`` does not swallow it."""
+
+
+@contextlib.contextmanager
+def deadline_scope(time_limit_s: float) -> Iterator[None]:
+    """Everything inside shares one deadline, ``time_limit_s`` from now (an inner scope never
+    extends an outer one)."""
+    outer = _DEADLINE.get()
+    mine = time.monotonic() + time_limit_s
+    token = _DEADLINE.set(mine if outer is None else min(outer, mine))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+@contextlib.contextmanager
+def hard_deadline(time_limit_s: float) -> Iterator[None]:
+    """The last resort for Python code that never calls check_time (a model's build loop, a
+    heuristic's post-processing): SIGALRM raises TimeUp in the main thread once the method has
+    run hard_stop_s(limit) + KILL_AFTER_S + 1 seconds, after every solver's own watchdog. Only in
+    the main thread of a process with no other interval timer (a harness's own alarm wins); a long
+    C call (a solver) takes it when it returns, which its watchdog makes happen."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        return
+
+    at = hard_stop_s(time_limit_s) + KILL_AFTER_S + 1.0
+
+    def on_alarm(signum, frame):
+        raise TimeUp(f"time limit overrun: the method was stopped {at:.3g} s after it started")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, at)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def remaining(options: SolveOptions) -> float:
+    """Seconds left for a solver: the option's limit, cut to the deadline of the scope."""
+    left = float(options.time_limit_s)
+    deadline = _DEADLINE.get()
+    if deadline is not None:
+        left = min(left, deadline - time.monotonic())
+    return max(MIN_SOLVE_S, left)
+
+
+def hard_stop_s(limit_s: float) -> float:
+    """Seconds after which the watchdog stops a solver that was given ``limit_s`` seconds."""
+    return limit_s + max(HARD_STOP_S, HARD_STOP_SHARE * limit_s)
+
+
+def check_time(what: str = "building the model") -> None:
+    """Raise TimeUp when the deadline of the scope has passed (cheap: call it in long loops)."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeUp(f"time limit reached while {what}")
+
+
+@contextlib.contextmanager
+def _watchdog(after_s: float, stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """Call ``stop`` (repeatedly, every 0.5 s) once ``after_s`` seconds have passed, until the
+    block ends. Yields an Event that is set if the watchdog fired."""
+    done, fired = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        if done.wait(after_s):
+            return
+        while not done.is_set():
+            fired.set()
+            with contextlib.suppress(Exception):
+                stop()
+            done.wait(0.5)
+
+    thread = threading.Thread(target=watch, daemon=True, name="optgap-watchdog")
+    thread.start()
+    try:
+        yield fired
+    finally:
+        done.set()
+        thread.join(timeout=1.0)
+
+
+def _children(name: str) -> list[int]:
+    """Process ids of this process's children whose command is ``name`` (Linux /proc)."""
+    me, out = os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                    stat = f.read()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+                if ppid == me and comm.startswith(name):
+                    out.append(int(entry))
+    return out
+
+
+def _stop_cbc(started: float) -> None:
+    """SIGINT to CBC (it stops and writes its incumbent); SIGKILL if it is still there later."""
+    sig = signal.SIGKILL if time.monotonic() - started > KILL_AFTER_S else signal.SIGINT
+    for pid in _children("cbc"):
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
 
 
 # ---------------------------------------------------------------------------- pulp
@@ -109,10 +251,17 @@ def _solve_cbc(
 
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
     os.close(fd)
+    limit = remaining(options)
+    first_stop: list[float] = []
+
+    def stop() -> None:
+        first_stop.append(first_stop[0] if first_stop else time.monotonic())
+        _stop_cbc(first_stop[0])
+
     try:
         solver = pulp.PULP_CBC_CMD(
             msg=options.verbose,  # --verbose: CBC's own log
-            timeLimit=options.time_limit_s,
+            timeLimit=limit,
             # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
             # with one worker, which now and then deadlocks until the time limit (F3 found it)
             threads=options.threads if options.threads > 1 else None,
@@ -123,7 +272,21 @@ def _solve_cbc(
             options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"]
             + [f"{k} {v}" for k, v in (limits or {}).items()],
         )
-        prob.solve(solver)
+        with _watchdog(hard_stop_s(limit), stop) as fired:
+            try:
+                prob.solve(solver)
+            except TimeUp:  # the method's hard deadline: no CBC may outlive it
+                for pid in _children("cbc"):
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                raise
+            except pulp.PulpSolverError:
+                if not fired.is_set():
+                    raise
+                return Outcome(
+                    Status.TIME_LIMIT,
+                    message=f"CBC overran its time limit and was stopped ({limit:.3g} s given)",
+                )
         with open(log_path, encoding="utf-8", errors="replace") as f:
             log = f.read()
     finally:
@@ -152,9 +315,10 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
 
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
-    solver = pulp.HiGHS(
+    limit = remaining(options)
+    solver = pulp.HiGHS(  # looked up now: tests wrap pulp.HiGHS to add callbacks
         msg=options.verbose,  # --verbose: HiGHS's own log
-        timeLimit=options.time_limit_s,
+        timeLimit=limit,
         threads=options.threads,
         gapRel=0.0,
         gapAbs=0.0,
@@ -164,6 +328,7 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
         **({"presolve": "off"} if prob.isMIP() else {}),
         **(limits or {}),
     )
+    _interruptible(solver, hard_stop_s(limit))
     # pulp's status table lacks some HiGHS statuses (kSolutionLimit: a node or solution limit)
     # and raises KeyError; it has copied the variable values by then, and the status is read below
     with contextlib.suppress(KeyError):
@@ -182,9 +347,23 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
         return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
     if has_solution:
         return Outcome(Status.FEASIBLE, objective, bound)
-    if ms == highspy.HighsModelStatus.kTimeLimit:
+    if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
         return Outcome(Status.TIME_LIMIT, bound=bound, message="HiGHS found no solution in time")
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
+
+
+def _interruptible(solver, hard_s: float) -> None:
+    """Give pulp's HiGHS a watchdog that cancels the solve ``hard_s`` seconds after it starts
+    (HiGHS checks its own limit, but not everywhere: a 300-operator F1 model ran 29 s of 5)."""
+    call = solver.callSolver
+
+    def call_with_watchdog(lp):
+        h = lp.solverModel
+        h.HandleUserInterrupt = True  # cancelSolve interrupts at HiGHS's next interrupt check
+        with _watchdog(hard_s, h.cancelSolve):
+            call(lp)
+
+    solver.callSolver = call_with_watchdog
 
 
 def export_header(
@@ -259,7 +438,8 @@ def solve_cpsat(
 
     solver = cp_model.CpSolver()
     p = solver.parameters
-    p.max_time_in_seconds = float(options.time_limit_s)
+    limit = remaining(options)
+    p.max_time_in_seconds = limit
     p.num_workers = int(options.threads)
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
@@ -267,7 +447,8 @@ def solve_cpsat(
     p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
     for key, value in {**(limits or {}), **(parameters or {})}.items():
         setattr(p, key, value)
-    code = solver.Solve(model)
+    with _watchdog(hard_stop_s(limit), solver.StopSearch):
+        code = solver.Solve(model)
     has_objective = model.HasObjective()
     if code == cp_model.OPTIMAL:
         obj = solver.ObjectiveValue() / scale if has_objective else 0.0
@@ -335,11 +516,11 @@ def solve_cvxpy(
 
     backend = backend or options.backend or "clarabel"
     if backend == "clarabel":
-        kwargs = {"solver": cp.CLARABEL, "time_limit": float(options.time_limit_s)}
+        kwargs = {"solver": cp.CLARABEL, "time_limit": remaining(options)}
     elif backend == "scs":
         kwargs = {
             "solver": cp.SCS,
-            "time_limit_secs": float(options.time_limit_s),
+            "time_limit_secs": remaining(options),
             "eps_abs": 1e-9,
             "eps_rel": 1e-9,
             "max_iters": 200_000,

@@ -21,6 +21,7 @@ from optgap.solvers import registry
 from optgap.solvers.errors import InputError
 from optgap.solvers.fields import (
     MAX_UNITS,
+    check_numbers,
     check_output,
     number,
     read_json,
@@ -574,6 +575,7 @@ def _num(x: float | None) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     fam, inst = _load(args.instance)
     data = read_json(args.solution)
+    check_numbers(data, args.solution)  # 10**400: a clean error, not an OverflowError
     if isinstance(data, dict) and "schedule" in data:  # a bare solution object
         data = {"family": fam.id, "method": "?", "status": "feasible", "solution": data}
     result = Result.from_json(
@@ -585,6 +587,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if result.solution is None:
         raise InputError(f"{args.solution}: holds no solution (status {result.status})")
+    for key in ("objective", "bound"):
+        value = getattr(result, key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InputError(
+                f"{args.solution}: {key}: expected a number or null, got {value!r:.40}"
+            )
     if args.slo_ms is not None:
         number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     options = SolveOptions(

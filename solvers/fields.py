@@ -31,6 +31,14 @@ def read_text(path: str | Path, what: str = "a text file") -> str:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
 
 
+# The largest magnitude of any number read from a file: integers up to here are exact in a double
+# (the MILP backends) and in int64 (CP-SAT).
+MAX_NUMBER = 2**53
+# The largest quantity in a solver's internal integer unit (µs, kB, requests, ...): a sum of up to
+# 9,000 of them is exact in a double and a sum of up to 10^6 fits in int64 (CP-SAT), so horizons
+# and totals stay representable at every size limit.
+MAX_UNITS = 10**12
+
 # A JSON value nested deeper than this is refused (the shipped files need 6 levels; json.loads and
 # recursive readers hit Python's recursion limit near 1000).
 MAX_DEPTH = 64
@@ -94,6 +102,24 @@ def _check_string(s: str, path: str, where: str) -> None:
         raise InputError(
             f"{where}: {path.lstrip('.') or 'value'}: string is not valid Unicode (a lone surrogate)"
         ) from None
+
+
+def check_numbers(data: Any, where: str, maximum: float = MAX_NUMBER) -> None:
+    """No integer inside a parsed value exceeds ``maximum`` in magnitude (10**400 cannot even be
+    turned into a float; walked without recursion). Floats, NaN and Infinity included, are left
+    to the evaluator, which rejects what it cannot use with a violation naming the field."""
+    stack = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, f"{path}.{_safe(k)}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > maximum:
+            raise InputError(
+                f"{where}: {path.lstrip('.')}: must be at most {maximum:.6g} in magnitude, "
+                f"got {_g(value)}"
+            )
 
 
 def read_json(path: str | Path) -> Any:
@@ -197,15 +223,6 @@ def string(value: Any, path: str, *, choices: tuple[str, ...] | None = None) -> 
     if choices is not None and value not in choices:
         raise InputError(f"{path}: {value!r} is not one of {', '.join(choices)}")
     return value
-
-
-# The largest magnitude of any number read from a file: integers up to here are exact in a double
-# (the MILP backends) and in int64 (CP-SAT).
-MAX_NUMBER = 2**53
-# The largest quantity in a solver's internal integer unit (µs, kB, requests, ...): a sum of up to
-# 9,000 of them is exact in a double and a sum of up to 10^6 fits in int64 (CP-SAT), so horizons
-# and totals stay representable at every size limit.
-MAX_UNITS = 10**12
 
 
 def number(

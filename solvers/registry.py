@@ -6,11 +6,13 @@ function ``(instance, options) -> Result`` registered under a short, stable name
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from optgap.solvers import backends
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Evaluation, Result, SolveOptions, Status, relative_gap
 
@@ -138,15 +140,34 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
     options = replace(options, objective=objective, backend=options.backend or m.backends[0])
     t0 = time.perf_counter()
     warm_stats: dict[str, Any] = {}
+    warm: tuple[WarmStart, ...] = ()
     try:
-        if m.kind == "exact" and m.warm_start:
-            warm, warm_stats = _warm_starts(family_id, m, instance, options)
-            left = max(0.0, options.time_limit_s - (time.perf_counter() - t0))
-            result = m.run(instance, replace(options, time_limit_s=left), warm=warm)
-        else:
-            result = m.run(instance, options)
+        with (
+            backends.deadline_scope(options.time_limit_s),  # warm starts and building count
+            backends.hard_deadline(options.time_limit_s)
+            if m.kind == "exact"
+            else contextlib.nullcontext(),
+        ):
+            if m.kind == "exact" and m.warm_start:
+                warm, warm_stats = _warm_starts(family_id, m, instance, options)
+                left = max(0.0, options.time_limit_s - (time.perf_counter() - t0))
+                result = m.run(instance, replace(options, time_limit_s=left), warm=warm)
+            else:
+                result = m.run(instance, options)
     except InputError:
         raise
+    except backends.TimeUp as e:  # the model ran out of time before its solver could
+        result = Result("", "", options.backend, Status.TIME_LIMIT, message=str(e))
+        if warm:  # a heuristic's answer, accepted by the evaluator, is still an answer
+            pick = min if family(family_id).sense == "min" else max
+            best = pick(warm, key=lambda w: w.objective)
+            result = replace(
+                result,
+                status=Status.FEASIBLE,
+                objective=best.objective,
+                solution=best.solution,
+                message=f"{e}; the warm start of {best.method}",
+            )
     except Exception as e:  # a failing method must not take a comparison run down with it
         result = Result("", "", options.backend, Status.ERROR, message=f"{type(e).__name__}: {e}")
     elapsed = time.perf_counter() - t0

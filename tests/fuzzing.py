@@ -159,7 +159,7 @@ def mutate_data(data: Any, rng: random.Random) -> tuple[Any, str]:
         data = _set(data, path, rng.choice(["\x00", "\ud800x", "é" * 1000, "\u202e", "a\nb"]))
     elif kind == "id":
         ids = _ids(data)
-        id_paths = [p for p in paths if p and p[-1] in ("id", "src", "dst", "devices")]
+        id_paths = [p for p in paths if p and p[-1] in ("id", "src", "dst", "devices", "device")]
         if ids and id_paths:
             p = rng.choice(id_paths)
             data = _set(data, p, rng.choice(ids + ["nope", ["a", "b"], {"x": 1}]))

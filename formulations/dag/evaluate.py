@@ -97,7 +97,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
             continue
         d, s = entry["device"], entry["start_ms"]
         if not isinstance(d, str) or d not in devices:
-            v.append(f"{op_id}: unknown device {d!r}")
+            v.append(f"{op_id}: unknown device {d!r:.60}")
             continue
         kind = devices[d].kind
         if kind not in op.time_us:

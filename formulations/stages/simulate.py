@@ -204,7 +204,7 @@ def _serve(inst, times, svc_vm, svc_fn, plan_v, u: Unit, fallback: bool, coin):
         if a >= next_boundary:
             t = min(int(a // W), T - 1)
             next_boundary = (t + 1) * W if t < T - 1 else math.inf
-            target = plan_v[t] * u.workers
+            target = min(plan_v[t] * u.workers, m)  # no more free workers than queries
             share = u.vm_share[t]
             while len(heap) > target:
                 heappop(heap)
