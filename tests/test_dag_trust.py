@@ -599,14 +599,16 @@ def test_subtly_infeasible_slo_is_proven_infeasible(method, backend):
 def test_a_model_that_fails_to_build_is_an_error_never_a_time_out(monkeypatch):
     def broken_build(inst, options, incumbent=None):
         mdl = original(inst, options, incumbent)
-        v = mdl.model.NewIntVar(0, 10, "v")
-        mdl.model.AddElement(v, [], v)  # an element constraint over no values: MODEL_INVALID
+        ct = mdl.model.Proto().constraints.add()  # a linear constraint on a variable that
+        ct.linear.vars.append(10**6)  # does not exist: CP-SAT says MODEL_INVALID
+        ct.linear.coeffs.append(1)
+        ct.linear.domain.extend([0, 1])
         return mdl
 
     original = cpsat.build
     monkeypatch.setattr(cpsat, "build", broken_build)
-    r = _solve(CHAIN, "cpsat")
-    assert r.status == Status.ERROR, r.message
+    r = _solve(CHAIN, "cpsat")  # with warm starts: still an error, not their schedule
+    assert r.status == Status.ERROR and "invalid model" in r.message, r.message
 
     def raising_build(*a, **kw):
         raise ValueError("no model")
