@@ -21,7 +21,8 @@ Redundant (valid for every feasible schedule; they help the search):
   C ≥ ⌈Σ_i min_d p_{i,d} / Σ_d k_d⌉ (total work over total slots);
   Σ_i p_{i,d} x_{i,d} ≤ k_d C per device (its load fits in its slots; with the placement
   constraints, the LP relaxation then balances work across devices);
-  identical devices (same kind, slots, capacity and links, no operator telling them apart) are
+  identical devices (same kind, slots, capacity, speed and links, no operator restriction or
+  per-device time telling them apart) are
   used in order: device j of a group hosts i only if device j-1 hosts an operator before i.
 Scale: CP-SAT works on the data divided by their greatest common divisors: times and transfer
   delays by g_t (so the SLO becomes ⌊SLO / g_t⌋: a left-shifted schedule's times are sums of
@@ -443,7 +444,7 @@ def _identical_groups(inst: DagInstance) -> list[list[Device]]:
     """Devices interchangeable in every respect; only such groups may be ordered."""
     groups: dict[tuple, list[Device]] = {}
     for d in inst.devices:
-        groups.setdefault((d.kind, d.slots, d.mem_capacity_kb), []).append(d)
+        groups.setdefault((d.kind, d.slots, d.mem_capacity_kb, d.speed), []).append(d)
     out = []
     for group in groups.values():
         ids = {d.id for d in group}
@@ -454,6 +455,8 @@ def _identical_groups(inst: DagInstance) -> list[list[Device]]:
             for o in inst.operators
         ):
             continue
+        if any(ids & set(o.time_dev_us) for o in inst.operators):
+            continue  # a per-device time tells them apart
         out.append(group)
     return out
 
