@@ -497,10 +497,14 @@ def test_cpsat_stopped_after_its_first_solution_is_feasible_with_a_lower_bound()
         assert r.status == Status.FEASIBLE, (hint, r.status, r.message)
         assert r.bound < r.objective
         assert evaluate(inst, r.solution, None).feasible
-    # with a warm start as hint: the solver's first solution is no worse than it
-    r = cpsat.solve(inst, options, _warm(inst, "cpsat", options),
-                    sat_parameters={"stop_after_first_solution": True})  # fmt: skip
-    assert r.status == Status.FEASIBLE and r.bound < r.objective
+    # with a warm start as hint (--param hint=on; off by default): no worse than the hint
+    warm = _warm(inst, "cpsat", options)
+    for params, hinted in (((("hint", "on"),), True), ((), False)):
+        o = dataclasses.replace(options, params=params)
+        r = cpsat.solve(inst, o, warm, sat_parameters={"stop_after_first_solution": True})
+        assert r.status == Status.FEASIBLE and r.bound < r.objective
+        assert (r.stats["hint"] is not None) == hinted
+        assert r.objective <= min(w.objective for w in warm)  # the warm start is the floor
 
 
 def test_cpsat_without_a_solution_returns_the_warm_start_with_the_solver_bound():
