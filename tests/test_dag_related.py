@@ -39,7 +39,7 @@ BY_HAND = {
 }
 
 
-def _solve(inst, method, backend=None, **kw):
+def _solve(inst, method="cpsat", backend=None, **kw):
     return registry.solve("dag", method, inst, dataclasses.replace(OPTS, backend=backend, **kw))
 
 
@@ -152,3 +152,26 @@ def test_generated_related_instances_are_the_saga_model():
     assert generate(20, 3, related=True) == inst
     r = _solve(inst, "cpsat")
     assert r.status == Status.OPTIMAL and evaluate(inst, r.solution, None).feasible
+
+
+def test_same_device_booleans_equal_the_brute_force():
+    """``--param edges=same``: one Boolean per edge instead of a constraint per device pair, where
+    every pair has the same delay (uniform links); checked against the brute force."""
+    count = _Count("uniform edge with a delay", "speed used")
+
+    @settings(max_examples=25)
+    @given(dag_json(min_ops=2, max_ops=5, cpus=(1, 2), gpus=(1, 2), related=True))
+    def check(data):
+        inst = load(data)
+        r = _solve(inst, params=(("edges", "same"),))
+        truth = brute_force(inst)
+        assert r.status == Status.OPTIMAL and round(r.objective * 1000) == truth
+        ev = evaluate(inst, r.solution, None)
+        assert ev.feasible and round(ev.objective * 1000) == truth
+        if any(inst.transfer_us("cpu0", "gpu0", e.bytes) > 0 for e in inst.edges):
+            count("uniform edge with a delay")
+        for case in _related_cases(inst, r) & {"speed used"}:
+            count(case)
+
+    check()
+    count.check()

@@ -49,7 +49,7 @@ from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
 
-PARAMS = ("gap", "abs_gap", "hint")
+PARAMS = ("gap", "abs_gap", "hint", "edges")
 
 
 @dataclass
@@ -120,15 +120,29 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
             m.AddCumulative(intervals[d.id], [1] * len(intervals[d.id]), d.slots)
 
     # (precede)
+    same_edges = options.param("edges", "pair") == "same"
     for e in inst.edges:
         m.Add(start[e.dst] >= end[e.src])
-        for d in allowed[e.src]:
-            for f in allowed[e.dst]:
-                delay = inst.transfer_us(d.id, f.id, e.bytes) // g
-                if d.id != f.id and delay > 0:
-                    m.Add(start[e.dst] >= end[e.src] + delay).OnlyEnforceIf(
-                        [x[e.src, d.id], x[e.dst, f.id]]
-                    )
+        delays = {
+            (d.id, f.id): inst.transfer_us(d.id, f.id, e.bytes) // g
+            for d in allowed[e.src]
+            for f in allowed[e.dst]
+            if d.id != f.id
+        }
+        uniform = set(delays.values())
+        if same_edges and len(uniform) == 1 and (c := uniform.pop()) > 0:
+            # one delay c for every pair: S_v >= E_u + c (1 - same_uv), same_uv -> same device
+            same = m.NewBoolVar(f"same[{e.src},{e.dst}]")
+            m.Add(start[e.dst] >= end[e.src] + c - c * same)
+            for d in allowed[e.src]:
+                if (e.dst, d.id) in x:
+                    m.AddImplication(same, x[e.dst, d.id]).OnlyEnforceIf(x[e.src, d.id])
+                else:
+                    m.AddImplication(x[e.src, d.id], same.Not())
+            continue
+        for (d, f), delay in delays.items():
+            if delay > 0:
+                m.Add(start[e.dst] >= end[e.src] + delay).OnlyEnforceIf([x[e.src, d], x[e.dst, f]])
 
     # redundant (load): a device cannot do more work than its slots times the makespan
     for d in inst.devices:
@@ -232,7 +246,8 @@ def solve(
         Status.FEASIBLE,
         Status.TIME_LIMIT,
     ):
-        bound_grid = math.ceil(solver.BestObjectiveBound() - 1e-6) * unit
+        # never below the model's static bound (CP-SAT reports 0 when stopped in presolve)
+        bound_grid = max(math.ceil(solver.BestObjectiveBound() - 1e-6), mdl.lower_bound) * unit
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
         if outcome.status == Status.INFEASIBLE and best is not None:
             return Result(
