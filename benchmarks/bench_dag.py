@@ -81,7 +81,9 @@ def _rnn(cell: str, layers: int, steps: int):
 
 
 def hint(args) -> None:
-    cases = [(f"gen-{n}-s{s}", lambda n=n, s=s: generate(n, s)) for n in (60, 100) for s in range(3)]
+    cases = [
+        (f"gen-{n}-s{s}", lambda n=n, s=s: generate(n, s)) for n in (60, 100) for s in range(3)
+    ]
     cases += [
         (f"{c}-L{L}-T{T}", lambda c=c, L=L, T=T: _rnn(c, L, T))
         for c, L, T in (("lstm", 2, 8), ("gru", 2, 16), ("lstm", 4, 16))

@@ -10,7 +10,8 @@ instance search for list schedulers). A move is one of
 - *drop*: remove one element of a list field (an edge, an operator, a stage, ...).
 
 A candidate is kept only if the family's loader accepts it (so every move stays a valid instance),
-the exact method proves its optimum, and the evaluator accepts the heuristic's answer. The score
+the exact method proves its optimum (accepted by the evaluator, its certificate checked by
+solvers/verdict.py), and the evaluator accepts the heuristic's answer. The score
 is 1 + the relative gap (heuristic / optimum when minimising positive values), and the search
 maximises it with the Metropolis rule on log-ratios and geometric cooling.
 """
@@ -29,6 +30,7 @@ from optgap.solvers import registry
 from optgap.solvers.errors import InputError
 from optgap.solvers.fields import refuse_nonempty_dir, write_json_new
 from optgap.solvers.result import SolveOptions, Status, gap_to
+from optgap.solvers.verdict import check
 
 _FIXED = {"family", "version"}
 
@@ -58,15 +60,14 @@ def score(
         inst = fam.load(copy.deepcopy(data))
     except InputError:
         return None
-    opt = registry.solve(family_id, exact, inst, options)
-    if opt.status != Status.OPTIMAL or opt.objective is None:
+    # the optimum must be proven and accepted by the evaluator (its certificate, if any, checked)
+    opt = check(fam, inst, registry.solve(family_id, exact, inst, options), options)
+    if not opt.accepted or opt.result.status != Status.OPTIMAL or opt.result.objective is None:
         return None
-    h = registry.solve(family_id, method, inst, options)
-    if h.solution is None or h.objective is None:
+    h = check(fam, inst, registry.solve(family_id, method, inst, options), options)
+    if not h.accepted or h.result.objective is None:
         return None
-    ev = fam.evaluate(inst, h.solution, options)
-    if not ev.feasible or not math.isclose(ev.objective, h.objective, rel_tol=1e-6, abs_tol=1e-9):
-        return None
+    opt, h = opt.result, h.result
     return Found(
         ratio_of(h.objective, opt.objective, fam.sense), h.objective, opt.objective, 0, data
     )
@@ -171,12 +172,15 @@ def search(
             f"optimality with a feasible {method!r} answer in 50 tries; try smaller sizes or a "
             "longer --time-limit"
         )
-    best: dict[str, Found] = {}
+    # the starting instance counts too: a search whose every move is rejected still reports it
+    best: dict[str, Found] = {json.dumps(current.data, sort_keys=True): current}
     t0, t_end = 0.3, 0.01  # temperature on log-ratios: early moves may lose ~30 %
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
-    for it in tqdm(range(iterations), disable=None if progress else True, desc="adversary"):
+    bar = progress_bar(iterations, "adversary", "iteration", show=progress)
+    for it in range(iterations):
+        bar.update(1)
         temp = t0 * (t_end / t0) ** (it / max(1, iterations - 1))
         data = fresh() if rng.random() < 0.1 else mutate(current.data, rng)
         cand = score(family_id, method, data, options, exact)
@@ -188,6 +192,7 @@ def search(
         delta = _log(cand.ratio) - _log(current.ratio)
         if delta >= 0 or rng.random() < math.exp(delta / temp):
             current = cand
+    bar.close()
     ranked, seen = [], set()
     for f in sorted(best.values(), key=lambda f: -f.ratio):
         sig = tuple(

@@ -7,15 +7,23 @@ thread count and the seed, and reporting status and best bound honestly.
 - ``solve_cpsat``: OR-Tools CP-SAT, bound from ``BestObjectiveBound``.
 - ``solve_cvxpy``: Clarabel or SCS; the bound is not a certified dual bound for SCS (first-order
   accuracy), so only a status ``optimal`` from Clarabel counts as proven.
+
+Each adapter takes ``limits``: solver options that stop the search deterministically (a node,
+solution, conflict or iteration limit, e.g. CBC ``{"maxSolutions": 1}``, HiGHS
+``{"mip_max_improving_sols": 1}``, CP-SAT ``{"stop_after_first_solution": True}``, SCS
+``{"max_iters": 5}``). The status tests use them to stop a solve with an incumbent without
+depending on the machine's speed; a stop for any reason other than proof is never ``optimal``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from optgap.solvers.result import SolveOptions, Status
 
@@ -37,7 +45,12 @@ class Outcome:
 
 
 def solve_pulp(
-    prob, options: SolveOptions, backend: str | None = None, *, warm_start: bool = False
+    prob,
+    options: SolveOptions,
+    backend: str | None = None,
+    *,
+    warm_start: bool = False,
+    limits: dict[str, Any] | None = None,
 ) -> Outcome:
     """Solve a pulp minimisation problem with CBC or HiGHS.
 
@@ -59,11 +72,16 @@ def solve_pulp(
         prob.objective = original * scale
     try:
         if backend == "cbc":
-            out = _solve_cbc(prob, options, warm_start)
+            out = _solve_cbc(prob, options, warm_start, limits or {})
         else:
-            out = _solve_highs(prob, options)
+            out = _solve_highs(prob, options, limits or {})
     finally:
         prob.objective = original
+    if out.bound is not None:
+        # pulp hands CBC and HiGHS the objective without its constant, so their bound lacks it
+        # (pulp.value adds it back to the objective only): without this, a `feasible` answer of a
+        # model with a constant reported a bound off by that constant (F2 found it)
+        out.bound += float(getattr(original, "constant", 0.0) or 0.0) * scale
     if out.status in (Status.OPTIMAL, Status.FEASIBLE) and out.objective is None:
         # an objective without terms: pulp gives no value, but every solution costs its constant
         out.objective = float(getattr(original, "constant", 0.0) or 0.0)
@@ -84,14 +102,16 @@ def _objective_scale(objective) -> float:
     return 10.0 ** -math.floor(math.log10(max(coefs)))
 
 
-def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome:
+def _solve_cbc(
+    prob, options: SolveOptions, warm_start: bool = False, limits: dict[str, Any] | None = None
+) -> Outcome:
     import pulp
 
     fd, log_path = tempfile.mkstemp(suffix=".cbc.log")
     os.close(fd)
     try:
         solver = pulp.PULP_CBC_CMD(
-            msg=False,
+            msg=options.verbose,  # --verbose: CBC's own log
             timeLimit=options.time_limit_s,
             # one thread: CBC's serial code (no "-threads"); "-threads 1" runs the threaded code
             # with one worker, which now and then deadlocks until the time limit (F3 found it)
@@ -100,7 +120,8 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
             gapAbs=0.0,
             logPath=log_path,
             warmStart=warm_start,
-            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"],
+            options=[f"randomCbcSeed {options.seed + 1}", f"randomSeed {options.seed + 1}"]
+            + [f"{k} {v}" for k, v in (limits or {}).items()],
         )
         prob.solve(solver)
         with open(log_path, encoding="utf-8", errors="replace") as f:
@@ -125,14 +146,14 @@ def _solve_cbc(prob, options: SolveOptions, warm_start: bool = False) -> Outcome
     return Outcome(Status.ERROR, message=f"CBC status {pulp.LpStatus[prob.status]}")
 
 
-def _solve_highs(prob, options: SolveOptions) -> Outcome:
+def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = None) -> Outcome:
     import highspy
     import pulp
 
     # HiGHS keeps one global thread pool; a new thread count needs a fresh one.
     highspy.Highs.resetGlobalScheduler(True)
     solver = pulp.HiGHS(
-        msg=False,
+        msg=options.verbose,  # --verbose: HiGHS's own log
         timeLimit=options.time_limit_s,
         threads=options.threads,
         gapRel=0.0,
@@ -141,8 +162,12 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
         # HiGHS 1.14's MIP presolve returns wrong "optimal" answers on rare models (F1: an xfail
         # no longer; F3: 2 % too costly, even on a 2-variable MIP). Correctness first: off.
         **({"presolve": "off"} if prob.isMIP() else {}),
+        **(limits or {}),
     )
-    prob.solve(solver)
+    # pulp's status table lacks some HiGHS statuses (kSolutionLimit: a node or solution limit)
+    # and raises KeyError; it has copied the variable values by then, and the status is read below
+    with contextlib.suppress(KeyError):
+        prob.solve(solver)
     h = prob.solverModel
     ms = h.getModelStatus()
     info = h.getInfo()
@@ -162,25 +187,72 @@ def _solve_highs(prob, options: SolveOptions) -> Outcome:
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
 
 
-def write_pulp(prob, path: str) -> None:
-    """Write a pulp model as LP or MPS, by the file's extension."""
-    if path.endswith(".mps"):
-        prob.writeMPS(path)
-    elif path.endswith(".lp"):
-        prob.writeLP(path)
-    else:
-        raise ValueError("a MILP is exported as .lp or .mps")
+def export_header(
+    family: str, method: str, objective: str, unit: str, legend: list[str], sense: str = "min"
+) -> list[str]:
+    """The comment lines every exported model starts with: what it is, the objective's unit, and
+    how its variables map back to the family's decisions."""
+    return [
+        f"optgap export: family {family}, method {method}, objective {objective}",
+        f"{'minimise' if sense == 'min' else 'maximise'}; objective value in {unit}, "
+        "the same number `optgap solve` reports (constant and scaling are in the file)",
+        "variables:",
+        *(f"  {line}" for line in legend),
+    ]
+
+
+def write_pulp(prob, path: str, *, factor: float = 1.0, header: list[str] = ()) -> None:
+    """Write a pulp model as LP (.lp) or MPS (.mps); any other extension is refused.
+
+    The objective written is ``factor`` x the model's, its constant included as a variable fixed
+    at 1 (``objective_constant``), so another solver reports the optimum `optgap solve` does
+    (LP and MPS have no portable objective offset). ``header`` becomes comment lines.
+    """
+    import pulp
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".lp", ".mps"):
+        raise ValueError(
+            f"{path}: a MILP is exported as .lp or .mps, not {ext or 'no extension'!r}"
+        )
+    original = prob.objective
+    constant = float(original.constant or 0.0)
+    expr = pulp.LpAffineExpression({v: c * factor for v, c in original.items()})
+    if constant:
+        one = pulp.LpVariable("objective_constant", lowBound=1, upBound=1)
+        expr += constant * factor * one
+    prob.objective = expr
+    try:
+        if ext == ".mps":
+            prob.writeMPS(path)
+        else:
+            prob.writeLP(path)
+    finally:
+        prob.objective = original
+    if header:
+        lead = "\\ " if ext == ".lp" else "* "
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(f"{lead}{line}\n" for line in header) + body)
 
 
 # ---------------------------------------------------------------------------- CP-SAT
 
 
-def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0, parameters=None):
+def solve_cpsat(
+    model,
+    options: SolveOptions,
+    *,
+    scale: float = 1.0,
+    limits: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+):
     """Solve a CP-SAT model (minimisation). Returns (Outcome, solver).
 
-    ``scale`` divides objective and bound, for models written in integer units. ``parameters``
-    (a dict of SatParameters fields) is set after the defaults: a stated gap limit, or a
-    solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
+    ``scale`` divides objective and bound, for models written in integer units. ``limits`` and
+    ``parameters`` (dicts of SatParameters fields) are set after the defaults: a stated gap
+    limit, or a solution limit in a test. With a gap limit, OPTIMAL means "within the gap": the caller
     reads the solver's bound and decides.
     """
     from ortools.sat.python import cp_model
@@ -192,7 +264,8 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0, parameters=
     p.random_seed = int(options.seed)
     p.relative_gap_limit = 0.0
     p.absolute_gap_limit = 0.0
-    for key, value in (parameters or {}).items():
+    p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
+    for key, value in {**(limits or {}), **(parameters or {})}.items():
         setattr(p, key, value)
     code = solver.Solve(model)
     has_objective = model.HasObjective()
@@ -213,16 +286,46 @@ def solve_cpsat(model, options: SolveOptions, *, scale: float = 1.0, parameters=
     )
 
 
-def write_cpsat(model, path: str) -> None:
-    """Write the CP-SAT model proto: text for .pbtxt/.txt, binary otherwise."""
-    if not model.ExportToFile(path):
+def write_cpsat(model, path: str, *, scale: float = 1.0, header: list[str] = ()) -> None:
+    """Write a CP-SAT model proto: text for .pbtxt, binary for .pb; other extensions refused.
+
+    The proto's objective carries ``scaling_factor`` = 1/scale (times any factor it had), so
+    CP-SAT on the file reports the objective in the units `optgap solve` does (its offset is
+    already in the proto). ``header`` goes into the model's name and, for text, into comments.
+    """
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".pb", ".pbtxt"):
+        raise ValueError(
+            f"{path}: a CP-SAT model is exported as .pb (binary) or .pbtxt (text), "
+            f"not {ext or 'no extension'!r}"
+        )
+    m = model.clone()
+    proto = m.proto
+    if proto.has_objective():
+        obj = proto.objective
+        obj.scaling_factor = (obj.scaling_factor or 1.0) / scale
+    if header:
+        proto.name = "\n".join(header)
+    # ExportToFile writes text when the name ends with "txt", binary otherwise
+    if not m.export_to_file(path):
         raise OSError(f"could not write {path}")
+    if header and ext == ".pbtxt":
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(f"# {line}\n" for line in header) + body)
 
 
 # ---------------------------------------------------------------------------- cvxpy
 
 
-def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> Outcome:
+def solve_cvxpy(
+    problem,
+    options: SolveOptions,
+    backend: str | None = None,
+    *,
+    limits: dict[str, Any] | None = None,
+) -> Outcome:
     """Solve a cvxpy problem with Clarabel or SCS.
 
     For a minimisation the dual value is a lower bound; for a maximisation an upper bound. The
@@ -243,8 +346,9 @@ def solve_cvxpy(problem, options: SolveOptions, backend: str | None = None) -> O
         }
     else:
         raise ValueError(f"unknown SDP backend {backend!r}")
+    kwargs.update(limits or {})
     try:
-        problem.solve(**kwargs)
+        problem.solve(verbose=bool(options.verbose), **kwargs)
     except cp.error.SolverError as e:
         return Outcome(Status.ERROR, message=f"{backend}: {e}")
     st = problem.status

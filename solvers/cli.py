@@ -1,33 +1,53 @@
 """The `optgap` command: solve, validate, evaluate, generate, export, compare, list.
 
-Every user error is one line on stderr and exit code 2; an evaluator that rejects an answer, or
-disagrees with the method's objective, exits 1.
+Exit codes: 0 done; 1 an evaluator rejected an answer (or disagrees with the method's
+objective); 2 a user error (one line on stderr); 3 an internal error; 130 interrupted.
+Results go to stdout (`--json`: one JSON document and nothing else); progress, warnings and the
+solvers' own logs (`--verbose`) go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import math
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from optgap.solvers import registry
 from optgap.solvers.errors import InputError
-from optgap.solvers.fields import read_json, refuse_nonempty_dir, write_json_new
+from optgap.solvers.fields import (
+    MAX_UNITS,
+    check_output,
+    number,
+    read_json,
+    refuse_nonempty_dir,
+    set_limits,
+    write_json_new,
+)
 from optgap.solvers.report import pct, table
 from optgap.solvers.result import Result, SolveOptions, Status, gap_to
+
+from optgap import __version__
+from optgap.api import prepare
+from optgap.data import instance_path, shipped_instances, shipped_suites, suite_path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        set_limits(args.limit)
         return args.func(args)
     except InputError as e:
         print(f"optgap: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file or folder the user named (permissions, disk full, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"optgap: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("optgap: interrupted", file=sys.stderr)
@@ -47,25 +67,46 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="optgap", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="raise a size limit, e.g. --limit dag.operators=500000 (README: Limits)",
+    )
+    p.add_argument("--version", action="version", version=f"optgap {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("list", help="families and their methods")
+    s = sub.add_parser("list", help="families and their methods (or shipped instances, suites)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--instances", action="store_true", help="the shipped instances, by name")
+    g.add_argument("--suites", action="store_true", help="the shipped suites, by name")
+    _json_flag(s)
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("validate", help="check an instance file")
-    s.add_argument("file")
+    s.add_argument("file", help="instance file, or a shipped instance name such as dag/fork-3")
+    _json_flag(s)
     s.set_defaults(func=cmd_validate)
 
+    s = sub.add_parser("schema", help="JSON Schema (draft 2020-12) of a family's instance file")
+    s.add_argument("family")
+    s.add_argument("--solution", action="store_true", help="the schema of its solution files")
+    s.set_defaults(func=cmd_schema)
+
     s = sub.add_parser("solve", help="solve an instance file with one method, or compare all")
-    s.add_argument("file")
+    s.add_argument("file", help="instance file, or a shipped instance name such as dag/fork-3")
     s.add_argument("--method", default="all", help="method name, 'exact', or 'all' (default: all)")
     _solve_options(s)
-    s.add_argument("--out", help="write the result (solution file) here; needs --method")
+    s.add_argument(
+        "--out", help="write the result (solution file) here; with --method all, every result"
+    )
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _json_flag(s)
     s.set_defaults(func=cmd_solve)
 
     s = sub.add_parser("evaluate", help="check a solution file against its instance")
-    s.add_argument("instance")
+    s.add_argument("instance", help="instance file, or a shipped instance name")
     s.add_argument("solution")
     s.add_argument("--objective", help="the pattern to judge (default: the one the file names)")
     s.add_argument("--slo-ms", type=float, help="judge against this SLO instead of the instance's")
@@ -76,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="family limit override, repeatable (e.g. budget_mb for pipeload)",
     )
+    _json_flag(s)
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("generate", help="write a seeded random instance")
@@ -108,7 +150,11 @@ def _parser() -> argparse.ArgumentParser:
         "compare", help="run methods on many instances (a grid or a suite); gap to the optimum"
     )
     s.add_argument("family", nargs="?", help="family id (or give --suite)")
-    s.add_argument("--suite", help="suite file (TOML): families, instances, methods, settings")
+    s.add_argument(
+        "--suite",
+        help="suite file (TOML), or a shipped suite by name (quick, dag-full, ...; "
+        "`optgap list --suites`)",
+    )
     s.add_argument("--sizes", type=int, nargs="+")
     s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     s.add_argument("--methods", nargs="+", help="default: every method of the family")
@@ -129,6 +175,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--plugin", action="append", default=[], help="module to import first (registers methods)"
+    )
+    s.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run again the runs whose worker died or was killed at the hard limit",
+    )
+    s.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="exit 0 even if some runs ended in status error (default: exit 1 and say how many)",
     )
     s.set_defaults(func=cmd_compare)
 
@@ -208,6 +264,7 @@ def _solve_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--objective", help="the family's pattern, e.g. latency or memory for dag")
     s.add_argument("--slo-ms", type=float, help="latency SLO in ms (memory pattern)")
     s.add_argument("--no-hint", action="store_true", help="do not warm-start exact models")
+    s.add_argument("--verbose", action="store_true", help="show the solver's own log (on stderr)")
     s.add_argument(
         "--param",
         action="append",
@@ -217,13 +274,41 @@ def _solve_options(s: argparse.ArgumentParser) -> None:
     )
 
 
+def _json_flag(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout, nothing else"
+    )
+
+
+def _print_json(doc: object) -> None:
+    print(json.dumps(doc, indent=2, default=str, allow_nan=False))
+
+
+@contextlib.contextmanager
+def _solver_log_to_stderr(on: bool) -> Iterator[None]:
+    """--verbose: solvers write their logs to file descriptor 1; send them to stderr so that
+    stdout keeps only results (and stays one JSON document with --json)."""
+    if not on:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _options(args: argparse.Namespace) -> SolveOptions:
-    if args.time_limit <= 0:
-        raise InputError("--time-limit must be > 0")
-    if args.threads < 1:
-        raise InputError("--threads must be >= 1")
-    if args.slo_ms is not None and args.slo_ms <= 0:
-        raise InputError("--slo-ms must be > 0")
+    # SolveOptions.__post_init__ and optgap.api.prepare check the values, with the same one-line
+    # errors in the API and the CLI; the CLI only adds the size limit on the SLO
+    if args.time_limit == 0:
+        raise InputError("time limit (--time-limit) must be > 0 s, got 0")
+    if args.slo_ms is not None and args.slo_ms > 0:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
         threads=args.threads,
@@ -233,6 +318,7 @@ def _options(args: argparse.Namespace) -> SolveOptions:
         slo_ms=args.slo_ms,
         hint=not args.no_hint,
         params=_params(getattr(args, "param", [])),
+        verbose=getattr(args, "verbose", False),
     )
 
 
@@ -247,14 +333,57 @@ def _params(items: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _load(path: str):
-    return registry.load_instance(read_json(path))
+    return registry.load_instance(read_json(instance_path(path)))
 
 
 # ------------------------------------------------------------------------------ commands
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.instances:
+        names = {k: str(v) for k, v in shipped_instances().items()}
+        if args.json:
+            _print_json({"instances": names})
+        else:
+            print(table(["instance", "file"], list(names.items()), "ll"))
+        return 0
+    if args.suites:
+        suites = {k: str(v) for k, v in shipped_suites().items()}
+        if args.json:
+            _print_json({"suites": suites})
+        else:
+            print(table(["suite", "file"], list(suites.items()), "ll"))
+        return 0
     registry.family("dag")  # loads the catalogue
+    if args.json:
+        _print_json(
+            {
+                "version": __version__,
+                "families": [
+                    {
+                        "id": fam.id,
+                        "title": fam.title,
+                        "objectives": list(fam.objectives),
+                        "sense": fam.sense,
+                        "exact": fam.exact,
+                        "methods": [
+                            {
+                                "name": m.name,
+                                "kind": m.kind,
+                                "backends": list(m.backends),
+                                "objectives": list(m.objectives),
+                                "params": list(m.params),
+                                "exports": m.export is not None,
+                                "description": m.description,
+                            }
+                            for m in registry.methods(fam.id).values()
+                        ],
+                    }
+                    for fam in registry.FAMILIES.values()
+                ],
+            }
+        )
+        return 0
     for fam in registry.FAMILIES.values():
         print(f"{fam.id}: {fam.title}")
         print(
@@ -284,59 +413,109 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     fam, inst = _load(args.file)
-    print(f"{args.file}: valid {fam.id} instance: {fam.describe(inst)}")
+    if args.json:
+        _print_json(
+            {"file": args.file, "valid": True, "family": fam.id, "describe": fam.describe(inst)}
+        )
+    else:
+        print(f"{args.file}: valid {fam.id} instance: {fam.describe(inst)}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from optgap.schema import schema
+
+    registry.family(args.family)  # an unknown family is a one-line error
+    _print_json(schema(args.family, solution=args.solution))
     return 0
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     fam, inst = _load(args.file)
     options = _options(args)
-    print(f"instance   {args.file} ({fam.id}: {fam.describe(inst)})")
-    if args.method == "all":
-        if args.out:
-            raise InputError("--out needs a single --method")
-        if args.backend:
-            raise InputError("--backend needs a single --method")
-        return _solve_all(fam, inst, options)
-    m = registry.method(fam.id, args.method)
+    if args.backend and args.method == "all":
+        raise InputError("--backend needs a single --method")
+    names = None if args.method == "all" else [args.method]
+    batch = prepare(fam.id, names, options)  # every option checked before anything runs
     if args.out:
         _refuse_existing(args.out, args.force)
-    result = registry.solve(fam.id, m.name, inst, options)
-    verdict, code = _verdict(fam, inst, result, options)
-    print(
+    say = (lambda *a: None) if args.json else print
+    say(f"instance   {args.file} ({fam.id}: {fam.describe(inst)})")
+    if args.method == "all":
+        return _solve_all(fam, inst, options, batch, args, say)
+    ((m, routed),) = batch
+    from optgap.solvers.progress import note
+
+    note(f"solving with {m.name} (time limit {options.time_limit_s:g} s)")
+    with _solver_log_to_stderr(options.verbose):
+        result = registry.solve(fam.id, m.name, inst, routed)
+    result, verdict, code = _verdict(fam, inst, result, options)
+    if args.json:
+        _print_json(_solve_doc(args.file, fam, [(result, verdict, code, None)]))
+    say(
         f"method     {m.name} ({m.kind}, backend {result.backend}, {options.threads} thread(s), seed {options.seed}, limit {options.time_limit_s:g} s)"
     )
-    print(f"pattern    {result.stats.get('objective_pattern')}")
-    print(f"status     {result.status}" + (f": {result.message}" if result.message else ""))
-    print(f"objective  {_num(result.objective)}")
-    print(f"bound      {_num(result.bound)}")
-    print(f"gap        {pct(result.gap)}")
-    print(f"time       {result.time_s:.3f} s")
-    print(f"evaluator  {verdict}")
+    say(f"pattern    {result.stats.get('objective_pattern')}")
+    say(f"status     {result.status}" + (f": {result.message}" if result.message else ""))
+    say(f"objective  {_num(result.objective)}")
+    say(f"bound      {_num(result.bound)}")
+    say(f"gap        {pct(result.gap)}")
+    say(f"time       {result.time_s:.3f} s")
+    say(f"evaluator  {verdict}")
     if args.out:
-        data = result.to_json() | {
-            "instance": os.path.relpath(args.file, Path(args.out).resolve().parent)
-        }
+        data = result.to_json() | {"instance": _instance_ref(args.file, args.out)}
         write_json_new(args.out, data, force=args.force)
-        print(f"wrote      {args.out}")
+        say(f"wrote      {args.out}")
     return code
 
 
-def _solve_all(fam, inst, options: SolveOptions) -> int:
+def _instance_ref(given: str, out: str) -> str:
+    """How a solution file names its instance: relative to the file, or a shipped name."""
+    if not Path(given).exists():
+        return given  # a shipped instance name (dag/fork-3): found again from anywhere
+    return os.path.relpath(given, Path(out).resolve().parent)
+
+
+def _solve_doc(file: str, fam, rows: list) -> dict:
+    """`solve --json`: the instance, and per method its result and the evaluator's verdict."""
+    return {
+        "instance": file,
+        "family": fam.id,
+        "results": [
+            r.to_json()
+            | {"evaluator": {"verdict": verdict, "accepted": code == 0}, "gap_to_optimum": gap}
+            for r, verdict, code, gap in rows
+        ],
+    }
+
+
+def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
+    from optgap.solvers.progress import bar
+
     objective = options.objective or fam.objectives[0]
-    batch = [m for m in registry.methods(fam.id).values() if objective in m.objectives]
-    results = [
-        registry.solve(fam.id, m.name, inst, registry.route_params(m, options, batch))
-        for m in batch
+    results = []
+    with bar(len(batch), "solve", "method", every=0.0) as progress:
+        for m, routed in batch:
+            with _solver_log_to_stderr(options.verbose):
+                r = registry.solve(fam.id, m.name, inst, routed)
+            results.append(r)
+            progress.set_postfix_str(f"{m.name}: {r.status}, {r.time_s:.1f} s")
+            progress.update(1)
+    # each result as the evaluator and its certificate support it
+    verdicts = [_verdict(fam, inst, r, options) for r in results]
+    results = [r for r, _, _ in verdicts]
+    exact = [
+        r
+        for r, _, c in verdicts
+        if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL and not c
     ]
-    exact = [r for r in results if r.stats.get("kind") == "exact" and r.status == Status.OPTIMAL]
     pick = min if fam.sense == "min" else max
     best = pick((r.objective for r in exact), default=None)
-    rows, code = [], 0
-    for r in results:
-        verdict, c = _verdict(fam, inst, r, options)
+    rows, checked, code = [], [], 0
+    for r, verdict, c in verdicts:
         code = max(code, c)
         gap = None if best is None or r.objective is None else gap_to(r.objective, best, fam.sense)
+        checked.append((r, verdict, c, gap))
         rows.append(
             (
                 r.method,
@@ -349,37 +528,34 @@ def _solve_all(fam, inst, options: SolveOptions) -> int:
                 verdict,
             )
         )
+    if args.json:
+        _print_json(_solve_doc(args.file, fam, checked))
     slo = options.slo_ms or next(  # --slo-ms overrides whatever the file says
         (r.solution.get("slo_ms") for r in results if r.solution and r.solution.get("slo_ms")), None
     )
-    print(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))
-    print("gap        to the proven optimum" + ("" if best is not None else " (none proven)"))
-    print()
-    print(
+    say(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))
+    say("gap        to the proven optimum" + ("" if best is not None else " (none proven)"))
+    say()
+    say(
         table(
             ["method", "kind", "status", "objective", "bound", "gap to opt", "time s", "evaluator"],
             rows,
             "lllrrrrl",
         )
     )
+    if args.out:
+        doc = _solve_doc(_instance_ref(args.file, args.out), fam, checked)
+        write_json_new(args.out, doc, force=args.force)
+        say(f"wrote      {args.out} ({len(results)} results)")
     return code
 
 
-def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[str, int]:
-    if result.solution is None:
-        return (result.message or "no solution"), 0
-    pattern = result.stats.get("objective_pattern", options.objective)
-    ev = fam.evaluate(inst, result.solution, replace(options, objective=pattern))
-    if not ev.feasible:
-        return ev.summary(), 1
-    if result.objective is not None and not math.isclose(
-        ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-    ):
-        return (
-            f"DISAGREES: evaluator objective {ev.objective:g}, method says {result.objective:g}",
-            1,
-        )
-    return f"feasible, objective {ev.objective:g} (agrees)", 0
+def _verdict(fam, inst, result: Result, options: SolveOptions) -> tuple[Result, str, int]:
+    """The result as the evaluator and its certificate support it (solvers/verdict.py)."""
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options)
+    return c.result, c.verdict, c.code
 
 
 def _num(x: float | None) -> str:
@@ -400,15 +576,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     if result.solution is None:
         raise InputError(f"{args.solution}: holds no solution (status {result.status})")
-    if args.slo_ms is not None and not (0 < args.slo_ms < math.inf):
-        raise InputError("--slo-ms must be > 0")
+    if args.slo_ms is not None:
+        number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     options = SolveOptions(
         objective=args.objective
         or (result.stats.get("objective_pattern") if isinstance(result.stats, dict) else None),
         slo_ms=args.slo_ms,
         params=_params(args.param),
     )
-    ev = fam.evaluate(inst, result.solution, options)
+    from optgap.solvers.verdict import check
+
+    c = check(fam, inst, result, options, from_file=True)
+    ev = c.evaluation
+    if args.json:
+        _print_json(
+            {
+                "instance": args.instance,
+                "solution": args.solution,
+                "family": fam.id,
+                "feasible": ev.feasible,
+                "objective": ev.objective,
+                "file_objective": result.objective,
+                "accepted": c.accepted,
+                "verdict": c.verdict,
+                "not_supported": list(c.claims),
+                "status": str(c.result.status),
+                "bound": c.result.bound,
+                "gap": c.result.gap,
+                "violations": ev.violations,
+                "metrics": ev.metrics,
+                "certified_bound": ev.certified_bound,
+            }
+        )
+        return c.strict_code if ev.feasible else 1
     print(f"evaluator  {ev.summary(limit=10)}")
     if ev.feasible:
         print(
@@ -417,13 +617,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         for k, v in ev.metrics.items():
             print(f"  {k} = {v}")
-        if result.objective is not None and not math.isclose(
-            ev.objective, result.objective, rel_tol=1e-9, abs_tol=1e-9
-        ):
-            print("objective in the file DISAGREES with the evaluator")
+        if not c.accepted:
+            print(f"verdict    {c.verdict}")
             return 1
-        return 0
-    return 1
+        # status, bound and gap as the evaluator's certificate supports them
+        print(f"status     {c.result.status} (file says {result.status})")
+        print(f"bound      {_num(c.result.bound)} (file says {_num(result.bound)})")
+        print(f"gap        {pct(c.result.gap)}")
+        for claim in c.claims:
+            print(f"NOT SUPPORTED: {claim}")
+    return c.strict_code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -476,7 +679,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.suite:
         if args.family or args.sizes or args.methods:
             raise InputError("--suite names families, sizes and methods itself; drop the others")
-        suite = read_suite(args.suite)
+        suite = read_suite(suite_path(args.suite))
         tasks, timeout = suite.tasks, timeout or suite.task_timeout_s
     else:
         if not args.family or not args.sizes:
@@ -497,9 +700,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         task_timeout_s=timeout,
+        retry_failed=args.retry_failed,
     )
     print(summarise(records))
-    return 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    code = 1 if any(r["evaluation"]["verdict"] == "rejected" for r in records) else 0
+    errors = sum(r["status"] == Status.ERROR for r in records)
+    if errors:
+        print(
+            f"optgap: {errors} of {len(records)} runs ended in status error"
+            + (" (--allow-errors: exit status unaffected)" if args.allow_errors else ""),
+            file=sys.stderr,
+        )
+        code = code if args.allow_errors else 1
+    return code
 
 
 def cmd_adversary(args: argparse.Namespace) -> int:
@@ -533,13 +746,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from optgap.solvers.results_report import write_report
 
     path = write_report(args.results, args.out, fmt=args.format, force=args.force)
-    print(f"wrote {path} and its figures")
+    print(
+        f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures")
+    )
     return 0
 
 
 def _refuse_existing(path: str, force: bool) -> None:
-    if Path(path).exists() and not force:
-        raise InputError(f"{path}: already exists; choose another name or pass --force")
+    check_output(path, force)  # exists, a directory, or an unwritable folder: before any work
 
 
 def _write_instance(data: dict, out: str, force: bool) -> int:
@@ -596,12 +810,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     data = read_json(args.solution)
     if not isinstance(data, dict) or not isinstance(data.get("solution"), dict):
         raise InputError(f"{args.solution}: not a solution file (no 'solution' object)")
-    instance_path = args.instance
-    if instance_path is None:
+    instance_file = args.instance
+    if instance_file is None:
         if "instance" not in data:
             raise InputError(f"{args.solution}: names no instance; pass --instance FILE")
-        instance_path = str((Path(args.solution).resolve().parent / data["instance"]).resolve())
-    fam, inst = _load(instance_path)
+        near = Path(args.solution).resolve().parent / str(data["instance"])
+        # relative to the solution file, or a shipped instance's name
+        instance_file = str(near.resolve()) if near.exists() else str(data["instance"])
+    fam, inst = _load(instance_file)
     if fam.plot is None:
         raise InputError(f"family {fam.id!r} has no plot")
     fam.plot(inst, data, args.out)

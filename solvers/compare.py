@@ -8,29 +8,34 @@ tasks of another suite or other settings rather than mixing them.
 
 Isolation: with ``workers >= 1`` each task runs in a worker process watched by the parent; a
 worker that dies (segfault, out of memory) or overruns the hard per-task limit is replaced and
-its task recorded as ``error`` / ``time_limit``, and the run goes on. A method that raises is
+its task recorded as ``error`` / ``time_limit`` (with ``failure`` = "died" / "killed"), and the
+run goes on; ``--resume --retry-failed`` runs those tasks again. The hard limit counts from the
+moment a worker that has finished its imports receives the task. A method that raises is
 already turned into an ``error`` result by the registry.
+
+Verdicts: every record's status, bound and gap are those solvers/verdict.py supports (certified
+bound, demoted ``optimal``); the instance cache is keyed on family and source.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import multiprocessing as mp
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from optgap.solvers import registry
 from optgap.solvers.errors import InputError
+from optgap.solvers.fields import check_output
 from optgap.solvers.report import pct, table
 from optgap.solvers.result import Result, SolveOptions, Status, gap_to
 from optgap.solvers.suite import Task, build_instance, load_plugins
+from optgap.solvers.verdict import check
 
 # ------------------------------------------------------------------------- one task
 
@@ -38,19 +43,29 @@ from optgap.solvers.suite import Task, build_instance, load_plugins
 _cache: dict[str, Any] = {}  # the last instance built in this process (tasks come grouped)
 
 
+def _cache_key(task: Task) -> str:
+    # the family is part of the key: two families share sizes and seeds, never instances
+    return json.dumps([task.family, task.source], sort_keys=True)
+
+
 def execute(task: Task) -> dict[str, Any]:
     """Run one task and return its record. Pure apart from the one-instance cache."""
     t0 = time.perf_counter()
     load_plugins(task.plugins)
     fam = registry.family(task.family)
-    ident = json.dumps(task.source, sort_keys=True)
+    ident = _cache_key(task)
     try:
         if ident not in _cache:
             _cache.clear()
             _cache[ident] = build_instance(task.family, task.source)
         inst = _cache[ident]
         result = registry.solve(task.family, task.method, inst, task.options)
-        evaluation = _evaluate(fam, inst, result, task.options)
+        try:
+            result, evaluation = _evaluate(fam, inst, result, task.options)
+        except InputError:
+            raise
+        except Exception as e:  # an evaluator bug must not take the run down: reject, say why
+            evaluation = {"verdict": "rejected", "violations": [f"evaluator raised {e!r}"]}
     except InputError as e:  # a bad instance file or generator argument: recorded, run goes on
         result = Result(task.family, task.method, "", Status.ERROR, message=str(e))
         evaluation = {"verdict": "none"}
@@ -81,28 +96,30 @@ def _record(task: Task, result: Result, evaluation: dict[str, Any]) -> dict[str,
     }
 
 
-def _failed(task: Task, status: Status, message: str, elapsed: float) -> dict[str, Any]:
+def _failed(
+    task: Task, status: Status, message: str, elapsed: float, failure: str
+) -> dict[str, Any]:
+    """The record of a task the harness lost: ``failure`` says how ("died", "killed", "dask");
+    `run(..., retry_failed=True)` runs these again."""
     result = Result(task.family, task.method, "", status, time_s=elapsed, message=message)
-    return _record(task, result, {"verdict": "none"}) | {"harness_s": 0.0}
+    return _record(task, result, {"verdict": "none"}) | {"harness_s": 0.0, "failure": failure}
 
 
-def _evaluate(fam, inst, result: Result, options: SolveOptions) -> dict[str, Any]:
-    if result.solution is None or result.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        return {"verdict": "none"}
-    ev = fam.evaluate(
-        inst,
-        result.solution,
-        replace(options, objective=result.stats.get("objective_pattern", options.objective)),
-    )
-    if not ev.feasible:
-        return {"verdict": "rejected", "violations": ev.violations[:5]}
-    agrees = result.objective is None or math.isclose(
-        ev.objective, result.objective, rel_tol=1e-6, abs_tol=1e-9
-    )
-    out = {"verdict": "feasible" if agrees else "rejected", "objective": ev.objective}
-    if not agrees:
-        out["violations"] = [f"objective {result.objective} != evaluator {ev.objective}"]
-    return out
+def _evaluate(fam, inst, result: Result, options: SolveOptions) -> tuple[Result, dict[str, Any]]:
+    """The result as the evaluator and its certificate support it (solvers/verdict.py: certified
+    bound, demoted status), and the record's evaluation field."""
+    c = check(fam, inst, result, options)
+    if c.evaluation is None:
+        return c.result, {"verdict": "none"}
+    ev = c.evaluation
+    if not c.accepted:
+        return c.result, {"verdict": "rejected", "violations": ev.violations[:5] or [c.verdict]}
+    out: dict[str, Any] = {"verdict": "feasible", "objective": ev.objective}
+    if ev.certified_bound is not None:
+        out["certified_bound"] = ev.certified_bound
+    if c.claims:
+        out["unsupported"] = c.claims
+    return c.result, out
 
 
 # ------------------------------------------------------------------------- running many
@@ -117,37 +134,64 @@ def run(
     scheduler: str | None = None,
     task_timeout_s: float | None = None,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every task not yet in `out`; return all records (old and new) in task order."""
+    """Run every task not yet in `out`; return all records (old and new) in task order.
+
+    ``retry_failed`` (with ``resume``): the tasks the harness lost (worker died, killed at the
+    hard limit, a Dask worker failure; records with a ``failure`` field) run again. Their old
+    records are first removed from the file (rewritten through a temporary file and an atomic
+    rename, so a kill at any moment leaves either the old or the new file), so each task keeps
+    exactly one record.
+    """
     out = Path(out)
     if out.exists() and not resume:
         raise InputError(
             f"{out}: already exists; pass --resume to continue it or choose another --out"
         )
+    check_output(out, force=True)  # a directory or an unwritable folder fails now, not later
+    if retry_failed and not resume:
+        raise InputError("--retry-failed needs --resume (it re-runs failed runs of --out)")
     by_key = {t.key: t for t in tasks}
     done = read_records(out, expect=set(by_key)) if resume else {}
+    if retry_failed:
+        lost = {k for k, r in done.items() if _lost(r)}
+        if lost:
+            _drop_records(out, lost)
+            done = {k: r for k, r in done.items() if k not in lost}
     pending = [t for t in tasks if t.key not in done]
-    out.parent.mkdir(parents=True, exist_ok=True)
 
-    from tqdm import tqdm
+    from optgap.solvers.progress import bar as progress_bar
 
-    with (
-        out.open("a", encoding="utf-8") as f,
-        tqdm(total=len(pending), disable=None if progress else True, unit="run") as bar,
-    ):
-        if scheduler is not None:
-            stream = _run_dask(pending, scheduler)
-        elif workers >= 1:
-            stream = _run_pool(pending, workers, task_timeout_s)
-        else:
-            stream = (execute(t) for t in pending)
-        for record in stream:
-            f.write(json.dumps(record) + "\n")  # one write per record: a kill cuts at most one
-            f.flush()
-            done[record["key"]] = record
-            bar.set_postfix_str(f"{record['instance']} {record['method']}", refresh=False)
-            bar.update(1)
+    f = None  # opened at the first record: a run that fails first leaves no empty file behind
+    try:
+        with progress_bar(len(pending), "compare", "run", show=progress) as bar:
+            if scheduler is not None:
+                stream = _run_dask(pending, scheduler)
+            elif workers >= 1:
+                stream = _run_pool(pending, workers, task_timeout_s)
+            else:
+                stream = (execute(t) for t in pending)
+            for record in stream:
+                if f is None:
+                    f = _open_results(out)
+                f.write(json.dumps(record) + "\n")  # one write per record: a kill cuts one
+                f.flush()
+                done[record["key"]] = record
+                bar.set_postfix_str(f"{record['instance']} {record['method']}", refresh=False)
+                bar.update(1)
+    finally:
+        if f is not None:
+            f.close()
     return [done[t.key] for t in tasks if t.key in done]
+
+
+def _open_results(out: Path):
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out.open("a", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"{out}: cannot write ({e.strerror})") from None
 
 
 def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -180,19 +224,61 @@ def read_records(path: str | Path, expect: set[str] | None = None) -> dict[str, 
     return records
 
 
+def _lost(record: dict[str, Any]) -> bool:
+    """A task the harness lost (not a method's own answer): marked `failure`, or, in files
+    written before that field existed, recognised by the harness's own message."""
+    if record.get("failure"):
+        return True
+    message = str(record.get("message", ""))
+    return message.startswith(("worker process died", "killed by the harness"))
+
+
+def _drop_records(path: Path, keys: set[str]) -> None:
+    """Rewrite a results file without the records of `keys` (atomically: temp file + rename)."""
+    import os
+    import tempfile
+
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if line.strip() and json.loads(line)["key"] in keys:
+            continue
+        kept.append(line)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".retry", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _truncate_last_line(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
 def _worker(conn: Connection, plugins: tuple[str, ...]) -> None:
-    load_plugins(plugins)
-    registry.family("dag")  # import the catalogue once, before the first task
+    try:
+        load_plugins(plugins)
+        registry.family("dag")  # import the catalogue once, before the first task
+    except Exception as e:  # e.g. a plugin that fails to import: the parent says so, once
+        conn.send(("failed", f"{type(e).__name__}: {e}"))
+        return
+    conn.send(("ready", None))  # the per-task clock starts from here, not from the spawn
     while True:
         task = conn.recv()
         if task is None:
             return
-        conn.send(execute(task))
+        conn.send(("done", execute(task)))
+
+
+# A worker must finish its imports within this long (spawned interpreters on a loaded machine
+# can take tens of seconds); it is not charged to any task.
+STARTUP_LIMIT_S = 300.0
 
 
 class _Slot:
@@ -201,8 +287,15 @@ class _Slot:
         self.proc = ctx.Process(target=_worker, args=(child, plugins), daemon=True)
         self.proc.start()
         child.close()
+        self.ready = False  # set when the worker has finished its imports
+        self.spawned = time.monotonic()
         self.task: Task | None = None
         self.started = 0.0
+
+    def deadline(self, task_timeout_s: float | None) -> float:
+        if not self.ready:
+            return self.spawned + STARTUP_LIMIT_S
+        return self.started + _hard_limit(self.task, task_timeout_s)
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -230,7 +323,11 @@ def _expected_cost(task: Task) -> float:
 def _run_pool(
     tasks: list[Task], workers: int, task_timeout_s: float | None
 ) -> Iterator[dict[str, Any]]:
-    """Local worker processes (spawned: no state shared with the parent) with a watchdog."""
+    """Local worker processes (spawned: no state shared with the parent) with a watchdog.
+
+    A task goes only to a worker that has said it is ready (imports done), and its hard limit
+    counts from the moment it is sent to that worker.
+    """
     if not tasks:
         return
     ctx = mp.get_context("spawn")
@@ -241,43 +338,57 @@ def _run_pool(
     try:
         while queue or any(s.task for s in slots):
             for s in slots:
-                if s.task is None and queue:
+                if s.ready and s.task is None and queue:
                     s.task, s.started = queue.pop(), time.monotonic()
                     s.conn.send(s.task)
-            busy = [s for s in slots if s.task is not None]
+            watched = [s for s in slots if s.task is not None or not s.ready]
             now = time.monotonic()
-            wait_s = min(s.started + _hard_limit(s.task, task_timeout_s) - now for s in busy)
-            ready = wait([s.conn for s in busy], timeout=max(0.0, wait_s))
+            wait_s = min(s.deadline(task_timeout_s) - now for s in watched)
+            ready = wait([s.conn for s in watched], timeout=max(0.0, wait_s))
             for i, s in enumerate(slots):
-                if s.task is None:
+                if s.task is None and s.ready:
                     continue
-                elapsed = time.monotonic() - s.started
                 if s.conn in ready:
                     try:
-                        record = s.conn.recv()
+                        kind, payload = s.conn.recv()
                     except (EOFError, OSError):
                         s.proc.join(timeout=5)
-                        status = Status.ERROR
+                        if not s.ready:
+                            raise InputError(
+                                f"a worker process died while starting (exit code "
+                                f"{s.proc.exitcode}); try --workers 0 to see why"
+                            ) from None
+                        status, failure = Status.ERROR, "died"
                         message = (
                             f"worker process died (exit code {s.proc.exitcode}) during the task"
                         )
                     else:
+                        if kind == "failed":
+                            raise InputError(f"a worker process could not start: {payload}")
+                        if kind == "ready":
+                            s.ready = True
+                            continue
                         s.task = None
-                        yield record
+                        yield payload
                         continue
-                elif elapsed >= _hard_limit(s.task, task_timeout_s):
-                    status = Status.TIME_LIMIT
+                elif time.monotonic() >= s.deadline(task_timeout_s):
+                    if not s.ready:
+                        raise InputError(
+                            f"a worker process did not finish its imports in {STARTUP_LIMIT_S:g} s"
+                        )
+                    elapsed = time.monotonic() - s.started
+                    status, failure = Status.TIME_LIMIT, "killed"
                     message = f"killed by the harness after {elapsed:.1f} s (hard limit per task)"
                 else:
                     continue
                 # the worker is dead or stuck: record its task as failed and start a fresh one
-                record = _failed(s.task, status, message, elapsed)
+                record = _failed(s.task, status, message, time.monotonic() - s.started, failure)
                 s.stop(kill=True)
                 slots[i] = _Slot(ctx, plugins)
                 yield record
     finally:
         for s in slots:
-            s.stop(kill=s.task is not None)
+            s.stop(kill=s.task is not None or not s.ready)
 
 
 def _run_dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
@@ -302,7 +413,7 @@ def _run_dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
             try:
                 yield fut.result()
             except Exception as e:  # e.g. KilledWorker: the task took its worker down
-                yield _failed(task, Status.ERROR, f"{type(e).__name__}: {e}", 0.0)
+                yield _failed(task, Status.ERROR, f"{type(e).__name__}: {e}", 0.0, "dask")
     finally:
         client.close()
 
@@ -325,7 +436,12 @@ def reference(records: Iterable[dict[str, Any]]) -> dict[tuple, tuple[float, boo
             for r in rs
             if r["stats"].get("kind") == "exact" and r["evaluation"]["verdict"] != "rejected"
         ]
-        opt = [r["objective"] for r in exact if r["status"] == Status.OPTIMAL]
+        # an optimum only from runs the evaluator accepted (status already certificate-checked)
+        opt = [
+            r["objective"]
+            for r in exact
+            if r["status"] == Status.OPTIMAL and r["evaluation"]["verdict"] == "feasible"
+        ]
         if opt:
             refs[key] = (best(opt), True)
             continue

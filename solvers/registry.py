@@ -31,6 +31,9 @@ class Family:
     # draws a solution file's picture (Gantt, Pareto front, ...): (instance, solution file, out path)
     plot: Callable[[Any, dict, str], None] | None = None
     sense: Literal["min", "max"] = "min"  # F5 maximises a violation; everything else minimises
+    # True when the family's exact method always returns a certificate its evaluator checks
+    # (Evaluation.certified_bound): an `optimal` without one is then demoted (solvers/verdict.py)
+    certified: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,12 +180,14 @@ def _warm_starts(
     fam = family(family_id)
     accepted: list[WarmStart] = []
     rejected: dict[str, str] = {}
-    heuristic_options = replace(options, backend=None, params=())
     for name in m.warm_start:
         h = method(family_id, name)
         if options.objective not in h.objectives:
             continue
-        r = solve(family_id, name, instance, heuristic_options)
+        # the heuristic answers under the user's limits too (the --param keys it reads):
+        # otherwise its schedule states another limit than the one in force and is rejected
+        mine = tuple((k, v) for k, v in options.params if k in h.params)
+        r = solve(family_id, name, instance, replace(options, backend=None, params=mine))
         if r.solution is None:
             rejected[name] = r.message or str(r.status)
             continue

@@ -4,22 +4,32 @@ with tables and PNG figures, per family and objective pattern:
 - gap to the optimum per method (box plot over instances, evaluator-checked runs only);
 - solve time against instance size, log scale;
 - share of instances proven optimal against size, per exact method;
+- performance profiles (Dolan & Moré, Math. Program. 91, 2002): the share of instances on which
+  a method is within a factor tau of the best, for solution quality (1 + gap to the optimum) and
+  for the exact methods' time to a proven optimum;
 - the worst case: the family's own picture (`Family.plot`: Gantt chart, Pareto front, ...) of the
   run with the largest gap.
+
+The gap plot uses a symmetric-log scale (linear below 1 %), so a method with 0.1 % gaps stays
+readable beside one with 300 %. An HTML report is one self-contained file: figures are embedded
+as base64 PNGs and scale to the page width.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import statistics
+import tempfile
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from optgap.solvers import registry
-from optgap.solvers.compare import _mean_stat, gaps, read_records
+from optgap.solvers.compare import _inst_key, _mean_stat, gaps, read_records
 from optgap.solvers.errors import InputError
-from optgap.solvers.fields import refuse_nonempty_dir
+from optgap.solvers.fields import refuse_nonempty_dir, write_text_new
 from optgap.solvers.report import pct
 from optgap.solvers.result import Status
 from optgap.solvers.suite import load_plugins
@@ -45,10 +55,15 @@ def write_report(
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         groups[r["family"], r["options"]["objective"]].append(r)
-    for (fam_id, objective), rs in sorted(groups.items()):
-        _section(doc, out, fam_id, objective, rs)
+    from optgap.solvers.progress import bar
+
+    with bar(len(groups), "report", "section", every=0.0) as progress:
+        for (fam_id, objective), rs in sorted(groups.items()):
+            _section(doc, out, fam_id, objective, rs)
+            progress.set_postfix_str(f"{fam_id} {objective}")
+            progress.update(1)
     path = out / ("report.html" if fmt == "html" else "report.md")
-    path.write_text(doc.render(), encoding="utf-8")
+    write_text_new(path, doc.render(), force=True)  # the folder was checked above
     return path
 
 
@@ -109,19 +124,37 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
     )
 
     # gap distribution
-    heur = [m for m in methods if by_method.get(m)]
+    heur = [m for m in methods if any(math.isfinite(x) for x in by_method.get(m, []))]
     if heur:
-        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(heur) + 2), 3.6))
-        data = [[100 * x for x in by_method[m]] for m in heur]
-        ax.boxplot(data, showfliers=True)
+        from matplotlib.lines import Line2D
+
+        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(heur) + 2), 3.8))
+        data = [[100 * x for x in by_method[m] if math.isfinite(x)] for m in heur]
+        ax.boxplot(data, showfliers=False)
         ax.set_xticks(range(1, len(heur) + 1), heur, rotation=30, ha="right")
         for i, d in enumerate(data, 1):  # every instance as a dot: boxes hide small samples
-            ax.scatter([i + 0.08 * ((j % 5) - 2) for j in range(len(d))], d, s=9, alpha=0.5)
-        ax.set_ylabel("gap to optimum (%)")
+            ax.scatter(
+                [i + 0.08 * ((j % 5) - 2) for j in range(len(d))], d, s=9, alpha=0.5, color="C0"
+            )
+        # symlog: linear within 1 %, logarithmic beyond, so small and huge gaps are both legible
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=min(0.0, *(min(d) for d in data if d)))
+        ax.set_ylabel("gap to optimum (%, symlog)")
         ax.set_title(f"{fam_id} {objective}: gap per method ({len(g)} accepted runs)")
-        ax.grid(axis="y", alpha=0.3)
-        doc.image(_save(fig, out / f"{tag}-gap.png"), "gap to the optimum per method")
+        ax.grid(axis="y", alpha=0.3, which="both")
+        ax.legend(
+            handles=[
+                Line2D([], [], color="C1", label="median, box: quartiles, whiskers: 1.5 IQR"),
+                Line2D([], [], marker="o", ls="", color="C0", alpha=0.5, label="one instance"),
+            ],
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),  # outside the axes: never over a point
+        )
+        doc.figure(fig, out / f"{tag}-gap.png", "gap to the optimum per method")
         plt.close(fig)
+
+    _profiles(doc, out, tag, fam_id, objective, rs, g, methods, plt)
 
     sized = [r for r in rs if r.get("size") is not None]
     if sized:
@@ -136,12 +169,13 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
                 xs = sorted(pts)
                 ax.plot(xs, [statistics.median(pts[x]) for x in xs], marker="o", label=m)
         ax.set_yscale("log")
+        _integer_x(ax)
         ax.set_xlabel("instance size")
         ax.set_ylabel("median wall time (s, log)")
         ax.set_title(f"{fam_id} {objective}: time against size")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, ncol=2)
-        doc.image(_save(fig, out / f"{tag}-time.png"), "time against size")
+        doc.figure(fig, out / f"{tag}-time.png", "time against size")
         plt.close(fig)
 
         # share proven optimal against size
@@ -160,12 +194,13 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
                 xs = sorted(per)
                 ax.plot(xs, [100 * sum(per[x]) / len(per[x]) for x in xs], marker="s", label=m)
             ax.set_ylim(-5, 105)
+            _integer_x(ax)
             ax.set_xlabel("instance size")
             ax.set_ylabel("proven optimal (%)")
             ax.set_title(f"{fam_id} {objective}: share proven optimal")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-            doc.image(_save(fig, out / f"{tag}-proven.png"), "share proven optimal against size")
+            doc.figure(fig, out / f"{tag}-proven.png", "share proven optimal against size")
             plt.close(fig)
 
     # the worst case, in the family's own picture
@@ -184,24 +219,116 @@ def _section(doc: _Doc, out: Path, fam_id: str, objective: str, rs: list[dict]) 
 
         try:
             inst = build_instance(fam_id, r["source"])
-            path = out / f"{tag}-worst.png"
-            fam.plot(inst, r, str(path))
-            doc.image(
-                path.name,
-                f"worst case: {r['method']} on {r['instance']}, gap {pct(gap)}",
-            )
+            alt = f"worst case: {r['method']} on {r['instance']}, gap {pct(gap)}"
+            if doc.fmt == "html":  # drawn to a scratch file, embedded, removed
+                with tempfile.TemporaryDirectory() as tmp:
+                    scratch = Path(tmp) / "worst.png"
+                    fam.plot(inst, r, str(scratch))
+                    doc.embed(scratch.read_bytes(), alt)
+            else:
+                path = out / f"{tag}-worst.png"
+                fam.plot(inst, r, str(path))
+                doc.image(path.name, alt)
         except (InputError, OSError) as e:
             doc.para(f"(worst case not drawn: {e})")
 
 
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path.name
+def _integer_x(ax) -> None:
+    """Sizes and counts are integers: no 12.5 on the axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def performance_profile(
+    ratios: Mapping[str, Sequence[float]], taus: Sequence[float]
+) -> dict[str, list[float]]:
+    """Dolan-Moré: for each method, the share of instances whose ratio to the best is <= tau.
+
+    ``ratios[method][p]`` is the method's performance ratio on instance p (>= 1; inf when it
+    failed there); every method lists the same instances in the same order.
+    """
+    out = {}
+    for m, rs in ratios.items():
+        n = len(rs)
+        out[m] = [sum(1 for r in rs if r <= t) / n if n else 0.0 for t in taus]
+    return out
+
+
+def quality_ratios(
+    g: list[tuple[dict, float, bool]], records: list[dict], methods: list[str]
+) -> dict[str, list[float]]:
+    """Ratio 1 + gap to the optimum per (method, instance); inf where the method has no
+    accepted answer. Instances: those with a reference value (gaps() found one)."""
+    by: dict[tuple[str, str], float] = {}
+    insts: list[str] = []
+    for r, gap, _ in g:
+        k = _inst_key(r)
+        if k not in insts:
+            insts.append(k)
+        by[r["method"], k] = 1.0 + max(0.0, gap)
+    return {m: [by.get((m, k), math.inf) for k in insts] for m in methods}
+
+
+def time_ratios(records: list[dict], methods: list[str]) -> dict[str, list[float]]:
+    """Ratio of time to a proven optimum over the fastest proof, per (exact method, instance);
+    inf where the method proved nothing (or its answer was rejected)."""
+    t: dict[tuple[str, str], float] = {}
+    insts: list[str] = []
+    for r in records:
+        k = _inst_key(r)
+        if k not in insts:
+            insts.append(k)
+        if r["status"] == Status.OPTIMAL and r["evaluation"]["verdict"] == "feasible":
+            t[r["method"], k] = max(float(r["time_s"]), 1e-4)  # a floor: 0 s would divide by 0
+    out: dict[str, list[float]] = {m: [] for m in methods}
+    for k in insts:
+        best = min((t[m, k] for m in methods if (m, k) in t), default=None)
+        for m in methods:
+            out[m].append(math.inf if best is None or (m, k) not in t else t[m, k] / best)
+    return out
+
+
+def _profiles(doc, out, tag, fam_id, objective, rs, g, methods, plt) -> None:
+    panels = []
+    q = quality_ratios(g, rs, methods)
+    if any(q.values()) and len(methods) > 1:
+        panels.append(("solution quality: 1 + gap to the optimum", q, "all methods"))
+    exact = [
+        m for m in methods if any(r["stats"].get("kind") == "exact" for r in rs if r["method"] == m)
+    ]
+    tr = time_ratios(rs, exact)
+    if len(exact) > 1 and any(math.isfinite(x) for v in tr.values() for x in v):
+        panels.append(("time to a proven optimum / fastest", tr, "exact methods"))
+    for title, ratios, who in panels:
+        finite = [x for v in ratios.values() for x in v if math.isfinite(x)]
+        hi = max(2.0, 1.05 * max(finite)) if finite else 2.0
+        taus = [hi ** (i / 200) for i in range(201)]  # 1 .. hi, evenly on a log axis
+        prof = performance_profile(ratios, taus)
+        n = len(next(iter(ratios.values())))
+        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        styles = ("-", "--", "-.", ":")
+        for i, (m, ys) in enumerate(prof.items()):  # curves may coincide: vary the dashes too
+            ax.step(taus, ys, where="post", label=m, ls=styles[i % 4], lw=1.6)
+        ax.set_xscale("log")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("factor tau of the best (log)")
+        ax.set_ylabel(f"share of the {n} instances")
+        ax.set_title(f"{fam_id} {objective}: performance profile, {title}", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        slug = "quality" if who == "all methods" else "time"
+        doc.figure(
+            fig,
+            out / f"{tag}-profile-{slug}.png",
+            f"performance profile ({who}): share of instances within a factor tau of the best "
+            f"{title.split(':')[0]}; the curve at tau = 1 is the share where the method is best",
+        )
+        plt.close(fig)
 
 
 class _Doc:
-    """Blocks rendered as Markdown or as one self-contained-enough HTML page (PNGs beside it)."""
+    """Blocks rendered as Markdown (PNGs beside it) or as one self-contained HTML page."""
 
     def __init__(self, fmt: str):
         if fmt not in ("md", "html"):
@@ -239,8 +366,33 @@ class _Doc:
             else f"![{alt}]({name})"
         )
 
+    def figure(self, fig, path: Path, alt: str) -> None:
+        """A matplotlib figure: a PNG beside report.md, or embedded in the HTML page."""
+        fig.tight_layout()
+        if self.fmt == "html":
+            import io
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110)
+            self.embed(buf.getvalue(), alt)
+        else:
+            fig.savefig(path, dpi=110)
+            self.image(path.name, alt)
+
+    def embed(self, png: bytes, alt: str) -> None:
+        data = base64.b64encode(png).decode("ascii")
+        self.parts.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+            f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+        )
+
     def render(self) -> str:
         if self.fmt == "html":
-            style = "body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+            style = (
+                "body{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em}"
+                "img{max-width:100%;height:auto}figure{margin:1em 0}"
+                "table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}"
+                "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+            )
             return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(self.parts)}</body></html>\n"
         return "\n\n".join(self.parts) + "\n"

@@ -61,7 +61,13 @@ def assert_within(
     inst = fam.load(data) if isinstance(data, dict) else data
     options = options or SolveOptions(time_limit_s=10.0, threads=1, seed=0)
     options = replace(options, objective=options.objective or fam.objectives[0])
-    opt = registry.solve(family_id, exact, inst, options)
+    from optgap.solvers.verdict import check
+
+    # the optimum as the evaluator supports it: its solution accepted, its certificate checked
+    checked = check(fam, inst, registry.solve(family_id, exact, inst, options), options)
+    opt = checked.result
+    if checked.evaluation is not None and not checked.accepted:
+        raise AssertionError(f"the exact method's answer is rejected: {checked.verdict}")
     if opt.status == Status.INFEASIBLE:
         raise NotProven(f"the instance is infeasible: {opt.message}")
     if opt.status != Status.OPTIMAL or opt.objective is None:

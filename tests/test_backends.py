@@ -204,3 +204,132 @@ def test_milp_objective_without_terms(milp_backend):
     prob += x >= 1
     out = solve_pulp(prob, SolveOptions(), milp_backend)
     assert out.status == Status.OPTIMAL and out.objective == 0.0 and out.bound == 0.0
+
+
+# ------------------------------------------------------------------ status honesty, forced stops
+# Each adapter is stopped by a deterministic limit (solutions, nodes, conflicts, iterations; no
+# timing) while it holds an incumbent: the status must be `feasible`, never `optimal`, and the
+# bound must lie strictly on the right side of the objective and be valid (<= the optimum,
+# found by brute force). Planting "timed-out incumbent reported optimal" in CBC or CP-SAT fails
+# these tests.
+
+
+def _weighted_tardiness(n=8, seed=1):
+    """1 || Σ w T, big-M disjunctions; optimum by brute force over job orders (no idle time is
+    needed for a regular objective, so some permutation is optimal)."""
+    import random
+
+    import pulp
+
+    rng = random.Random(seed)
+    p = [rng.randint(1, 20) for _ in range(n)]
+    d = [rng.randint(10, 60) for _ in range(n)]
+    w = [rng.randint(1, 5) for _ in range(n)]
+    prob = pulp.LpProblem("wt", pulp.LpMinimize)
+    s = [pulp.LpVariable(f"s{j}", 0) for j in range(n)]
+    t = [pulp.LpVariable(f"t{j}", 0) for j in range(n)]
+    big = sum(p)
+    for i, j in itertools.combinations(range(n), 2):
+        y = pulp.LpVariable(f"y{i}_{j}", cat="Binary")
+        prob += s[i] + p[i] <= s[j] + big * (1 - y)
+        prob += s[j] + p[j] <= s[i] + big * y
+    for j in range(n):
+        prob += t[j] >= s[j] + p[j] - d[j]
+    prob += pulp.lpSum(w[j] * t[j] for j in range(n))
+    best = math.inf
+    for order in itertools.permutations(range(n)):
+        c = total = 0
+        for j in order:
+            c += p[j]
+            total += w[j] * max(0, c - d[j])
+        best = min(best, total)
+    return prob, best
+
+
+def _wt():
+    return _weighted_tardiness()
+
+
+@pytest.mark.parametrize(
+    "backend,limits",
+    [
+        ("cbc", {"maxSolutions": 1}),
+        ("cbc", {"maxNodes": 1}),
+        ("highs", {"mip_max_improving_sols": 1}),
+        ("highs", {"mip_max_nodes": 1}),
+    ],
+)
+def test_milp_stopped_with_an_incumbent_is_feasible_with_a_valid_bound(backend, limits):
+    prob, opt = _wt()
+    assert opt == 231  # brute force over 8! orders (see _weighted_tardiness)
+    out = solve_pulp(
+        prob, SolveOptions(time_limit_s=120, threads=1, seed=0), backend, limits=limits
+    )
+    assert out.status == Status.FEASIBLE, out
+    assert out.objective >= opt - 1e-6  # an incumbent is never better than the optimum
+    assert out.bound is not None and out.bound < out.objective  # strictly: no proof
+    assert out.bound <= opt + 1e-6  # and valid
+
+
+def _subset_sum_model():
+    """min Σ w x s.t. Σ w x >= target: the first solution CP-SAT finds is not proven optimal."""
+    import random
+
+    from ortools.sat.python import cp_model
+
+    rng = random.Random(0)
+    w = [rng.randint(10**6, 10**7) for _ in range(40)]
+    m = cp_model.CpModel()
+    x = [m.NewBoolVar(f"x{i}") for i in range(40)]
+    target = sum(w) // 2 + 1
+    m.Add(sum(wi * xi for wi, xi in zip(w, x, strict=True)) >= target)
+    m.Minimize(sum(wi * xi for wi, xi in zip(w, x, strict=True)))
+    return m, target
+
+
+@pytest.mark.parametrize(
+    "limits", [{"stop_after_first_solution": True}, {"max_number_of_conflicts": 10}]
+)
+def test_cpsat_stopped_with_an_incumbent_is_feasible_with_a_valid_bound(limits):
+    m, target = _subset_sum_model()
+    out, _ = solve_cpsat(m, SolveOptions(time_limit_s=120, threads=1, seed=0), limits=limits)
+    assert out.status == Status.FEASIBLE, out
+    assert out.objective >= target  # the incumbent meets the demand
+    assert target <= out.bound < out.objective  # any valid bound is >= the demand; strict: no proof
+
+
+def test_cpsat_invalid_model_is_an_error_not_a_time_limit():
+    from ortools.sat.python import cp_model
+
+    m = cp_model.CpModel()
+    x = m.NewIntVar(0, 10, "x")
+    m.Minimize(x)
+    dom = m.Proto().variables[0].domain
+    dom[0], dom[1] = 5, 1  # an empty domain: CP-SAT says MODEL_INVALID
+    out, _ = solve_cpsat(m, SolveOptions(time_limit_s=5))
+    assert out.status == Status.ERROR and "invalid" in out.message
+
+
+def test_milp_unbounded_is_an_error(milp_backend):
+    import pulp
+
+    prob = pulp.LpProblem("unb", pulp.LpMinimize)
+    x = pulp.LpVariable("x", upBound=0)
+    prob += x
+    prob += x <= 5
+    assert solve_pulp(prob, SolveOptions(), milp_backend).status == Status.ERROR
+
+
+def test_sdp_stopped_by_an_iteration_limit_is_never_optimal(sdp_backend):
+    """SCS at 5 iterations says `optimal_inaccurate` with an objective *beyond* the optimum
+    (-4.70 < -2√2: the iterate is not feasible); Clarabel at 2 says `user_limit`. Neither may be
+    `optimal`, and neither claims a bound it cannot prove."""
+    import cvxpy as cp
+
+    g = cp.Variable((5, 5), symmetric=True)
+    chsh = g[1, 3] + g[1, 4] + g[2, 3] - g[2, 4]
+    prob = cp.Problem(cp.Minimize(-chsh), [g >> 0, cp.diag(g) == 1])
+    limits = {"scs": {"max_iters": 5}, "clarabel": {"max_iter": 2}}[sdp_backend]
+    out = solve_cvxpy(prob, SolveOptions(time_limit_s=60), sdp_backend, limits=limits)
+    assert out.status in (Status.FEASIBLE, Status.TIME_LIMIT), out
+    assert out.bound is None

@@ -231,7 +231,7 @@ def test_report_markdown_and_html(tmp_path):
     for line in text.splitlines():  # every table row has as many cells as its header
         if line.startswith("| "):
             assert line.count("|") == 13, line
-    assert page.name == "report.html" and '<img src="dag-latency-gap.png"' in page.read_text()
+    assert page.name == "report.html" and '<img src="data:image/png;base64,' in page.read_text()
 
 
 def test_adversary_finds_and_saves_reproducible_worst_cases(tmp_path):
@@ -350,3 +350,141 @@ def test_summary_shows_the_profiling_samples_a_search_spent(tmp_path):
     assert row.split()[-1] == f"{sum(aarc) / len(aarc):.1f}"
     milp_row = next(line for line in summarise(records).splitlines() if " milp " in line)
     assert milp_row.split()[-1] == "-"
+
+
+# ------------------------------------------------------------------ compare correct (issue 12.7)
+
+
+def test_two_families_at_the_same_size_and_seed_get_their_own_instances(tmp_path):
+    suite = parse_suite(
+        {
+            "time_limit_s": 10,
+            "run": [
+                {"family": "dag", "sizes": [4], "seeds": [0], "methods": ["heft"]},
+                {"family": "workflow", "sizes": [4], "seeds": [0], "methods": ["aarc"]},
+            ],
+        }
+    )
+    records = run(suite.tasks, tmp_path / "r.jsonl", progress=False)  # in-process: one cache
+    assert [(r["family"], r["status"], r["evaluation"]["verdict"]) for r in records] == [
+        ("dag", "feasible", "feasible"),
+        ("workflow", "feasible", "feasible"),
+    ]
+
+
+def _rec(method, kind, status, objective, verdict, bound=None):
+    return {
+        "family": "toy",
+        "instance": "i",
+        "method": method,
+        "status": status,
+        "objective": objective,
+        "bound": bound,
+        "stats": {"kind": kind},
+        "options": {"objective": "value"},
+        "evaluation": {"verdict": verdict},
+        "size": 1,
+    }
+
+
+def test_the_reference_optimum_comes_only_from_accepted_exact_runs():
+    from optgap.solvers.compare import reference
+
+    importlib.import_module(PLUGIN)
+    records = [
+        _rec("liar", "exact", "optimal", 0.5, "rejected", 0.5),  # better, but rejected
+        _rec("ghost", "exact", "optimal", 0.7, "none", 0.7),  # no solution was checked
+        _rec("exact", "exact", "optimal", 1.0, "feasible", 1.0),
+        _rec("worst", "heuristic", "feasible", 3.0, "feasible"),
+    ]
+    assert reference(records) == {("toy", "value", "i"): (1.0, True)}
+    # no accepted optimum: the tightest bound of a non-rejected exact run, marked unproven
+    records = [
+        _rec("liar", "exact", "optimal", 0.5, "rejected", 0.5),
+        _rec("slow", "exact", "time_limit", None, "none", 0.8),
+        _rec("slower", "exact", "feasible", 2.0, "feasible", 0.9),
+    ]
+    assert reference(records) == {("toy", "value", "i"): (0.9, False)}
+
+
+def test_compare_records_the_certified_bound_and_demoted_status(tmp_path):
+    suite = parse_suite(
+        {
+            "plugins": [PLUGIN],
+            "run": [
+                {
+                    "family": "toycert",
+                    "sizes": [4],
+                    "seeds": [0],
+                    "methods": ["exact", "loose", "nocert", "one"],
+                }
+            ],
+        }
+    )
+    records = run(suite.tasks, tmp_path / "r.jsonl", progress=False)
+    got = {r["method"]: r for r in records}
+    assert (got["exact"]["status"], got["exact"]["bound"]) == ("optimal", 4.0)
+    assert (got["loose"]["status"], got["loose"]["bound"]) == ("feasible", 5.0)
+    assert got["loose"]["gap"] == pytest.approx(0.25)  # (5 - 4) / 4
+    assert got["loose"]["evaluation"]["certified_bound"] == 5.0
+    assert got["loose"]["evaluation"]["unsupported"]
+    assert (got["nocert"]["status"], got["nocert"]["bound"]) == ("feasible", None)
+    g = {r["method"]: (gap, proven) for r, gap, proven in gaps(records)}
+    assert g["one"] == (pytest.approx(0.75), True)  # x = 1 against the proven 4: 3 / 4
+
+
+def test_the_per_task_limit_starts_when_the_worker_is_ready(tmp_path, monkeypatch):
+    # a worker that takes 3 s to import must not eat into a 1.5 s per-task limit
+    monkeypatch.setenv("TOY_IMPORT_SLEEP", "3")
+    suite = toy_suite(["exact"], sizes=(2,))
+    records = run(suite.tasks, tmp_path / "r.jsonl", workers=1, progress=False, task_timeout_s=1.5)
+    assert [r["status"] for r in records] == ["optimal"]
+
+
+def test_compare_exits_1_on_errors_and_says_how_many_unless_allowed(tmp_path, capsys):
+    from optgap.solvers.cli import main
+
+    argv = ["compare", "toy", "--sizes", "1", "2", "--seeds", "0", "--methods", "exact", "boom"]
+    argv += ["--plugin", PLUGIN]
+    assert main(argv + ["--out", str(tmp_path / "a.jsonl")]) == 1
+    assert "2 of 4 runs ended in status error" in capsys.readouterr().err
+    assert main(argv + ["--out", str(tmp_path / "b.jsonl"), "--allow-errors"]) == 0
+    assert "2 of 4 runs ended in status error" in capsys.readouterr().err
+    ok = ["compare", "toy", "--sizes", "1", "--methods", "exact", "--plugin", PLUGIN]
+    assert main(ok + ["--out", str(tmp_path / "c.jsonl")]) == 0
+
+
+def test_resume_retry_failed_reruns_dead_and_killed_tasks_once(tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        f'plugins = ["{PLUGIN}"]\ntask_timeout_s = 2\n'
+        '[[run]]\nfamily = "toy"\nsizes = [1, 2]\nseeds = [0]\n'
+        'methods = ["crash-once", "hang-once", "exact"]\n'
+    )
+    out = tmp_path / "r.jsonl"
+    argv = [sys.executable, "-m", "optgap.solvers.cli", "compare", "--suite", str(suite)]
+    argv += ["--out", str(out), "--workers", "2"]
+    once = tmp_path / "once"
+    once.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOY_ONCE_DIR": str(once)}
+    first = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert first.returncode == 1, first.stderr  # two crashes are errors
+    assert "2 of 6 runs ended in status error" in first.stderr
+    before = read_records(out)
+    lost = {k for k, r in before.items() if r.get("failure")}
+    assert sorted(before[k]["failure"] for k in lost) == ["died", "died", "killed", "killed"]
+    # resume alone keeps the failures; with --retry-failed they run again, once each
+    again = subprocess.run(argv + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and read_records(out) == before
+    done = subprocess.run(
+        argv + ["--resume", "--retry-failed"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(final) == 6 and len({r["key"] for r in final}) == 6  # replaced, not duplicated
+    by_key = {r["key"]: r for r in final}
+    for key, r in before.items():
+        if key in lost:
+            assert by_key[key]["status"] == "feasible" and "failure" not in by_key[key]
+        else:
+            assert by_key[key] == r  # what did not fail is untouched

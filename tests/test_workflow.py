@@ -21,12 +21,14 @@ from optgap.solvers.errors import InputError
 from optgap.solvers.result import SolveOptions, Status
 from optgap.solvers.testing import assert_within
 
-from tests.workflow_bruteforce import brute_force
+from tests.workflow_bruteforce import binds, brute_force
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
 HEURISTICS = ("aarc", "fit-milp", "bo", "maff", "powertune")
 EXAMPLES = sorted(
-    p for p in Path("instances/workflow").glob("*.json") if p.name != "aarc_function_profiles.json"
+    p
+    for p in Path("instances/workflow").glob("*.json")
+    if p.name not in ("aarc_function_profiles.json", "aarc_scheduler_samples.json")
 )
 REL = 1e-9
 
@@ -36,8 +38,8 @@ def _solve(inst, method, **kw):
 
 
 def _checked(inst, r):
-    """The evaluator accepts the answer and reproduces its cost."""
-    ev = evaluate(inst, r.solution)
+    """The evaluator accepts the answer (judged under the run's pattern) and reproduces its cost."""
+    ev = evaluate(inst, r.solution, SolveOptions(objective=r.stats["objective_pattern"]))
     assert ev.feasible, ev.violations
     assert math.isclose(ev.objective, r.objective, rel_tol=REL)
     return ev
@@ -46,23 +48,47 @@ def _checked(inst, r):
 # ------------------------------------------------------------------ exact models
 
 
-@given(workflow_json(max_functions=4, max_cpu=2, max_mem=3), st.sampled_from(["cost", "coupled"]))
-def test_exact_models_equal_brute_force(data, objective):
-    inst = load(data)
-    mode = "coupled" if objective == "coupled" else "decoupled"
-    truth = brute_force(inst, mode)
-    for method, backend in (("milp", "highs"), ("milp", "cbc"), ("cpsat", None)):
-        r = _solve(inst, method, backend=backend, objective=objective)
-        if truth is None:
-            assert r.status == Status.INFEASIBLE, (method, backend)
-            continue
-        assert r.status == Status.OPTIMAL, (method, backend, r.message)
-        _checked(inst, r)
-        assert math.isclose(r.objective, truth, rel_tol=1e-7), (method, backend)
+def test_exact_models_equal_brute_force():
+    """Every exact model equals the brute force; counts how often the SLO decides the optimum
+    (the strategy draws binding SLOs) and fails if it never did."""
+    bound = []
+
+    @given(
+        workflow_json(max_functions=4, max_cpu=2, max_mem=3, min_mem=2),
+        st.sampled_from(["cost", "coupled"]),
+    )
+    def check(data, objective):
+        inst = load(data)
+        mode = "coupled" if objective == "coupled" else "decoupled"
+        truth = brute_force(inst, mode)
+        bound.append(binds(inst, truth, mode))
+        for method, backend in (("milp", "highs"), ("milp", "cbc"), ("cpsat", None)):
+            r = _solve(inst, method, backend=backend, objective=objective)
+            if truth is None:
+                assert r.status == Status.INFEASIBLE, (method, backend)
+                continue
+            assert r.status == Status.OPTIMAL, (method, backend, r.message)
+            _checked(inst, r)
+            assert math.isclose(r.objective, truth, rel_tol=1e-7), (method, backend)
+
+    check()
+    print(f"SLO binds in {sum(bound)} of {len(bound)}")
+    assert sum(bound) >= 1, f"the SLO bound in none of {len(bound)} examples"
 
 
-@given(instances())
-def test_models_agree_and_coupled_never_cheaper(data):
+def test_models_agree_and_coupled_never_cheaper():
+    bound = []
+
+    @given(instances())
+    def check(data):
+        _models_agree(data, bound)
+
+    check()
+    print(f"SLO binds in {sum(bound)} of {len(bound)}")
+    assert sum(bound) >= 1, f"the SLO bound in none of {len(bound)} examples"
+
+
+def _models_agree(data, bound):
     inst = load(data)
     highs = _solve(inst, "milp")
     cbc = _solve(inst, "milp", backend="cbc")
@@ -70,11 +96,12 @@ def test_models_agree_and_coupled_never_cheaper(data):
     assert highs.status == cbc.status == cp.status == Status.OPTIMAL  # slack >= 1: feasible
     for r in (highs, cbc, cp):
         _checked(inst, r)
+    bound.append(binds(inst, highs.objective))
     assert math.isclose(highs.objective, cbc.objective, rel_tol=1e-7)
     assert math.isclose(highs.objective, cp.objective, rel_tol=1e-7)
     coupled = _solve(inst, "milp", objective="coupled")
     if coupled.status == Status.OPTIMAL:  # coupled configurations are a subset
-        assert evaluate(inst, coupled.solution).metrics["mode"] == "coupled"
+        assert _checked(inst, coupled).metrics["mode"] == "coupled"
         assert coupled.objective >= highs.objective * (1 - 1e-9)
     else:
         assert coupled.status == Status.INFEASIBLE
@@ -84,8 +111,8 @@ def test_models_agree_and_coupled_never_cheaper(data):
 def test_slo_below_fastest_latency_is_infeasible(data):
     inst = load(data)
     assert brute_force(inst) is None
-    for method in ("milp", "cpsat"):
-        r = _solve(inst, method)
+    for method, backend in (("milp", "highs"), ("milp", "cbc"), ("cpsat", None)):
+        r = _solve(inst, method, backend=backend)
         assert r.status == Status.INFEASIBLE
         assert "fastest possible workflow latency" in r.message
         # the message quotes the fastest latency, recomputed independently by the strategy
@@ -136,11 +163,23 @@ def test_presolve_keeps_the_optimum_on_generated_workflows():
 # ------------------------------------------------------------------ heuristics
 
 
-@given(instances(max_functions=4))
-def test_heuristics_feasible_and_not_below_optimum(data):
+def test_heuristics_feasible_and_not_below_optimum():
+    bound = []
+
+    @given(instances(max_functions=4))
+    def check(data):
+        _heuristics_not_below(data, bound)
+
+    check()
+    print(f"SLO binds in {sum(bound)} of {len(bound)}")
+    assert sum(bound) >= 1, f"the SLO bound in none of {len(bound)} examples"
+
+
+def _heuristics_not_below(data, bound):
     inst = load(data)
     opt = _solve(inst, "milp")
     assert opt.status == Status.OPTIMAL
+    bound.append(binds(inst, opt.objective))
     for name in HEURISTICS:
         h = _solve(inst, name, params=(("trials", "15"),) if name == "bo" else ())
         if h.status == Status.ERROR:  # a heuristic may fail to find an SLO-feasible point
@@ -154,10 +193,22 @@ def test_heuristics_feasible_and_not_below_optimum(data):
         assert h.stats["samples"] >= 1 and h.stats["search_time_s"] >= 0
 
 
-@given(instances(max_functions=4), st.sampled_from(HEURISTICS))
-def test_heuristics_coupled_answers_are_coupled(data, name):
+def test_heuristics_coupled_answers_are_coupled():
+    bound = []
+
+    @given(instances(max_functions=4), st.sampled_from(HEURISTICS))
+    def check(data, name):
+        _coupled_answers(data, name, bound)
+
+    check()
+    print(f"SLO binds in {sum(bound)} of {len(bound)}")
+    assert sum(bound) >= 1, f"the SLO bound in none of {len(bound)} examples"
+
+
+def _coupled_answers(data, name, bound):
     inst = load(data)
     opt = _solve(inst, "milp", objective="coupled")
+    bound.append(binds(inst, opt.objective, "coupled"))
     h = _solve(inst, name, objective="coupled", params=(("trials", "10"),) if name == "bo" else ())
     if h.solution is None:
         assert h.message.startswith("found no configuration within the SLO"), h.message
@@ -364,13 +415,19 @@ def test_evaluator_rejects_bad_solutions():
                  "functions": [{"id": "a", "model": {"kind": "table",
                                                      "runtime_ms": [[None, 50], [10, 200]]}}]})  # fmt: skip
 
-    def ev(cfg, **kw):
-        return evaluate(inst, {"mode": kw.get("mode", "decoupled"), "configs": {"a": cfg}})
+    def ev(cfg, mode="decoupled"):
+        pattern = "coupled" if mode == "coupled" else "cost"
+        return evaluate(
+            inst, {"mode": mode, "configs": {"a": cfg}}, SolveOptions(objective=pattern)
+        )
 
-    assert not ev({"cpu": 0.25, "mem_mb": 512}).feasible  # out of memory
-    assert not ev({"cpu": 0.3, "mem_mb": 512}).feasible  # off the grid
-    assert not ev({"cpu": 1.0, "mem_mb": 4096}).feasible  # 200 ms > SLO 100 ms
-    assert not ev({"cpu": 1.0, "mem_mb": 512}, mode="coupled").feasible  # 512 MB gives 0.25
+    def rejected(e, text):
+        return not e.feasible and any(text in x for x in e.violations)
+
+    assert rejected(ev({"cpu": 0.25, "mem_mb": 512}), "out of memory")
+    assert rejected(ev({"cpu": 0.3, "mem_mb": 512}), "configs.a.cpu")  # off the grid
+    assert rejected(ev({"cpu": 1.0, "mem_mb": 4096}), "latency")  # 200 ms > SLO 100 ms
+    assert rejected(ev({"cpu": 1.0, "mem_mb": 512}, "coupled"), "coupled mode gives 0.25")
     ok = ev({"cpu": 1.0, "mem_mb": 512})
     # 10 ms * (512 MB + 512 * 1 core) = 0.01 s * 1024 = 10.24 MB-s
     assert ok.feasible and math.isclose(ok.objective, 10.24, rel_tol=REL)

@@ -33,6 +33,10 @@ from optgap.solvers.errors import InputError
 FAMILY = "dag"
 VERSION = 1
 KINDS = ("cpu", "gpu")
+F.define_limit("dag.operators", 100_000, "operators")
+F.define_limit("dag.edges", 1_000_000, "edges")
+F.define_limit("dag.devices", 1_000, "devices")
+F.define_limit("dag.slots", 1_000, "slots on one device")
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,15 @@ def us(ms: float) -> int:
     return round(ms * 1000)
 
 
+def _us(value: Any, path: str, **kw: Any) -> int:
+    """A time in ms from the file, in integer µs (bounded: see fields.quantity)."""
+    return F.quantity(value, path, 1000, "µs", **kw)
+
+
+def _kb(value: Any, path: str) -> int:
+    return F.quantity(value, path, 1000, "kB")
+
+
 def kb(mb: float) -> int:
     return round(mb * 1000)
 
@@ -261,6 +274,9 @@ def load(data: Any) -> DagInstance:
     if version != VERSION:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
 
+    F.check_size("dag.devices", len(F.array(top["devices"], "devices")), "devices")
+    F.check_size("dag.operators", len(F.array(top["operators"], "operators")), "operators")
+    F.check_size("dag.edges", len(F.array(top.get("edges", []), "edges")), "edges")
     devices = [
         _device(d, f"devices[{i}]")
         for i, d in enumerate(F.array(top["devices"], "devices", min_len=1))
@@ -286,6 +302,7 @@ def load(data: Any) -> DagInstance:
         seen.add((e.src, e.dst))
 
     link, pair_links = _links(top.get("links", {}), device_ids)
+    _check_transfers(edges, [link, *pair_links.values()])
     slo = top.get("slo_ms")
     inst = DagInstance(
         devices=tuple(devices),
@@ -293,9 +310,7 @@ def load(data: Any) -> DagInstance:
         edges=tuple(edges),
         link=link,
         pair_links=pair_links,
-        slo_us=None
-        if slo is None
-        else us(F.number(slo, "slo_ms", minimum=0, exclusive_minimum=True)),
+        slo_us=None if slo is None else _us(slo, "slo_ms", exclusive_minimum=True),
         name=str(top.get("name", "")),
         meta=_meta(top.get("meta", {})),
     )
@@ -350,10 +365,16 @@ def _device(d: Any, path: str) -> Device:
     return Device(
         id=F.string(d["id"], f"{path}.id"),
         kind=F.string(d["kind"], f"{path}.kind", choices=KINDS),
-        slots=int(F.number(d.get("slots", 1), f"{path}.slots", minimum=1, integer=True)),
-        mem_capacity_kb=None if cap is None else kb(F.number(cap, f"{path}.mem_capacity_mb")),
+        slots=_slots(d.get("slots", 1), f"{path}.slots"),
+        mem_capacity_kb=None if cap is None else _kb(cap, f"{path}.mem_capacity_mb"),
         speed=speed,
     )
+
+
+def _slots(value: Any, path: str) -> int:
+    n = int(F.number(value, path, minimum=1, integer=True))
+    F.check_size("dag.slots", n, path)
+    return n
 
 
 def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
@@ -367,9 +388,9 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
     time_us, time_dev_us = {}, {}
     for key, t in times.items():
         if key in KINDS:
-            time_us[key] = us(F.number(t, f"{path}.time_ms.{key}"))
+            time_us[key] = _us(t, f"{path}.time_ms.{key}")
         elif key in device_ids:
-            time_dev_us[key] = us(F.number(t, f"{path}.time_ms.{key}"))
+            time_dev_us[key] = _us(t, f"{path}.time_ms.{key}")
         else:
             raise InputError(
                 f"{path}.time_ms.{key}: neither a device kind (cpu, gpu) nor a device id"
@@ -387,7 +408,7 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
     return Operator(
         id=op_id,
         time_us=time_us,
-        mem_kb=kb(F.number(o.get("mem_mb", 0), f"{path}.mem_mb")),
+        mem_kb=_kb(o.get("mem_mb", 0), f"{path}.mem_mb"),
         devices=devices,
         op_type=None if op_type is None else F.string(op_type, f"{path}.op_type"),
         time_dev_us=time_dev_us,
@@ -406,10 +427,26 @@ def _edge(e: Any, path: str, op_ids: set[str]) -> Edge:
     return Edge(src, dst, int(F.number(e.get("bytes", 0), f"{path}.bytes", integer=True)))
 
 
+def _check_transfers(edges: list[Edge], links: list[Link]) -> None:
+    """The slowest transfer (largest edge over the slowest link) must fit the integer µs range."""
+    if not edges:
+        return
+    i, big = max(enumerate(edges), key=lambda ie: ie[1].bytes)
+    for link in links:
+        t = link.latency_us
+        if link.bandwidth_gb_s is not None and big.bytes:
+            t += _ceil_div_bytes(big.bytes, link.bandwidth_gb_s)
+        if t > F.MAX_UNITS:
+            raise InputError(
+                f"edges[{i}].bytes: moving {big.bytes} bytes takes {t / 1e3:.4g} ms on a link of "
+                f"{link.bandwidth_gb_s:g} GB/s; at most {F.MAX_UNITS / 1e3:g} ms (10^12 µs) allowed"
+            )
+
+
 def _link(d: dict, path: str) -> Link:
     bw = d.get("bandwidth_gb_s")
     return Link(
-        latency_us=us(F.number(d.get("latency_ms", 0), f"{path}.latency_ms")),
+        latency_us=_us(d.get("latency_ms", 0), f"{path}.latency_ms"),
         bandwidth_gb_s=None
         if bw is None
         else F.number(bw, f"{path}.bandwidth_gb_s", exclusive_minimum=True),
@@ -423,6 +460,7 @@ def _links(d: Any, device_ids: set[str]) -> tuple[Link, dict[frozenset[str], Lin
         path = f"links.pairs[{i}]"
         F.obj(p, path, {"devices"}, {"latency_ms", "bandwidth_gb_s"})
         ends = F.array(p["devices"], f"{path}.devices", min_len=2)
+        ends = [F.string(x, f"{path}.devices[{j}]") for j, x in enumerate(ends)]
         if len(ends) != 2 or ends[0] == ends[1]:
             raise InputError(f"{path}.devices: expected two different device ids")
         for j, dev in enumerate(ends):

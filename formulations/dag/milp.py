@@ -377,7 +377,18 @@ def _fallback(inst, best, backend, pattern, slo, bound_grid, stats) -> Result:
 
 
 def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
-    write_pulp(build(inst, options)[0], path)
+    from optgap.solvers.backends import export_header
+
+    pattern = options.objective or "latency"
+    unit = "ms (makespan)" if pattern == "latency" else "MB (GPU memory)"
+    legend = [
+        "operators and devices are numbered in file order: op k = operators[k], dev j = devices[j]",
+        "x_k_j_s: 1 if operator k runs on slot s of device j",
+        "S_k: start of operator k in µs; C: makespan in µs; y_*: order of two operators",
+        "the objective is written as (model objective) / 1000: µs -> ms, kB -> MB",
+    ]
+    header = export_header("dag", "milp", pattern, unit, legend)
+    write_pulp(build(inst, options)[0], path, factor=1e-3, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers

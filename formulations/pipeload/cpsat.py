@@ -35,7 +35,14 @@ Dominance (symmetry breaking): layers i < j with L_i = L_j and m_i = m_j load in
   ls_i ≤ ls_j. Swapping the two loads of any schedule where j loads first keeps every agent and
   memory profile (the two hold intervals exchange their starts; since run i ends no later than
   run j the multiset of held sizes is the same at every time) and only lets run i start earlier.
-Hint and horizon: the best PIPELOAD-planner schedule; its latency bounds C (latency objective).
+Hint, horizon and fallback: the warm starts the solve layer hands in (the planner's schedule,
+accepted by the evaluator under the limits in force; Method.warm_start in the catalog). The
+fastest that fits bounds C (latency objective) and is the hint; the least-memory one that meets
+the bound is the bisection's first upper end (memory objective); if CP-SAT finds nothing in
+time it is the answer, ``feasible`` with CP-SAT's bound. This module imports no heuristic.
+A latency bound below latency_lower_bound_us is infeasible up front (its message names the
+bound), so every model built here has non-empty domains; a model CP-SAT still calls invalid
+is ``error``, never ``time_limit``.
 Two phases (latency objective): first the just-in-time relaxation (jit_first: no agents, each
 load ends when its run starts, so hold intervals have fixed sizes L_i + c_i) with half the
 limit. Right-shifting the loads of any schedule that way keeps memory feasible, so its optimum
@@ -54,27 +61,41 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from fractions import Fraction
+from typing import Any
 
 from optgap.formulations.pipeload.instance import (
     PipeloadInstance,
+    below_latency_bound,
+    below_minimum,
     latency_bound_us,
+    latency_lower_bound_us,
     params,
 )
 from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.result import Result, SolveOptions, Status
-from ortools.sat.python import cp_model
 
 
 @dataclass
 class Model:
-    model: cp_model.CpModel
-    ls: list[cp_model.IntVar]
-    rs: list[cp_model.IntVar]
-    k: cp_model.IntVar
-    latency: cp_model.IntVar
-    peak: cp_model.IntVar | None
-    hint: object | None  # the heuristic Schedule given as a hint
+    model: Any  # cp_model.CpModel (ortools is imported where a model is built)
+    ls: list
+    rs: list
+    k: Any
+    latency: Any
+    peak: Any | None
+    hint: Sched | None  # the schedule that bounds the horizon (and is the hint)
+
+
+@dataclass
+class Sched:
+    """A schedule in the model's units (µs, kB): a warm start or the relaxation's answer."""
+
+    k: int
+    load_start: list[int]
+    run_start: list[int]
+    agent: list[int]
+    latency_us: int
+    peak_kb: int
 
 
 def unsupported(inst: PipeloadInstance) -> str:
@@ -97,8 +118,13 @@ def build(
     in_order: bool = False,
     relax_agents: bool = False,
     lower_bound_us: int = 0,
+    add_hint: bool = True,
 ) -> Model:
-    """The model above; ``relax_agents`` gives the just-in-time relaxation (see jit_first)."""
+    """The model above; ``relax_agents`` gives the just-in-time relaxation (see jit_first).
+    ``hint_schedule`` (a Sched) bounds the horizon (latency objective) and, with ``add_hint``,
+    is given to CP-SAT as a hint."""
+    from ortools.sat.python import cp_model
+
     layers = inst.layers
     n = inst.n
     L = [x.load_us for x in layers]
@@ -215,19 +241,23 @@ def build(
             for members in groups.values():
                 for i, t in zip(members, sorted(hls[j] for j in members), strict=True):
                     hls[i] = t
-            for i in range(n):
+            for i in range(n) if add_hint else ():
                 m.AddHint(ls[i], hls[i])
                 m.AddHint(rs[i], hint.run_start[i])
-            m.AddHint(k, inst.k_min if relax_agents else hint.k)
-            m.AddHint(latency, hint.latency_us)
-            if peak is not None:
-                m.AddHint(peak, hint.peak_kb)
+            if add_hint:
+                m.AddHint(k, inst.k_min if relax_agents else hint.k)
+                m.AddHint(latency, hint.latency_us)
+                if peak is not None:
+                    m.AddHint(peak, hint.peak_kb)
         else:
             hint = None
     return Model(m, ls, rs, k, latency, peak, hint)
 
 
-def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
+def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Result:
+    """The method: ``warm`` holds the solve layer's evaluator-accepted heuristic answers
+    (``WarmStart``), used as horizon, hint (unless ``--no-hint``) and fallback answer."""
+    t_end = time.perf_counter() + options.time_limit_s
     pattern = options.objective or "latency"
     if pattern == "pareto":
         from optgap.formulations.pipeload.pareto import exact_front
@@ -239,37 +269,62 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
     budget = p.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, p) if pattern == "memory" else None
     if budget is not None and budget < inst.min_budget_kb():
-        from optgap.heuristics.pipeload.simulate import below_minimum
-
         return Result("", "", "cpsat", Status.INFEASIBLE, message=below_minimum(inst, budget))
+    if bound is not None and bound < latency_lower_bound_us(inst):
+        return Result("", "", "cpsat", Status.INFEASIBLE, message=below_latency_bound(inst, bound))
+    starts = warm_schedules(inst, warm, p.in_order)
     if pattern == "memory":
-        return least_memory(inst, options, bound)
-    return solve_with(inst, options, pattern, budget, bound)
+        return least_memory(inst, options, bound, starts, t_end)
+    return solve_with(inst, options, pattern, budget, bound, starts, t_end)
 
 
-def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> Result:
+def warm_schedules(inst: PipeloadInstance, warm: tuple, in_order: bool = False) -> list[Sched]:
+    """The warm starts' schedules in µs. The solve layer has had each accepted by the evaluator
+    under the limits in force; this only reads them (a solution it cannot read, or one that
+    breaks ``--param order=layer``, is dropped). The peak is recomputed with every layer freed
+    after its run, as the models do: never above the evaluator's (free_after_run may be off)."""
+    out = []
+    for w in warm:
+        sol = getattr(w, "solution", None)
+        if not isinstance(sol, dict) or sol.get("objective") not in ("latency", "memory"):
+            continue
+        try:
+            k = int(sol["agents"])
+            entries = [sol["schedule"][x.name] for x in inst.layers]
+            ls = [round(e["load_start_ms"] * 1000) for e in entries]
+            rs = [round(e["run_start_ms"] * 1000) for e in entries]
+            agent = [int(e["agent"]) for e in entries]
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        if in_order and any(ls[i] > ls[i + 1] for i in range(inst.n - 1)):
+            continue
+        latency = rs[-1] + inst.layers[-1].compute_us
+        out.append(Sched(k, ls, rs, agent, latency, peak_kb(inst, ls, rs, k)))
+    return out
+
+
+def least_memory(
+    inst: PipeloadInstance,
+    options: SolveOptions,
+    bound: int,
+    starts: list[Sched] = (),
+    t_end: float | None = None,
+) -> Result:
     """Memory objective by bisection on the budget (kB) with the latency model, whose cuts
     (exclusive pairs, counts, group chains) need a fixed budget: the least budget B under which
     some schedule ends within the bound is the least peak. Each step asks "latency ≤ bound
-    under budget B?": yes from a PIPELOAD schedule or a CP-SAT solution (whose own peak may be
-    below B), no only from a CP-SAT infeasibility proof. The bound reported is one more than the
-    largest budget proven infeasible (or the least feasible budget of any schedule)."""
-    from optgap.heuristics.pipeload.pipeload import least_budget
-    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
-
-    t_end = time.perf_counter() + options.time_limit_s
+    under budget B?": yes from a CP-SAT solution (whose own peak may be below B), no only from a
+    CP-SAT infeasibility proof. The warm starts that meet the bound give the first upper end.
+    The bound reported is one more than the largest budget proven infeasible (or the least
+    feasible budget of any schedule)."""
+    if t_end is None:
+        t_end = time.perf_counter() + options.time_limit_s
     in_order = params(inst, options).in_order
     lo = inst.min_budget_kb()
-    best = None  # (peak, ls, rs, k, agent) of the least-memory schedule found
-    for k in inst.agents_range:  # the planner's answer bounds the search from above
-        try:
-            sched = least_budget(inst, k, bound)
-        except HeuristicFailure:
-            continue
-        # PIPELOAD loads in layer order, so its schedules also satisfy --param order=layer
-        if sched.latency_us <= bound and (best is None or sched.peak_kb < best[0]):
-            best = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
-    hi = best[0] if best else inst.fixed_kb(inst.k_max) + inst.model_kb
+    ok = [s for s in starts if s.latency_us <= bound]
+    best = min(ok, key=lambda s: s.peak_kb) if ok else None
+    from_warm = best is not None
+    hi = best.peak_kb if best else inst.fixed_kb(inst.k_max) + inst.model_kb
     solves = proofs = 0
     stopped = False
     if best is None:  # a sentinel above the whole model, never checked itself
@@ -280,51 +335,52 @@ def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> R
         if left <= 0:
             stopped = True
             break
-        found = None
-        for k in inst.agents_range:  # PIPELOAD first: a quick yes
-            if inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) > mid:
+        # the just-in-time relaxation first: a quick no, or a yes
+        relaxed = build(inst, "check", mid, bound, None, in_order, relax_agents=True)
+        left = t_end - time.perf_counter()
+        outcome, solver = solve_cpsat(
+            relaxed.model, replace(options, time_limit_s=max(0, left) / 2)
+        )
+        solves += 1
+        if outcome.status == Status.ERROR:
+            return _error(outcome.message, solves)
+        if outcome.status == Status.INFEASIBLE:
+            proofs += 1
+            lo = mid + 1
+            continue
+        if outcome.status == Status.OPTIMAL:
+            rs = [solver.Value(v) for v in relaxed.rs]
+            ls = [solver.Value(v) for v in relaxed.ls]
+            k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
+            if k <= inst.k_max and peak_kb(inst, ls, rs, k) <= mid:
+                best = _sched(inst, ls, rs, k)
+                from_warm = False
+                hi = best.peak_kb
                 continue
-            try:
-                sched = simulate(inst, k, mid)
-            except HeuristicFailure:
-                continue
-            if sched.latency_us <= bound:
-                found = (sched.peak_kb, sched.load_start, sched.run_start, sched.k, sched.agent)
-                break
-        if found is None:
-            # the just-in-time relaxation first: a quick no, or a yes
-            relaxed = build(inst, "check", mid, bound, None, in_order, relax_agents=True)
-            outcome, solver = solve_cpsat(relaxed.model, replace(options, time_limit_s=left / 2))
-            solves += 1
-            if outcome.status == Status.INFEASIBLE:
-                proofs += 1
-                lo = mid + 1
-                continue
-            if outcome.status == Status.OPTIMAL:
-                rs = [solver.Value(v) for v in relaxed.rs]
-                ls = [solver.Value(v) for v in relaxed.ls]
-                k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
-                if k <= inst.k_max and peak_kb(inst, ls, rs, k) <= mid:
-                    best = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
-                    hi = best[0]
-                    continue
-            left = t_end - time.perf_counter()
-            mdl = build(inst, "check", mid, bound, None, in_order)
-            outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=max(0.1, left)))
-            solves += 1
-            if outcome.status == Status.INFEASIBLE:
-                proofs += 1
-                lo = mid + 1
-                continue
-            if outcome.status != Status.OPTIMAL:  # time ran out: no verdict for this budget
-                stopped = True
-                break
-            ls = [solver.Value(v) for v in mdl.ls]
-            rs = [solver.Value(v) for v in mdl.rs]
-            k = solver.Value(mdl.k)
-            found = (peak_kb(inst, ls, rs, k), ls, rs, k, assign_agents(inst, ls, k))
-        best = found
-        hi = found[0]
+        if t_end - time.perf_counter() <= 0:
+            stopped = True
+            break
+        mdl = build(inst, "check", mid, bound, None, in_order)
+        left = t_end - time.perf_counter()
+        if left <= 0:
+            stopped = True
+            break
+        outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left))
+        solves += 1
+        if outcome.status == Status.ERROR:
+            return _error(outcome.message, solves)
+        if outcome.status == Status.INFEASIBLE:
+            proofs += 1
+            lo = mid + 1
+            continue
+        if outcome.status != Status.OPTIMAL:  # time ran out: no verdict for this budget
+            stopped = True
+            break
+        ls = [solver.Value(v) for v in mdl.ls]
+        rs = [solver.Value(v) for v in mdl.rs]
+        best = _sched(inst, ls, rs, solver.Value(mdl.k))
+        from_warm = False
+        hi = best.peak_kb
     stats = {"budget_checks_by_cpsat": solves, "infeasibility_proofs": proofs}
     if best is None:
         if stopped:
@@ -337,32 +393,56 @@ def least_memory(inst: PipeloadInstance, options: SolveOptions, bound: int) -> R
             "cpsat",
             Status.INFEASIBLE,
             message=f"no schedule meets the latency bound {bound / 1000:g} ms (proven by CP-SAT); "
-            f"the fastest needs at least {_latency_lb(inst) / 1000:g} ms",
+            f"the fastest needs at least {latency_lower_bound_us(inst) / 1000:g} ms",
             stats=stats,
         )
-    peak, ls, rs, k, agent = best
-    latency = rs[-1] + inst.layers[-1].compute_us
-    solution = {
-        "objective": "memory",
-        "agents": k,
-        "latency_bound_ms": bound / 1000,
-        "schedule": {
-            x.name: {"load_start_ms": ls[i] / 1000, "agent": agent[i], "run_start_ms": rs[i] / 1000}
-            for i, x in enumerate(inst.layers)
-        },
+    if from_warm:
+        stats["solution_from"] = "warm start"
+    stats |= {
+        "latency_ms": best.latency_us / 1000,
+        "peak_mb": best.peak_kb / 1000,
+        "agents": best.k,
     }
-    stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
     return Result(
         "",
         "",
         "cpsat",
         Status.FEASIBLE if stopped else Status.OPTIMAL,
-        objective=peak / 1000,
-        bound=min(lo, peak) / 1000,
-        solution=solution,
+        objective=best.peak_kb / 1000,
+        bound=min(lo, best.peak_kb) / 1000,
+        solution=_solution(inst, "memory", best, {"latency_bound_ms": bound / 1000}),
         stats=stats,
         message="the limit ran out during the bisection" if stopped else "",
     )
+
+
+def _error(message: str, solves: int) -> Result:
+    """A model CP-SAT refused (invalid): an error, never a time-out."""
+    return Result(
+        "", "", "cpsat", Status.ERROR, message=message, stats={"budget_checks_by_cpsat": solves}
+    )
+
+
+def _sched(inst: PipeloadInstance, ls: list[int], rs: list[int], k: int) -> Sched:
+    latency = rs[-1] + inst.layers[-1].compute_us
+    return Sched(k, ls, rs, assign_agents(inst, ls, k), latency, peak_kb(inst, ls, rs, k))
+
+
+def _solution(inst: PipeloadInstance, pattern: str, s: Sched, extra: dict) -> dict:
+    """The evaluator's solution format (times in ms)."""
+    return {
+        "objective": pattern,
+        "agents": s.k,
+        **extra,
+        "schedule": {
+            x.name: {
+                "load_start_ms": s.load_start[i] / 1000,
+                "agent": s.agent[i],
+                "run_start_ms": s.run_start[i] / 1000,
+            }
+            for i, x in enumerate(inst.layers)
+        },
+    }
 
 
 def solve_with(
@@ -371,74 +451,96 @@ def solve_with(
     pattern: str,
     budget: int | None,
     bound: int | None,
+    starts: list[Sched] = (),
+    t_end: float | None = None,
 ) -> Result:
-    """One exact solve for a given budget (latency) or latency bound (memory)."""
-    t0 = time.perf_counter()
-    hint = _hint(inst, pattern, budget, bound) if options.hint else None
+    """One exact solve for a given budget (latency) or latency bound (memory). ``starts``: the
+    warm schedules; the best one that fits bounds the horizon, is the hint (``options.hint``)
+    and is the answer if CP-SAT finds nothing in time."""
+    if t_end is None:
+        t_end = time.perf_counter() + options.time_limit_s
     in_order = params(inst, options).in_order
-    jit_bound = 0
-    jit_stats: dict = {}
     if pattern == "latency":
-        jit = jit_first(inst, options, budget, hint, in_order)
-        jit_stats = {
+        fit = [s for s in starts if budget is None or s.peak_kb <= budget]
+        warm = min(fit, key=lambda s: s.latency_us) if fit else None
+    else:
+        fit = [s for s in starts if s.latency_us <= bound]
+        warm = min(fit, key=lambda s: s.peak_kb) if fit else None
+    extra = (
+        {"budget_mb": None if budget is None else budget / 1000}
+        if pattern == "latency"
+        else {"latency_bound_ms": bound / 1000}
+    )
+    jit_bound = 0
+    stats: dict = {}
+    best = warm  # the best schedule known so far (a fallback answer)
+    source = "warm start"
+    if pattern == "latency":
+        jit = jit_first(inst, options, budget, warm, in_order, t_end)
+        stats = {
             "jit_status": str(jit.status),
             "jit_latency_ms": jit.latency_us / 1000 if jit.schedule else None,
         }
+        if jit.status == Status.ERROR:
+            return Result("", "", "cpsat", Status.ERROR, message=jit.message, stats=stats)
+        if jit.status == Status.INFEASIBLE:
+            return Result(
+                "",
+                "",
+                "cpsat",
+                Status.INFEASIBLE,
+                message="no schedule fits the budget (proven by CP-SAT on a relaxation)",
+                stats=stats,
+            )
         if jit.schedule is not None:
             if jit.status == Status.OPTIMAL:  # the relaxation's optimum is feasible: done
                 return _schedule_result(
                     inst,
                     jit.schedule,
                     pattern,
-                    budget,
-                    bound,
+                    extra,
                     Status.OPTIMAL,
                     None,
-                    {**jit_stats, "solved_by": "just-in-time relaxation"},
+                    {**stats, "solved_by": "just-in-time relaxation"},
                 )
-            if hint is None or jit.schedule.latency_us < hint.latency_us:
-                hint = jit.schedule
+            if best is None or jit.schedule.latency_us < best.latency_us:
+                best, source = jit.schedule, "just-in-time relaxation"
         jit_bound = jit.bound_us
-    mdl = build(inst, pattern, budget, bound, hint, in_order, lower_bound_us=jit_bound)
-    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
+    left = t_end - time.perf_counter()
+    if left <= 0:
+        return _fallback(inst, pattern, best, source, extra, jit_bound / 1000 or None, stats)
+    mdl = build(
+        inst,
+        pattern,
+        budget,
+        bound,
+        best,
+        in_order,
+        lower_bound_us=jit_bound,
+        add_hint=options.hint or best is not warm,
+    )
+    left = t_end - time.perf_counter()
+    if left <= 0:
+        return _fallback(inst, pattern, best, source, extra, jit_bound / 1000 or None, stats)
     outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=left), scale=1000)
     if outcome.bound is not None and jit_bound:
         outcome.bound = max(outcome.bound, jit_bound / 1000)
-    stats = {
-        **jit_stats,
+    stats |= {
         "branches": solver.NumBranches(),
         "conflicts": solver.NumConflicts(),
         "intervals": 2 * inst.n,  # load_i and hold_i (runs are a chain of integers)
         "variables": len(mdl.model.Proto().variables),
         "constraints": len(mdl.model.Proto().constraints),
     }
-    extra = (
-        {"budget_mb": None if budget is None else budget / 1000}
-        if pattern == "latency"
-        else {"latency_bound_ms": bound / 1000}
-    )
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        if outcome.status == Status.TIME_LIMIT and mdl.hint is not None:
-            from optgap.heuristics.pipeload.simulate import to_solution
-
-            h = mdl.hint
-            value = (h.latency_us if pattern == "latency" else h.peak_kb) / 1000
-            return Result(
-                "",
-                "",
-                "cpsat",
-                Status.FEASIBLE,
-                objective=value,
-                bound=outcome.bound,
-                solution=to_solution(inst, h, pattern, **extra),
-                stats={**stats, "solution_from": "warm-start heuristic"},
-                message="the limit ran out before the solver improved on its warm start",
-            )
+        if outcome.status == Status.TIME_LIMIT and best is not None:
+            bound_ms = outcome.bound if outcome.bound is not None else (jit_bound / 1000 or None)
+            return _fallback(inst, pattern, best, source, extra, bound_ms, stats)
         msg = outcome.message
         if outcome.status == Status.INFEASIBLE and pattern == "memory":
             msg = (
                 f"no schedule meets the latency bound {bound / 1000:g} ms (proven by CP-SAT); "
-                f"the fastest needs at least {_latency_lb(inst) / 1000:g} ms"
+                f"the fastest needs at least {latency_lower_bound_us(inst) / 1000:g} ms"
             )
         elif outcome.status == Status.INFEASIBLE:
             msg = "no schedule fits the budget (proven by CP-SAT)"
@@ -447,21 +549,13 @@ def solve_with(
         )
     ls = [solver.Value(v) for v in mdl.ls]
     rs = [solver.Value(v) for v in mdl.rs]
-    k = solver.Value(mdl.k)
-    agent = assign_agents(inst, ls, k)
-    peak = peak_kb(inst, ls, rs, k)
-    latency = rs[-1] + inst.layers[-1].compute_us
-    solution = {
-        "objective": pattern,
-        "agents": k,
-        **extra,
-        "schedule": {
-            x.name: {"load_start_ms": ls[i] / 1000, "agent": agent[i], "run_start_ms": rs[i] / 1000}
-            for i, x in enumerate(inst.layers)
-        },
+    sched = _sched(inst, ls, rs, solver.Value(mdl.k))
+    stats |= {
+        "latency_ms": sched.latency_us / 1000,
+        "peak_mb": sched.peak_kb / 1000,
+        "agents": sched.k,
     }
-    stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
-    objective = latency / 1000 if pattern == "latency" else peak / 1000
+    objective = (sched.latency_us if pattern == "latency" else sched.peak_kb) / 1000
     return Result(
         "",
         "",
@@ -469,8 +563,34 @@ def solve_with(
         outcome.status,
         objective=objective,
         bound=outcome.bound,
-        solution=solution,
+        solution=_solution(inst, pattern, sched, extra),
         stats=stats,
+    )
+
+
+def _fallback(inst, pattern, best: Sched | None, source, extra, bound_ms, stats) -> Result:
+    """The limit ran out: the best schedule known (warm start or relaxation) as ``feasible``
+    with the solver's bound, or ``time_limit`` if there is none."""
+    if best is None:
+        return Result(
+            "",
+            "",
+            "cpsat",
+            Status.TIME_LIMIT,
+            bound=bound_ms,
+            message="no schedule in time",
+            stats=stats,
+        )
+    value = (best.latency_us if pattern == "latency" else best.peak_kb) / 1000
+    return _schedule_result(
+        inst,
+        best,
+        pattern,
+        extra,
+        Status.FEASIBLE,
+        None if bound_ms is None else min(bound_ms, value),
+        {**stats, "solution_from": source},
+        message=f"the limit ran out before CP-SAT improved on the {source}",
     )
 
 
@@ -483,7 +603,18 @@ def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
         raise ValueError(reason)
     budget = p.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, p) if pattern == "memory" else None
-    write_cpsat(build(inst, pattern, budget, bound, in_order=p.in_order).model, path)
+    from optgap.solvers.backends import export_header
+
+    unit = "ms (latency)" if pattern == "latency" else "MB (peak memory)"
+    legend = [
+        "layers are numbered in file order: layer i = layers[i]",
+        "ls_i / rs_i: load start and run start of layer i, integer µs; load_*, hold_*, held_*:"
+        " its loading and residency intervals; k: number of loading agents",
+        "C: latency in µs (the memory pattern: peak in kB); scaled to ms / MB by scaling_factor",
+    ]
+    header = export_header("pipeload", "cpsat", pattern, unit, legend)
+    model = build(inst, pattern, budget, bound, in_order=p.in_order).model
+    write_cpsat(model, path, scale=1000, header=header)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -516,39 +647,12 @@ def peak_kb(inst: PipeloadInstance, ls: list[int], rs: list[int], k: int) -> int
     return inst.fixed_kb(k) + top
 
 
-def _latency_lb(inst: PipeloadInstance) -> int:
-    """A valid lower bound on any latency: each layer's load then every run from it on."""
-    c = [x.compute_us for x in inst.layers]
-    return max(x.load_us + sum(c[i:]) for i, x in enumerate(inst.layers))
-
-
-def _hint(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None):
-    """Hermes's planner: the best PIPELOAD schedule over k (least memory in the bound)."""
-    from optgap.heuristics.pipeload.pipeload import least_budget
-    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
-
-    tried = []
-    for k in inst.agents_range:
-        try:
-            if pattern == "memory":
-                s = least_budget(inst, k, bound)
-                if s.latency_us <= bound:
-                    tried.append(s)
-            elif budget is None or inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) <= budget:
-                tried.append(simulate(inst, k, budget))
-        except HeuristicFailure:
-            continue
-    if not tried:
-        return None
-    key = (lambda s: s.peak_kb) if pattern == "memory" else (lambda s: s.latency_us)
-    return min(tried, key=key)
-
-
 @dataclass
 class Jit:
     status: Status
-    schedule: object | None  # a Schedule feasible for the full problem, if the relaxation's is
+    schedule: Sched | None  # a schedule feasible for the full problem, if the relaxation's is
     bound_us: int  # a valid lower bound on the latency (0 if none)
+    message: str = ""
 
     @property
     def latency_us(self) -> int:
@@ -556,9 +660,14 @@ class Jit:
 
 
 def jit_first(
-    inst: PipeloadInstance, options: SolveOptions, budget: int | None, hint, in_order: bool = False
+    inst: PipeloadInstance,
+    options: SolveOptions,
+    budget: int | None,
+    hint: Sched | None,
+    in_order: bool = False,
+    t_end: float | None = None,
 ) -> Jit:
-    """The just-in-time relaxation, solved first with half of the limit.
+    """The just-in-time relaxation, solved first with half of the time left.
 
     Drop the agents and fix every load to end exactly when its run starts (ls_i = rs_i − L_i):
     right-shifting the loads of any feasible schedule this way only shortens every hold
@@ -569,39 +678,36 @@ def jit_first(
     full problem — and optimal when the relaxation is solved to optimality.
     With loads in layer order, each load is instead shifted as late as it can go without
     overtaking the next one, ls_i = min(rs_i − L_i, ls_{i+1}): still no later than its run,
-    still in order, still holding no more memory — the same argument holds."""
-    from optgap.heuristics.pipeload.simulate import Schedule
-
-    mdl = build(inst, "latency", budget, None, hint, in_order, relax_agents=True)
-    limit = max(0.1, 0.5 * options.time_limit_s)
-    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=limit))
+    still in order, still holding no more memory — the same argument holds.
+    ``hint`` bounds the horizon; it is passed to CP-SAT unless ``options.hint`` is off."""
+    if t_end is None:
+        t_end = time.perf_counter() + options.time_limit_s
+    mdl = build(
+        inst, "latency", budget, None, hint, in_order, relax_agents=True, add_hint=options.hint
+    )
+    left = t_end - time.perf_counter()
+    if left <= 0:
+        return Jit(Status.TIME_LIMIT, None, 0)
+    outcome, solver = solve_cpsat(mdl.model, replace(options, time_limit_s=0.5 * left))
     bound = 0
     if outcome.bound is not None:
         bound = math.ceil(outcome.bound - 1e-9)
-    if outcome.status == Status.INFEASIBLE:
-        return Jit(Status.INFEASIBLE, None, 0)
+    if outcome.status in (Status.INFEASIBLE, Status.ERROR):
+        return Jit(outcome.status, None, 0, outcome.message)
     if outcome.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return Jit(outcome.status, None, bound)
     rs = [solver.Value(v) for v in mdl.rs]
     ls = [solver.Value(v) for v in mdl.ls]
     k = max(inst.k_min, _max_concurrent_loads(inst, ls, rs))
-    peak = peak_kb(inst, ls, rs, k)
-    if k > inst.k_max or (budget is not None and peak > budget):
+    if k > inst.k_max:
         return Jit(outcome.status, None, bound)
-    agent = assign_agents(inst, ls, k)
-    run_end = [rs[i] + x.compute_us for i, x in enumerate(inst.layers)]
-    sched = Schedule(k, ls, [Fraction(rs[i]) for i in range(inst.n)], rs, agent, run_end, peak)
+    sched = _sched(inst, ls, rs, k)
+    if budget is not None and sched.peak_kb > budget:
+        return Jit(outcome.status, None, bound)
     return Jit(outcome.status, sched, bound)
 
 
-def _schedule_result(inst, sched, pattern, budget, bound, status, lower, stats) -> Result:
-    from optgap.heuristics.pipeload.simulate import to_solution
-
-    extra = (
-        {"budget_mb": None if budget is None else budget / 1000}
-        if pattern == "latency"
-        else {"latency_bound_ms": bound / 1000}
-    )
+def _schedule_result(inst, sched, pattern, extra, status, lower, stats, message="") -> Result:
     value = (sched.latency_us if pattern == "latency" else sched.peak_kb) / 1000
     return Result(
         "",
@@ -610,13 +716,14 @@ def _schedule_result(inst, sched, pattern, budget, bound, status, lower, stats) 
         status,
         objective=value,
         bound=value if status == Status.OPTIMAL else lower,
-        solution=to_solution(inst, sched, pattern, **extra),
+        solution=_solution(inst, pattern, sched, extra),
         stats={
             **stats,
             "latency_ms": sched.latency_us / 1000,
             "peak_mb": sched.peak_kb / 1000,
             "agents": sched.k,
         },
+        message=message,
     )
 
 

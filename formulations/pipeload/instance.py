@@ -40,7 +40,9 @@ from optgap.solvers.result import SolveOptions
 
 FAMILY = "pipeload"
 VERSION = 1
-PARAMS = ("budget_mb", "latency_ms", "k", "points", "order")
+PARAMS = ("budget_mb", "latency_ms", "k", "points", "order", "sweep_s")  # sweep_s: pareto.py
+F.define_limit("pipeload.layers", 10_000, "layers")
+F.define_limit("pipeload.agents", 1_000, "loading agents")
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,10 @@ def params(inst: PipeloadInstance, options: SolveOptions) -> Params:
     budget = inst.budget_kb
     if options.param("budget_mb") is not None:
         v = options.param("budget_mb")
-        budget = None if v in ("none", "inf") else kb(_positive(v, "budget_mb"))
+        budget = None if v in ("none", "inf") else _qty(_positive(v, "budget_mb"), "budget_mb")
     bound = None
     if options.param("latency_ms") is not None:
-        bound = us(_positive(options.param("latency_ms"), "latency_ms"))
+        bound = _qty(_positive(options.param("latency_ms"), "latency_ms"), "latency_ms")
     elif options.slo_ms is not None:
         bound = us(options.slo_ms)
     k = None
@@ -156,6 +158,11 @@ def _positive(text: str | None, key: str, integer: bool = False) -> float:
     except (TypeError, ValueError):
         raise InputError(f"--param {key}={text!r}: expected a number") from None
     return F.number(v, f"--param {key}", minimum=0, exclusive_minimum=True, integer=integer)
+
+
+def _qty(v: float, key: str) -> int:
+    unit = "kB" if key.endswith("_mb") else "µs"
+    return F.quantity(v, f"--param {key}", 1000, unit, exclusive_minimum=True)
 
 
 def latency_bound_us(inst: PipeloadInstance, p: Params) -> int:
@@ -191,6 +198,49 @@ def _ceil(q: Fraction) -> int:
     return -((-q.numerator) // q.denominator)
 
 
+def latency_lower_bound_us(inst: PipeloadInstance) -> int:
+    """A valid lower bound on the latency of every schedule (any k, any budget, any disk).
+
+    Run i starts on the µs grid after its load has ended and the runs 1..i-1 have run, so
+    latency ≥ ⌈S_i⌉ + Σ_{j ≥ i} c_j with S_i the solo load time (a shared disk only slows a
+    load down). Runs 1..i need loads 1..i ended: on k_max agents, each loading one layer at a
+    time, that takes ⌈Σ_{j ≤ i} L_j / k_max⌉, and a shared disk of bandwidth D reads
+    Σ_{j ≤ i} m_j no faster than that over D; the runs i..n follow.
+    """
+    c = [x.compute_us for x in inst.layers]
+    tail = [sum(c[i:]) for i in range(inst.n)]
+    lb = 0
+    loads = mem = 0
+    for i, x in enumerate(inst.layers):
+        loads += x.load_us
+        mem += x.mem_kb
+        start = max(_ceil(solo_load_time(inst, x)), -(-loads // inst.k_max))
+        if inst.disk_kb_per_us is not None:
+            start = max(start, _ceil(Fraction(mem) / inst.disk_kb_per_us))
+        lb = max(lb, start + tail[i])
+    return lb
+
+
+def below_latency_bound(inst: PipeloadInstance, bound_us: int) -> str:
+    """Why a latency bound below latency_lower_bound_us admits no schedule (one line)."""
+    return (
+        f"latency bound {bound_us / 1000:g} ms is below {latency_lower_bound_us(inst) / 1000:g} "
+        f"ms, a lower bound on every schedule's latency (a layer's load, then every run from it "
+        f"on; loads shared by at most {inst.k_max} agent(s))"
+    )
+
+
+def below_minimum(inst: PipeloadInstance, budget_kb: int) -> str:
+    """Why a budget below min_budget_kb admits no schedule (one line)."""
+    big = max(inst.layers, key=lambda x: x.mem_kb)
+    return (
+        f"budget {budget_kb / 1000:g} MB is below the minimum feasible budget "
+        f"{inst.min_budget_kb() / 1000:g} MB (largest layer {big.name} {big.mem_kb / 1000:g} MB + "
+        f"resident {inst.resident_kb / 1000:g} MB + {inst.k_min} agent(s) x "
+        f"{inst.agent_kb / 1000:g} MB)"
+    )
+
+
 # ------------------------------------------------------------------------------ load / dump
 
 
@@ -216,6 +266,7 @@ def load(data: Any) -> PipeloadInstance:
     version = top.get("version", VERSION)
     if version != VERSION:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
+    F.check_size("pipeload.layers", len(F.array(top["layers"], "layers")), "layers")
     layers = tuple(
         _layer(x, f"layers[{i}]") for i, x in enumerate(F.array(top["layers"], "layers", min_len=1))
     )
@@ -244,22 +295,28 @@ def load(data: Any) -> PipeloadInstance:
     bound = top.get("latency_bound_ms")
     inst = PipeloadInstance(
         layers=layers,
-        resident_kb=kb(F.number(top.get("resident_mb", 0), "resident_mb")),
-        agent_kb=kb(F.number(top.get("agent_mb", 0), "agent_mb")),
+        resident_kb=F.quantity(top.get("resident_mb", 0), "resident_mb", 1000, "kB"),
+        agent_kb=F.quantity(top.get("agent_mb", 0), "agent_mb", 1000, "kB"),
         k_min=k_min,
         k_max=k_max,
         budget_kb=None
         if budget is None
-        else kb(F.number(budget, "budget_mb", exclusive_minimum=True)),
+        else F.quantity(budget, "budget_mb", 1000, "kB", exclusive_minimum=True),
         latency_bound_us=None
         if bound is None
-        else us(F.number(bound, "latency_bound_ms", exclusive_minimum=True)),
+        else F.quantity(bound, "latency_bound_ms", 1000, "µs", exclusive_minimum=True),
         disk_kb_per_us=disk_rate,
         name=str(F.string(top["name"], "name")) if "name" in top else "",
         meta=_meta(top.get("meta", {})),
     )
     if inst.model_kb == 0:
         raise InputError("layers: every mem_mb is 0 (nothing to load)")
+    for i, x in enumerate(layers):
+        if solo_load_time(inst, x) > F.MAX_UNITS:
+            raise InputError(
+                f"layers[{i}] ({x.name}): loading {x.mem_kb / 1000:g} MB at disk_mb_s "
+                f"{float(disk_rate * 1000):g} takes over {F.MAX_UNITS / 1000:g} ms (10^12 µs)"
+            )
     return inst
 
 
@@ -267,9 +324,9 @@ def _layer(x: Any, path: str) -> Layer:
     F.obj(x, path, {"name", "load_ms", "compute_ms", "mem_mb"})
     return Layer(
         name=F.string(x["name"], f"{path}.name"),
-        load_us=us(F.number(x["load_ms"], f"{path}.load_ms")),
-        compute_us=us(F.number(x["compute_ms"], f"{path}.compute_ms")),
-        mem_kb=kb(F.number(x["mem_mb"], f"{path}.mem_mb")),
+        load_us=F.quantity(x["load_ms"], f"{path}.load_ms", 1000, "µs"),
+        compute_us=F.quantity(x["compute_ms"], f"{path}.compute_ms", 1000, "µs"),
+        mem_kb=F.quantity(x["mem_mb"], f"{path}.mem_mb", 1000, "kB"),
     )
 
 
@@ -280,8 +337,10 @@ def _agents(a: Any) -> tuple[int, int]:
         hi = int(F.number(a["max"], "agents.max", minimum=1, integer=True))
         if hi < lo:
             raise InputError(f"agents: max {hi} is below min {lo}")
+        F.check_size("pipeload.agents", hi, "agents.max")
         return lo, hi
     k = int(F.number(a, "agents", minimum=1, integer=True))
+    F.check_size("pipeload.agents", k, "agents")
     return k, k
 
 

@@ -23,6 +23,14 @@ Constraints
 Objectives  latency: min C;  memory: min P.
 Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000.
 Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i ≤ LS_{i+1}).
+Warm starts (the solve layer's evaluator-accepted heuristic answers, ``warm=``): the fastest
+that fits the budget sets H (latency objective); floored to the grid (which keeps it feasible,
+above) it is CBC's starting solution unless ``--no-hint``; if the solver finds nothing in time it
+is the answer, ``feasible`` with the solver's bound (and also when the solver calls the model
+infeasible although the warm start solves it: CBC does when its limit cuts presolve short).
+The limit covers the whole method: the build stops (and the method falls back or reports
+``time_limit``) when it runs out. A latency bound below latency_lower_bound_us is infeasible up
+front. This module imports no heuristic.
 """
 
 from __future__ import annotations
@@ -32,9 +40,21 @@ import time
 from dataclasses import replace
 from functools import reduce
 
-import pulp
-from optgap.formulations.pipeload.cpsat import assign_agents, peak_kb, unsupported
-from optgap.formulations.pipeload.instance import PipeloadInstance, latency_bound_us, params
+from optgap.formulations.pipeload.cpsat import (
+    Sched,
+    assign_agents,
+    peak_kb,
+    unsupported,
+    warm_schedules,
+)
+from optgap.formulations.pipeload.instance import (
+    PipeloadInstance,
+    below_latency_bound,
+    below_minimum,
+    latency_bound_us,
+    latency_lower_bound_us,
+    params,
+)
 from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -52,7 +72,11 @@ def build(
     budget: int | None,
     horizon_us: int,
     in_order: bool = False,
+    t_end: float = math.inf,
 ):
+    """The model above; raises OutOfTime if the clock passes ``t_end`` while building."""
+    import pulp
+
     g = grid_us(inst)
     H = horizon_us // g
     n = inst.n
@@ -95,14 +119,19 @@ def build(
     if pattern == "memory":
         P = pulp.LpVariable("P", inst.fixed_kb(inst.k_min) + max(mem))
         prob += P >= fixed + max(mem), "peak_holds_largest"
+    # per layer, its start variables in time order (x_{i,t} for t = 0.., y_{i,t} for t = d_i..)
+    xs = [[x[i, t] for t in range(max(0, H - tail[i] - d[i]) + 1)] for i in range(n)]
+    ys = [[y[i, t] for t in range(d[i], max(d[i], H - tail[i]) + 1)] for i in range(n)]
     for tau in range(H + 1):
-        busy = [x[i, t] for (i, t) in x if d[i] > 0 and tau - d[i] < t <= tau]
+        if time.perf_counter() > t_end:
+            raise OutOfTime(f"the limit ran out building the model (step {tau} of {H + 1})")
+        busy = [v for i in range(n) if d[i] > 0 for v in xs[i][max(0, tau - d[i] + 1) : tau + 1]]
         if len(busy) > 1:
             prob += pulp.lpSum(busy) <= k, f"agents_{tau}"
         held = []
         for i in range(n):
-            started = [v for (j, t), v in x.items() if j == i and t <= tau]
-            ended = [v for (j, t), v in y.items() if j == i and t <= tau - p[i]]
+            started = xs[i][: tau + 1]
+            ended = ys[i][: max(0, tau - p[i] - d[i] + 1)]
             if started:
                 held.append(mem[i] * (pulp.lpSum(started) - pulp.lpSum(ended)))
         if not held:
@@ -117,33 +146,68 @@ def build(
     return prob, x, y, k, g
 
 
-def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
+class OutOfTime(Exception):
+    """The time limit ran out while the model was being built."""
+
+
+def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Result:
+    t_end = time.perf_counter() + options.time_limit_s
     backend = options.backend or "cbc"
     pattern = options.objective or "latency"
     if reason := unsupported(inst):
         return Result("", "", backend, Status.ERROR, message=reason)
     prm = params(inst, options)
     budget = prm.budget_kb if pattern == "latency" else None
+    bound = latency_bound_us(inst, prm) if pattern == "memory" else None
     if budget is not None and budget < inst.min_budget_kb():
-        from optgap.heuristics.pipeload.simulate import below_minimum
-
         return Result("", "", backend, Status.INFEASIBLE, message=below_minimum(inst, budget))
-    t0 = time.perf_counter()
-    horizon = _horizon(
-        inst, pattern, budget, latency_bound_us(inst, prm) if pattern == "memory" else None
+    if bound is not None and bound < latency_lower_bound_us(inst):
+        return Result("", "", backend, Status.INFEASIBLE, message=below_latency_bound(inst, bound))
+    starts = warm_schedules(inst, warm, prm.in_order)
+    if pattern == "latency":
+        fit = [s for s in starts if budget is None or s.peak_kb <= budget]
+        best = min(fit, key=lambda s: s.latency_us) if fit else None
+    else:
+        fit = [s for s in starts if s.latency_us <= bound]
+        best = min(fit, key=lambda s: s.peak_kb) if fit else None
+    horizon = _horizon(inst, pattern, bound, best)
+    extra = (
+        {"budget_mb": None if budget is None else budget / 1000}
+        if pattern == "latency"
+        else {"latency_bound_ms": bound / 1000}
     )
     try:
-        prob, x, y, _k, g = build(inst, pattern, budget, horizon, prm.in_order)
+        prob, x, y, _k, g = build(inst, pattern, budget, horizon, prm.in_order, t_end)
     except ValueError as e:
         return Result("", "", backend, Status.ERROR, message=str(e))
-    left = max(0.1, options.time_limit_s - (time.perf_counter() - t0))
-    out = solve_pulp(prob, replace(options, time_limit_s=left), backend)
+    except OutOfTime as e:
+        return _fallback(inst, backend, pattern, best, extra, None, {}, str(e))
     stats = {"binaries": len(x) + len(y), "grid_us": g, "horizon_steps": horizon // g}
+    hinted = options.hint and best is not None and _set_start(inst, best, x, y, _k, g)
+    stats["warm_start_given"] = bool(hinted)
+    left = t_end - time.perf_counter()
+    if left <= 0:
+        return _fallback(inst, backend, pattern, best, extra, None, stats, "no time left to solve")
+    # CBC counts CPU seconds by default; on a shared machine the wall clock is what binds
+    limits = {"timeMode": "elapsed"} if backend == "cbc" else None
+    out = solve_pulp(
+        prob, replace(options, time_limit_s=left), backend, warm_start=hinted, limits=limits
+    )
+    # the model counts in grid steps (latency) or kB (memory); report ms / MB
+    scale = g / 1000 if pattern == "latency" else 1 / 1000
+    bound_out = None if out.bound is None else out.bound * scale
+    if out.status == Status.TIME_LIMIT and best is not None:
+        return _fallback(inst, backend, pattern, best, extra, bound_out, stats, out.message)
+    if out.status == Status.INFEASIBLE and best is not None:
+        # the warm start, floored to the grid, is a solution of this very model: the claim is
+        # wrong (CBC 2.10 says "pre-processing says infeasible" when its limit cuts presolve)
+        why = f"{backend} said infeasible although the warm start is feasible (a solver fault)"
+        return _fallback(inst, backend, pattern, best, extra, None, stats, why)
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         if out.status == Status.INFEASIBLE and pattern == "memory":
             msg = f"no schedule meets the latency bound {horizon / 1000:g} ms (proven by {backend})"
-        return Result("", "", backend, out.status, message=msg, stats=stats)
+        return Result("", "", backend, out.status, bound=bound_out, message=msg, stats=stats)
     n = inst.n
     ls = [next(t for (j, t), v in x.items() if j == i and v.value() > 0.5) * g for i in range(n)]
     rs = [next(t for (j, t), v in y.items() if j == i and v.value() > 0.5) * g for i in range(n)]
@@ -151,28 +215,7 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
     k = inst.k_min if _k.value() is None else round(_k.value())
     latency = rs[-1] + inst.layers[-1].compute_us
     peak = peak_kb(inst, ls, rs, k)
-    agent = assign_agents(inst, ls, k)
-    extra = (
-        {"budget_mb": None if budget is None else budget / 1000}
-        if pattern == "latency"
-        else {"latency_bound_ms": horizon / 1000}
-    )
-    solution = {
-        "objective": pattern,
-        "agents": k,
-        **extra,
-        "schedule": {
-            x_.name: {
-                "load_start_ms": ls[i] / 1000,
-                "agent": agent[i],
-                "run_start_ms": rs[i] / 1000,
-            }
-            for i, x_ in enumerate(inst.layers)
-        },
-    }
-    # the model counts in grid steps (latency) or kB (memory); report ms / MB
-    scale = g / 1000 if pattern == "latency" else 1 / 1000
-    bound = None if out.bound is None else out.bound * scale
+    sched = Sched(k, ls, rs, assign_agents(inst, ls, k), latency, peak)
     objective = latency / 1000 if pattern == "latency" else peak / 1000
     stats |= {"latency_ms": latency / 1000, "peak_mb": peak / 1000, "agents": k}
     return Result(
@@ -181,9 +224,64 @@ def solve(inst: PipeloadInstance, options: SolveOptions) -> Result:
         backend,
         out.status,
         objective=objective,
-        bound=bound,
-        solution=solution,
+        bound=bound_out,
+        solution=_solution(inst, pattern, sched, extra),
         stats=stats,
+    )
+
+
+def _set_start(inst: PipeloadInstance, s: Sched, x, y, k, g: int) -> bool:
+    """Give CBC the warm schedule floored to the g-grid (still feasible, see above)."""
+    n = inst.n
+    lt = [s.load_start[i] // g for i in range(n)]
+    rt = [s.run_start[i] // g for i in range(n)]
+    if any((i, lt[i]) not in x or (i, rt[i]) not in y for i in range(n)):
+        return False  # outside the horizon's ranges
+    for (i, t), v in x.items():
+        v.setInitialValue(1 if t == lt[i] else 0)
+    for (i, t), v in y.items():
+        v.setInitialValue(1 if t == rt[i] else 0)
+    k.setInitialValue(s.k)
+    return True
+
+
+def _solution(inst: PipeloadInstance, pattern: str, s: Sched, extra: dict) -> dict:
+    return {
+        "objective": pattern,
+        "agents": s.k,
+        **extra,
+        "schedule": {
+            x_.name: {
+                "load_start_ms": s.load_start[i] / 1000,
+                "agent": s.agent[i],
+                "run_start_ms": s.run_start[i] / 1000,
+            }
+            for i, x_ in enumerate(inst.layers)
+        },
+    }
+
+
+def _fallback(inst, backend, pattern, best: Sched | None, extra, bound, stats, why) -> Result:
+    """Out of time: the warm schedule as ``feasible`` with the solver's bound, else time_limit."""
+    if best is None:
+        return Result("", "", backend, Status.TIME_LIMIT, bound=bound, message=why, stats=stats)
+    value = (best.latency_us if pattern == "latency" else best.peak_kb) / 1000
+    return Result(
+        "",
+        "",
+        backend,
+        Status.FEASIBLE,
+        objective=value,
+        bound=None if bound is None else min(bound, value),
+        solution=_solution(inst, pattern, best, extra),
+        stats={
+            **stats,
+            "solution_from": "warm start",
+            "latency_ms": best.latency_us / 1000,
+            "peak_mb": best.peak_kb / 1000,
+            "agents": best.k,
+        },
+        message=f"{why}; the answer is the warm start",
     )
 
 
@@ -196,22 +294,28 @@ def export(inst: PipeloadInstance, options: SolveOptions, path: str) -> None:
     prm = params(inst, options)
     budget = prm.budget_kb if pattern == "latency" else None
     bound = latency_bound_us(inst, prm) if pattern == "memory" else None
-    horizon = _horizon(inst, pattern, budget, bound)
-    write_pulp(build(inst, pattern, budget, horizon, prm.in_order)[0], path)
+    horizon = _horizon(inst, pattern, bound, None)
+    from optgap.solvers.backends import export_header
+
+    g = grid_us(inst)
+    unit = "ms (latency)" if pattern == "latency" else "MB (peak memory)"
+    legend = [
+        f"time is indexed in steps of {g} µs; layers numbered in file order (layer i = layers[i])",
+        "x_i_t: 1 if layer i starts loading at step t; y_i_t: 1 if it starts running at step t",
+        "k: number of loading agents; C: latency in steps; P: peak memory in kB",
+        f"the objective is written in ms (C x {g}/1000) or MB (P / 1000)",
+    ]
+    header = export_header("pipeload", "milp", pattern, unit, legend)
+    factor = g / 1000 if pattern == "latency" else 1e-3
+    write_pulp(
+        build(inst, pattern, budget, horizon, prm.in_order)[0], path, factor=factor, header=header
+    )
 
 
-def _horizon(inst: PipeloadInstance, pattern: str, budget: int | None, bound: int | None) -> int:
-    """Latency: one layer at a time (fits any feasible budget), or PIPELOAD's if shorter."""
+def _horizon(inst: PipeloadInstance, pattern: str, bound: int | None, best: Sched | None) -> int:
+    """Memory: the bound. Latency: one layer at a time (fits any feasible budget), or the warm
+    start's latency if shorter."""
     if pattern == "memory":
         return bound
-    from optgap.heuristics.pipeload.simulate import HeuristicFailure, simulate
-
-    best = sum(x.load_us + x.compute_us for x in inst.layers)
-    for k in inst.agents_range:
-        if budget is not None and inst.fixed_kb(k) + max(x.mem_kb for x in inst.layers) > budget:
-            continue
-        try:
-            best = min(best, simulate(inst, k, budget).latency_us)
-        except HeuristicFailure:
-            continue
-    return best
+    serial = sum(x.load_us + x.compute_us for x in inst.layers)
+    return serial if best is None else min(serial, best.latency_us)

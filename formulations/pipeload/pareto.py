@@ -12,8 +12,10 @@ keeps it. Each point is Pareto optimal; the front between them is not enumerated
 
 Each point is stored as a latency solution with the budget swept (``budget_mb``), so the
 evaluator checks it on its own. The result's objective is the least latency on the front.
-The time limit applies to each solve of the sweep (two per point), not to the whole sweep; a
-point not proven within it makes the front "feasible" instead of "optimal".
+The time limit applies to each solve of the sweep (two per point); ``--param sweep_s=S`` also
+bounds the whole sweep (each solve gets at most what is left). A point not proven within its
+limit, or a sweep cut short, makes the front "feasible" instead of "optimal". Each point is
+reported on stderr as it is found (optgap.solvers.progress.note).
 """
 
 from __future__ import annotations
@@ -43,22 +45,46 @@ def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
         return Result("", "", "cpsat", Status.ERROR, message=reason)
     p = params(inst, options)
     points = p.points if p.points is not None else (None if inst.n <= ALL_UP_TO else DEFAULT_POINTS)
+    from optgap.solvers.progress import note
+
     t0 = time.perf_counter()
     proven = True
     found: list[dict] = []
     solves = 0
+    sweep_s = None
+    if options.param("sweep_s") is not None:
+        sweep_s = _seconds(options.param("sweep_s"))
+    cut = False
+
+    def limited() -> SolveOptions | None:
+        """The options of the next solve: at most what is left of --param sweep_s."""
+        nonlocal cut
+        if sweep_s is None:
+            return options
+        left = sweep_s - (time.perf_counter() - t0)
+        if left <= 0.05:
+            cut = True
+            return None
+        return replace(options, time_limit_s=min(options.time_limit_s, left))
 
     def point(budget: int | None) -> dict | None:
         """Least latency under the budget, then least memory at that latency."""
         nonlocal proven, solves
-        lat = solve_with(inst, options, "latency", budget, None)
+        opts = limited()
+        if opts is None:
+            return None
+        lat = solve_with(inst, opts, "latency", budget, None)
         solves += 1
         if not lat.has_solution:
             proven = False
             return None
         proven &= lat.status == Status.OPTIMAL
         bound_us = round(lat.objective * 1000)
-        mem = least_memory(inst, options, bound_us)
+        opts = limited()
+        if opts is None:
+            proven = False
+            return None
+        mem = least_memory(inst, opts, bound_us)
         solves += 1
         best = lat
         if mem.has_solution and mem.stats["peak_mb"] <= lat.stats["peak_mb"]:
@@ -70,6 +96,10 @@ def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
         sol.pop("latency_bound_ms", None)
         sol["objective"] = "latency"
         sol["budget_mb"] = None if budget is None else budget / 1000
+        note(
+            f"pareto point {len(found) + 1}: peak {best.stats['peak_mb']:g} MB, latency "
+            f"{best.stats['latency_ms']:g} ms ({best.status}, {time.perf_counter() - t0:.1f} s)"
+        )
         return {
             **sol,
             "latency_ms": best.stats["latency_ms"],
@@ -89,6 +119,7 @@ def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
             pt = point(b)
             if pt is not None:
                 found.append(pt)
+    proven &= not cut
     front = non_dominated(found)
     if not front:
         return Result("", "", "cpsat", Status.TIME_LIMIT, message="no point of the front in time")
@@ -107,8 +138,26 @@ def exact_front(inst: PipeloadInstance, options: SolveOptions) -> Result:
             "front": [(pt["peak_mb"], pt["latency_ms"]) for pt in front],
             "sweep_s": round(time.perf_counter() - t0, 3),
         },
-        message="" if proven else "some point is not proven optimal within the time limit",
+        message=""
+        if proven
+        else (
+            f"the sweep stopped at --param sweep_s={sweep_s:g} s"
+            if cut
+            else "some point is not proven optimal within the time limit"
+        ),
     )
+
+
+def _seconds(text: str) -> float:
+    from optgap.solvers.errors import InputError
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"--param sweep_s={text!r}: expected seconds") from None
+    if not 0 < v < float("inf"):
+        raise InputError(f"--param sweep_s={text!r}: must be > 0")
+    return v
 
 
 def non_dominated(found: list[dict]) -> list[dict]:

@@ -14,12 +14,17 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     from optgap.formulations.stages.evaluate import evaluate
 
     sol = data.get("solution")
     ev = evaluate(instance, sol, simulate=False)
     if not ev.feasible:
         raise InputError(f"the evaluator rejects this plan: {ev.summary()}")
+    if sol.get("mode") == "whole":  # the whole model as one unit: plot its 1-stage view
+        from optgap.formulations.stages.whole import whole_instance
+
+        instance = whole_instance(instance, sol.get("vm_type", "default"))
     plan = instance.plan(sol.get("slo_ms"))
     S, W = len(instance.stages), instance.window_s
     hours = [t * W / 3600 for t in range(instance.n_windows)]
@@ -35,10 +40,14 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
         )
         ax.set_ylabel(f"{instance.stages[s].id}\nreq/s")
         twin = ax.twinx()
-        twin.step(hours, vms, where="post", color="tab:green", lw=1)
+        twin.step(hours, vms, where="post", color="tab:green", lw=1, label="VMs (right axis)")
         twin.set_ylabel("VMs", color="tab:green")
+        twin.yaxis.set_major_locator(MaxNLocator(integer=True))  # VM counts are whole
+        twin.set_ylim(bottom=0)
         if s == 0:
-            ax.legend(loc="upper right", fontsize=7)
+            lines, labels = ax.get_legend_handles_labels()
+            more, more_labels = twin.get_legend_handles_labels()
+            ax.legend(lines + more, labels + more_labels, loc="upper right", fontsize=7)
     axes[-1, 0].set_xlabel("hours")
     fig.suptitle(
         f"{instance.name or 'stages'}: {data.get('method', '?')} ({data.get('status', '?')}), "

@@ -22,8 +22,45 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
 - bell-quantum:    {"gram": Γ} (PSD, unit diagonal, rows 1, A_x, B_y) or {"strategy": {"state":
                    ρ, "alice": [A_x], "bob": [B_y]}}; "dual": {"mu": μ}, bound Σ μ' (shifted).
 - bell-local:      {"a": [±1], "b": [±1]}; certified bound enumerated here.
+- bell-local (a full functional C[x][y][a][b]): {"a": [a_x], "b": [b_y]} outcome indices; the
+                   certified bound enumerated here over Bob's deterministic strategies with
+                   Alice's best response (the model enumerates Alice's).
+- bell-nosignalling: {"p": [x][y][a][b]} (entries >= 0, Σ_ab = 1 per (x, y), both marginals
+                   independent of the other's input); "dual": {"lambda": [x][y][a][b]} >= 0
+                   (clipped): with β(p) = c0' + Σ_i r_i q_i - Σ λ p over the Collins-Gisin
+                   coordinates q ∈ [0, 1] of p (re-derived here), bound c0' + Σ|r_i|.
+- bell-npa:        {"moments": Γ} (real symmetric, rows: the empty word, Alice's projectors
+                   E_(a|x) (x-major, a < oA - 1), Bob's F_(b|y), then for "1+AB" the products
+                   E F in (x, a, y, b) order, for level k the words of length 2..k over
+                   (A letters, B letters) in lexicographic order; a row is dropped when its
+                   reduced word is zero or already listed): Γ_11 = 1, PSD, and every entry
+                   equal to all others of the same reduced word (E E = E, E_a E_a' = 0,
+                   [E, F] = 0, <w> = <w†>), 0 for a zero word; value β of the moments. Or a
+                   strategy {"strategy": {"state": ρ, "alice": [[E_(a|x)]], "bob":
+                   [[F_(b|y)]]}} (POVMs in any dimension): value c0 + Σ C tr(ρ E ⊗ F).
+                   "dual": {"Z": Z}: Z clipped to PSD, r_w = c_w + Σ_{uv ∈ w} Z_uv, bound
+                   c_1 + Σ_{uv ∈ 1} Z_uv + Σ_w |r_w| (valid for the quantum value: every moment
+                   of a quantum behaviour is in [-1, 1]).
 - double-violation: {"weights": q_s, "alice": [[A^s_x]] (iff the instance leaves Alice free),
                    "dual": {"w": w}}; value min_{AB, AC} Σ_s q_s (W(s, A^s) - C(s)).
+
+Claims (optional in every solution; the sdp method writes both): ``"bound"`` (a number: an
+upper bound on the quantity) is REJECTED when it is below the certified bound recomputed here by
+more than BOUND_TOL (1e-9 absolute and relative) -- or when no certificate is given -- and when
+it is below the solution's own value; ``"status": "optimal"`` is rejected unless a certificate
+gives a bound within OPTIMAL_TOL = 1e-6 (absolute) of the recomputed value. The certified bound
+is returned in ``Evaluation.certified_bound`` (None without a valid certificate).
+
+Violation kinds (each names what broke): a signalling or unnormalised assemblage, a non-PSD
+operator, an effect or observable with spectrum outside its range (F ⪰ 0, Σ F ⪯ I, -I ⪯ A ⪯ I),
+a state (vector, density matrix, Gram/moment matrix) not normalised or not PSD, outcomes not ±1,
+weights not a probability vector, and the two claims above. Any other malformed value (a
+string, NaN, Infinity, an integer beyond float range, a nested list, a wrong shape) is a
+rejection naming the field, never an exception.
+
+Trusted from the loader: the instance's state ρ (Hermitian, PSD, trace 1), its measurements'
+effects and outcome values (PSD, complete), the expression and the strategies, as validated by
+formulations/steering/instance.py; nothing else of the model is used.
 """
 
 from __future__ import annotations
@@ -39,6 +76,13 @@ from optgap.solvers.result import Evaluation, SolveOptions
 
 FEAS_TOL = 1e-9  # primal feasibility (eigenvalues, equalities), absolute
 CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
+# a solution claiming "status": "optimal" needs a certified bound within OPTIMAL_TOL (absolute)
+# of its recomputed value (the sdp method's CERT_GAP); a claimed "bound" may not be tighter than
+# the recomputed certified bound by more than BOUND_TOL (absolute + relative: the two codes
+# compute the same bound in a different order of operations)
+OPTIMAL_TOL = 1e-6
+BOUND_TOL = 1e-9
+MAX_ABS = 1e12  # no entry of a solution matrix or vector may exceed this in magnitude
 
 
 class _Bad(Exception):
@@ -54,9 +98,30 @@ def _mat(v: Any, path: str, shape: tuple[int, int] | None = None) -> np.ndarray:
         m = matrix_from_json(v, path, shape)
     except InputError as e:
         raise _Bad(str(e)) from None
+    except OverflowError:
+        raise _Bad(f"{path}: a number beyond float range") from None
     if m.ndim != 2:
         raise _Bad(f"{path}: expected a matrix")
+    if not np.all(np.isfinite(m)) or float(np.abs(m).max()) > MAX_ABS:
+        raise _Bad(f"{path}: entries must be finite and at most {MAX_ABS:g} in magnitude")
     return m
+
+
+def _num(v: Any, path: str) -> float:
+    """A finite real number of magnitude <= MAX_ABS (bool and strings rejected)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _Bad(f"{path}: expected a number")
+    try:
+        x = float(v)
+    except OverflowError:
+        raise _Bad(f"{path}: a number beyond float range") from None
+    if not math.isfinite(x) or abs(x) > MAX_ABS:
+        raise _Bad(f"{path}: expected a finite number of magnitude <= {MAX_ABS:g}")
+    return x
+
+
+def _vec(v: Any, path: str, n: int | None = None) -> np.ndarray:
+    return np.array([_num(x, f"{path}[{i}]") for i, x in enumerate(_list(v, path, n))])
 
 
 def _herm(v: Any, path: str, d: int) -> np.ndarray:
@@ -163,15 +228,59 @@ def evaluate(
         "bell-quantum": _bell_quantum,
         "bell-local": _bell_local,
         "double-violation": _double_violation,
+        "bell-npa": _bell_npa,
+        "bell-nosignalling": _bell_ns,
     }[inst.quantity]
+    if inst.quantity == "bell-local" and inst.bell is not None:
+        fn = _bell_local_full
     metrics: dict[str, Any] = {}
     try:
         value, violations = fn(inst, solution, metrics)
     except _Bad as e:
         return Evaluation(False, None, [str(e)])
-    if violations:
-        return Evaluation(False, value, violations, metrics)
-    return Evaluation(True, value, [], metrics)
+    except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError) as e:
+        # a safety net: every field is read through _num/_vec/_mat, which name it
+        return Evaluation(False, None, [f"solution: malformed value ({type(e).__name__}: {e})"])
+    certified = metrics.get("certified_bound")
+    if certified is not None and not math.isfinite(certified):
+        metrics["certificate"] = f"certified bound not finite ({certified})"
+        metrics.pop("certified_bound")
+        certified = None
+    violations = list(violations)
+    if value is not None:
+        violations += _claims(solution, float(value), certified)
+    return Evaluation(not violations, value, violations, metrics, certified_bound=certified)
+
+
+def _claims(sol: dict, value: float, certified: float | None) -> list[str]:
+    """The solution's claimed bound and status, judged against the recomputed certificate."""
+    out = []
+    if "bound" in sol:
+        try:
+            b = _num(sol["bound"], "solution.bound")
+        except _Bad as e:
+            return [str(e)]
+        if certified is None:
+            out.append(f"solution.bound: claims {b:.12g} but carries no valid certificate")
+        elif b < certified - BOUND_TOL * max(1.0, abs(certified)):
+            out.append(
+                f"solution.bound: claims {b:.12g}, tighter than the certified {certified:.12g}"
+            )
+        if b < value - BOUND_TOL * max(1.0, abs(value)):
+            out.append(f"solution.bound: claims {b:.12g}, below the solution's value {value:.12g}")
+    if "status" in sol:
+        st = sol["status"]
+        if st not in ("optimal", "feasible"):
+            out.append("solution.status: expected 'optimal' or 'feasible'")
+        elif st == "optimal":
+            if certified is None:
+                out.append("solution.status: claims optimal without a valid certificate")
+            elif certified - value > OPTIMAL_TOL:
+                out.append(
+                    f"solution.status: claims optimal, but the certificate leaves a gap of "
+                    f"{certified - value:.3g} > {OPTIMAL_TOL:g}"
+                )
+    return out
 
 
 def _certify(metrics: dict, fn) -> None:
@@ -196,7 +305,7 @@ def _lhs_bound(inst, sol, metrics):
     ops = [_obs(m) for m in inst.bob]
     d = ops[0].shape[0]
     signs = _list(sol.get("signs"), "solution.signs", n)
-    if any(s not in (1, -1) for s in signs):
+    if any(isinstance(s, bool) or s not in (1, -1) for s in signs):
         return None, ["solution.signs: every entry must be +1 or -1"]
     psi = _mat(sol.get("vector"), "solution.vector", (d, 1)).reshape(-1)
     norm = float(np.linalg.norm(psi))
@@ -320,7 +429,8 @@ def _witness(inst, sol, metrics):
                 raise _Bad(f"lhs_model[{i}]: expected {{strategy, sigma}}")
             lam = tuple(_list(e["strategy"], f"lhs_model[{i}].strategy", len(outs)))
             if any(
-                not isinstance(a, int) or not 0 <= a < o for a, o in zip(lam, outs, strict=True)
+                isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < o
+                for a, o in zip(lam, outs, strict=True)
             ):
                 raise _Bad(f"lhs_model[{i}].strategy: not a deterministic strategy")
             model[lam] = model.get(lam, 0) + _herm(e["sigma"], f"lhs_model[{i}].sigma", d)
@@ -414,7 +524,7 @@ def _bell_quantum(inst, sol, metrics):
         raise _Bad("solution: expected 'gram' or 'strategy'")
 
     def cert():
-        mu = np.asarray(_list(sol["dual"]["mu"], "dual.mu", k), dtype=float)
+        mu = _vec(sol["dual"]["mu"], "dual.mu", k)
         w = np.zeros((k, k))
         w[1 : 1 + ma, 1 + ma :] = c / 2
         w = w + w.T
@@ -430,7 +540,7 @@ def _bell_local(inst, sol, metrics):
     c = inst.expression
     a = _list(sol.get("a"), "solution.a", c.shape[0])
     b = _list(sol.get("b"), "solution.b", c.shape[1])
-    if any(s not in (1, -1) for s in a + b):
+    if any(isinstance(s, bool) or s not in (1, -1) for s in a + b):
         return None, ["solution: outcomes must be +1 or -1"]
     metrics["certified_bound"] = _c_local(c)
     metrics["certificate"] = "enumeration"
@@ -479,7 +589,7 @@ def _strategy(inst, s):
 def _double_violation(inst, sol, metrics):
     ns = len(inst.strategies)
     ma, da = inst.expression.shape[0], inst.dims[0]
-    qs = np.asarray(_list(sol.get("weights"), "solution.weights", ns), dtype=float)
+    qs = _vec(sol.get("weights"), "solution.weights", ns)
     v = []
     if np.any(qs < -FEAS_TOL) or abs(qs.sum() - 1) > FEAS_TOL:
         v.append("weights: must be a probability vector")
@@ -511,8 +621,8 @@ def _double_violation(inst, sol, metrics):
     metrics["double_violation"] = bool(vab > 0 and vac > 0)
 
     def cert():
-        w = sol["dual"]["w"]
-        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+        w = _num(sol["dual"]["w"], "dual.w")
+        if not 0 <= w <= 1:
             raise _Bad("dual.w: expected a number in [0, 1]")
         best = -math.inf
         for xa, xc, cab, cac in data:
@@ -530,3 +640,279 @@ def _double_violation(inst, sol, metrics):
     if isinstance(sol.get("dual"), dict) and "w" in sol["dual"]:
         _certify(metrics, cert)
     return float(min(vab, vac)), v
+
+
+# ------------------------------------------------------------------ Bell functionals in full
+
+
+def _p_of_cg(bf, pa, pb, pab) -> np.ndarray:
+    """The behaviour p(ab|xy) from Collins-Gisin coordinates (the last outcomes completed)."""
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    p = np.zeros((ma, mb, oa, ob))
+    for x in range(ma):
+        for y in range(mb):
+            p[x, y, : oa - 1, : ob - 1] = pab[x][y]
+            p[x, y, : oa - 1, ob - 1] = pa[x] - pab[x][y].sum(axis=1)
+            p[x, y, oa - 1, : ob - 1] = pb[y] - pab[x][y].sum(axis=0)
+            p[x, y, oa - 1, ob - 1] = 1 - pa[x].sum() - pb[y].sum() + pab[x][y].sum()
+    return p
+
+
+def _bell_local_full(inst, sol, metrics):
+    bf = inst.bell
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    a = _list(sol.get("a"), "solution.a", ma)
+    b = _list(sol.get("b"), "solution.b", mb)
+    for name, v, o in (("a", a, oa), ("b", b, ob)):
+        if any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < o for t in v):
+            return None, [f"solution.{name}: every entry must be an outcome index 0..{o - 1}"]
+    value = bf.constant + sum(bf.coef[x, y, a[x], b[y]] for x in range(ma) for y in range(mb))
+    if ob**mb <= 2**20:
+        best = -math.inf
+        for bs in itertools.product(range(ob), repeat=mb):
+            h = sum(bf.coef[:, y, :, bs[y]] for y in range(mb))  # h[x][a]
+            best = max(best, bf.constant + float(h.max(axis=1).sum()))
+        metrics["certified_bound"] = best
+        metrics["certificate"] = "enumeration"
+    return float(value), []
+
+
+def _ns_lift(bf):
+    """(c0', r0, M): β(p(q)) = c0' + r0·q and p = M q + m0 for CG coordinates q, derived here by
+    evaluating _p_of_cg at the unit vectors (the map is affine)."""
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    sizes = (ma * (oa - 1), mb * (ob - 1), ma * mb * (oa - 1) * (ob - 1))
+    n = sum(sizes)
+
+    def p_of(q):
+        pa = q[: sizes[0]].reshape(ma, oa - 1)
+        pb = q[sizes[0] : sizes[0] + sizes[1]].reshape(mb, ob - 1)
+        pab = q[sizes[0] + sizes[1] :].reshape(ma, mb, oa - 1, ob - 1)
+        return _p_of_cg(bf, pa, pb, pab)
+
+    m0 = p_of(np.zeros(n))
+    cols = np.stack([(p_of(np.eye(n)[i]) - m0).reshape(-1) for i in range(n)], axis=1)
+    return m0.reshape(-1), cols
+
+
+def _bell_ns(inst, sol, metrics):
+    bf = inst.bell
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    p = _tensor4(sol.get("p"), "solution.p", (ma, mb, oa, ob))
+    v = []
+    if p.min() < -FEAS_TOL:
+        v.append(f"p: negative probability ({p.min():.3g})")
+    norm = p.sum(axis=(2, 3))
+    if float(np.abs(norm - 1).max()) > FEAS_TOL:
+        v.append(f"p: not normalised (Σ_ab p(ab|xy) off by {float(np.abs(norm - 1).max()):.3g})")
+    pa, pb = p.sum(axis=3), p.sum(axis=2)  # pa[x][y][a], pb[x][y][b]
+    sig_a = float(np.abs(pa - pa[:, :1]).max())
+    sig_b = float(np.abs(pb - pb[:1]).max())
+    if sig_a > FEAS_TOL:
+        v.append(f"p: Alice's marginal depends on Bob's input (signals by {sig_a:.3g})")
+    if sig_b > FEAS_TOL:
+        v.append(f"p: Bob's marginal depends on Alice's input (signals by {sig_b:.3g})")
+    value = bf.constant + float(np.sum(bf.coef * p))
+
+    def cert():
+        lam = np.clip(_tensor4(sol["dual"]["lambda"], "dual.lambda", p.shape), 0, None).reshape(-1)
+        m0, cols = _ns_lift(bf)
+        cvec = bf.coef.reshape(-1)
+        c0 = bf.constant + float(cvec @ m0)
+        r = cols.T @ cvec + cols.T @ lam
+        return c0 + float(lam @ m0) + float(np.abs(r).sum()), []
+
+    if isinstance(sol.get("dual"), dict) and "lambda" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
+
+
+def _tensor4(v: Any, path: str, shape: tuple[int, ...]) -> np.ndarray:
+    def read(x, p, depth):
+        if depth == len(shape):
+            return _num(x, p)
+        return [read(e, f"{p}[{i}]", depth + 1) for i, e in enumerate(_list(x, p, shape[depth]))]
+
+    return np.array(read(v, path, 0), dtype=float).reshape(shape)
+
+
+# NPA, re-derived: a letter is the string "A<x>,<a>" / "B<y>,<b>"; a word a tuple of letters
+
+
+def _npa_reduce(word: tuple) -> tuple | None:
+    alice = [w for w in word if w[0] == "A"]
+    bob = [w for w in word if w[0] == "B"]
+    out = []
+    for part in (alice, bob):
+        red: list[str] = []
+        for w in part:
+            if red and red[-1].split(",")[0] == w.split(",")[0]:
+                if red[-1] != w:
+                    return None  # E_a|x E_a'|x = 0
+                continue  # E² = E
+            red.append(w)
+        out.append(tuple(red))
+    return out[0] + out[1]
+
+
+def _npa_key(word: tuple) -> tuple | None:
+    r = _npa_reduce(word)
+    if r is None:
+        return None
+    alice = tuple(w for w in r if w[0] == "A")
+    bob = tuple(w for w in r if w[0] == "B")
+    return min(r, alice[::-1] + bob[::-1])
+
+
+def _npa_rows(bf, level: str) -> list[tuple]:
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    la = [f"A{x},{a}" for x in range(ma) for a in range(oa - 1)]
+    lb = [f"B{y},{b}" for y in range(mb) for b in range(ob - 1)]
+    words: list[tuple] = [()] + [(w,) for w in la + lb]
+    if level == "1+AB":
+        words += [(a, b) for a in la for b in lb]
+    else:
+        for n in range(2, int(level) + 1):
+            words += list(itertools.product(la + lb, repeat=n))
+    seen, rows = set(), []
+    for w in words:
+        r = _npa_reduce(w)
+        if r is not None and r not in seen:
+            seen.add(r)
+            rows.append(r)
+    return rows
+
+
+def _bell_npa(inst, sol, metrics):
+    bf = inst.bell
+    (ma, mb), (oa, ob) = bf.inputs, bf.outputs
+    v = []
+    rows = _npa_rows(bf, inst.level)
+    n = len(rows)
+    if "moments" in sol:
+        g = np.real(_mat({"re": sol["moments"]}, "solution.moments", (n, n)))
+        cls: dict = {}
+        for i, u in enumerate(rows):
+            ui = tuple(w for w in u if w[0] == "A")[::-1] + tuple(w for w in u if w[0] == "B")[::-1]
+            for j, w in enumerate(rows):
+                cls.setdefault(_npa_key(ui + w), []).append((i, j))
+        if abs(g[0, 0] - 1) > FEAS_TOL:
+            v.append(f"moments: Γ[1, 1] = {g[0, 0]:.12g}, must be 1 (normalisation)")
+        for key, cells in cls.items():
+            vals = np.array([g[i, j] for i, j in cells])
+            ref = 0.0 if key is None else vals[0]
+            if float(np.abs(vals - ref).max()) > FEAS_TOL:
+                what = "a zero word" if key is None else "·".join(key) or "1"
+                v.append(
+                    f"moments: entries of {what} differ by {float(np.abs(vals - ref).max()):.3g}"
+                )
+        lo = float(np.linalg.eigvalsh((g + g.T) / 2)[0])
+        if lo < -FEAS_TOL:
+            v.append(f"moments: not PSD (eigenvalue {lo:.3g})")
+        pos = {r: i for i, r in enumerate(rows)}
+        pa = np.array([[g[0, pos[(f"A{x},{a}",)]] for a in range(oa - 1)] for x in range(ma)])
+        pb = np.array([[g[0, pos[(f"B{y},{b}",)]] for b in range(ob - 1)] for y in range(mb)])
+        pab = np.array(
+            [
+                [
+                    [
+                        [g[pos[(f"A{x},{a}",)], pos[(f"B{y},{b}",)]] for b in range(ob - 1)]
+                        for a in range(oa - 1)
+                    ]
+                    for y in range(mb)
+                ]
+                for x in range(ma)
+            ]
+        )
+        value = bf.constant + float(np.sum(bf.coef * _p_of_cg(bf, pa, pb, pab)))
+    elif isinstance(sol.get("strategy"), dict):
+        st = sol["strategy"]
+        alice = _povms(st.get("alice"), "strategy.alice", ma, oa, v)
+        bob = _povms(st.get("bob"), "strategy.bob", mb, ob, v)
+        da, db = alice[0][0].shape[0], bob[0][0].shape[0]
+        rho = _mat(st.get("state"), "strategy.state", (da * db, da * db))
+        if (
+            float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
+            or abs(np.trace(rho) - 1) > FEAS_TOL
+            or _emin(rho) < -FEAS_TOL
+        ):
+            v.append("strategy.state: not a density matrix (Hermitian, PSD, trace 1)")
+        rho = _h(rho)
+        p = np.array(
+            [
+                [
+                    [
+                        [
+                            float(np.real(np.trace(rho @ np.kron(alice[x][a], bob[y][b]))))
+                            for b in range(ob)
+                        ]
+                        for a in range(oa)
+                    ]
+                    for y in range(mb)
+                ]
+                for x in range(ma)
+            ]
+        )
+        value = bf.constant + float(np.sum(bf.coef * p))
+    else:
+        raise _Bad("solution: expected 'moments' or 'strategy'")
+
+    def cert():
+        z = np.real(_mat({"re": sol["dual"]["Z"]}, "dual.Z", (n, n)))
+        w, vec = np.linalg.eigh((z + z.T) / 2)
+        z = (vec * np.clip(w, 0, None)) @ vec.T
+        cells: dict = {}
+        for i, u in enumerate(rows):
+            ui = tuple(x for x in u if x[0] == "A")[::-1] + tuple(x for x in u if x[0] == "B")[::-1]
+            for j, t in enumerate(rows):
+                k = _npa_key(ui + t)
+                if k is not None:
+                    cells[k] = cells.get(k, 0.0) + z[i, j]
+        # the functional's coefficient on each moment: β is affine in (pA, pB, pAB), and a
+        # CG coordinate is the moment of its word; other moments have coefficient 0
+        m0, cols = _ns_lift(bf)
+        cvec = bf.coef.reshape(-1)
+        c1 = bf.constant + float(cvec @ m0)
+        coef = cols.T @ cvec
+        words = (
+            [(f"A{x},{a}",) for x in range(ma) for a in range(oa - 1)]
+            + [(f"B{y},{b}",) for y in range(mb) for b in range(ob - 1)]
+            + [
+                (f"A{x},{a}", f"B{y},{b}")
+                for x in range(ma)
+                for y in range(mb)
+                for a in range(oa - 1)
+                for b in range(ob - 1)
+            ]
+        )
+        cw = {}
+        for wd, cf in zip(words, coef, strict=True):
+            cw[_npa_key(wd)] = cw.get(_npa_key(wd), 0.0) + cf
+        resid = sum(abs(cw.get(k, 0.0) + zk) for k, zk in cells.items() if k != ())
+        resid += sum(abs(cf) for k, cf in cw.items() if k not in cells)
+        return c1 + cells.get((), 0.0) + resid, []
+
+    if isinstance(sol.get("dual"), dict) and "Z" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
+
+
+def _povms(v: Any, path: str, m: int, o: int, viol: list) -> list[list[np.ndarray]]:
+    out = []
+    for x, row in enumerate(_list(v, path, m)):
+        effects = [
+            _mat(e, f"{path}[{x}][{a}]") for a, e in enumerate(_list(row, f"{path}[{x}]", o))
+        ]
+        d = effects[0].shape[0]
+        for a, e in enumerate(effects):
+            if e.shape != (d, d):
+                raise _Bad(f"{path}[{x}][{a}]: expected a {d}x{d} matrix")
+            if float(np.abs(e - e.conj().T).max()) > FEAS_TOL or _emin(e) < -FEAS_TOL:
+                viol.append(f"{path}[{x}][{a}]: effect not PSD")
+        err = float(np.abs(sum(effects) - np.eye(d)).max())
+        if err > FEAS_TOL:
+            viol.append(f"{path}[{x}]: effects do not sum to I (off by {err:.3g})")
+        out.append([_h(e) for e in effects])
+    if len({r[0].shape[0] for r in out}) > 1:
+        raise _Bad(f"{path}: all measurements must act on one dimension")
+    return out

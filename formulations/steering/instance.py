@@ -64,6 +64,8 @@ QUANTITIES = (
     "bell-quantum",
     "bell-local",
     "double-violation",
+    "bell-npa",
+    "bell-nosignalling",
 )
 STATE_KINDS = ("phi-plus", "singlet", "psi-theta", "density")
 INSTRUMENTS = ("projective", "identity", "unsharp")
@@ -166,6 +168,18 @@ def _is_odd_prime(d: int) -> bool:
     return d > 2 and all(d % p for p in range(2, int(math.isqrt(d)) + 1))
 
 
+F.define_limit("steering.dim", 32, "dimensions of one party's system")
+F.define_limit("steering.joint_dim", 256, "dimensions of the joint state (dA x dB)")
+F.define_limit("steering.outcomes", 64, "outcomes of one measurement")
+
+
+def _dim(value: Any, path: str, minimum: int) -> int:
+    """A system dimension, checked against its limit before any matrix of that size exists."""
+    d = F.number(value, path, integer=True, minimum=minimum)
+    F.check_size("steering.dim", d, path)
+    return d
+
+
 def read_measurement(value: Any, path: str, dim: int) -> Measurement:
     keys = {"pauli", "bloch", "identity", "observable", "povm", "mub"}
     F.obj(value, path, set(), keys | {"sharpness"})
@@ -224,6 +238,7 @@ def read_measurement(value: Any, path: str, dim: int) -> Measurement:
         )
     if kind == "povm":
         els = F.array(value["povm"], f"{path}.povm", min_len=2)
+        F.check_size("steering.outcomes", len(els), f"{path}.povm")
         effects = []
         for i, e in enumerate(els):
             m = matrix_from_json(e, f"{path}.povm[{i}]", (dim, dim))
@@ -274,7 +289,8 @@ def read_state(value: Any, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         if key not in allowed:
             raise InputError(f"{path}.{key}: not a field of a {kind} state")
     if kind == "phi-plus":
-        d = F.number(value.get("dim", 2), f"{path}.dim", integer=True, minimum=2)
+        d = _dim(value.get("dim", 2), f"{path}.dim", 2)
+        F.check_size("steering.joint_dim", d * d, f"{path}.dim x dim")
         psi = np.eye(d, dtype=complex).reshape(d * d) / math.sqrt(d)
         rho, dims = np.outer(psi, psi.conj()), (d, d)
     elif kind == "singlet":
@@ -293,10 +309,9 @@ def read_state(value: Any, path: str) -> tuple[np.ndarray, tuple[int, int]]:
         dl = F.array(value["dims"], f"{path}.dims")
         if len(dl) != 2:
             raise InputError(f"{path}.dims: expected [dA, dB], got {len(dl)} entries")
-        dims = tuple(
-            F.number(x, f"{path}.dims[{i}]", integer=True, minimum=1) for i, x in enumerate(dl)
-        )
+        dims = tuple(_dim(x, f"{path}.dims[{i}]", 1) for i, x in enumerate(dl))
         n = dims[0] * dims[1]
+        F.check_size("steering.joint_dim", n, f"{path}.dims")
         rho = matrix_from_json({k: value[k] for k in ("re", "im") if k in value}, path, (n, n))
         check_density(rho, path)
     if "visibility" in value:
@@ -338,6 +353,9 @@ class SteeringInstance:
     inequality: str | None = None
     strategies: tuple[tuple[Instrument, ...], ...] | None = None
     identity_bound: str = "trusted"  # "trusted" | "declared" (double-violation, steering)
+    bell: Any = None  # formulations.steering.bell.BellFunctional (bell-npa, -nosignalling, -local)
+    level: str | None = None  # NPA level (bell-npa)
+    dim: int | None = None  # see-saw dimension per party (bell-npa)
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -355,8 +373,10 @@ REQUIRED = {
     "weight": {"state", "alice"},
     "lhs-distance": {"state", "alice"},
     "bell-quantum": {"expression"},
-    "bell-local": {"expression"},
+    "bell-local": set(),  # expression or bell
     "double-violation": {"state", "bob", "charlie", "inequality", "strategies"},
+    "bell-npa": {"bell", "level"},
+    "bell-nosignalling": {"bell"},
 }
 OPTIONAL = {
     "lhs-bound": {"dim"},
@@ -366,8 +386,10 @@ OPTIONAL = {
     "weight": {"bob"},
     "lhs-distance": {"bob"},
     "bell-quantum": {"state", "alice", "bob"},
-    "bell-local": set(),
+    "bell-local": {"expression", "bell"},
     "double-violation": {"alice", "expression", "identity_bound"},
+    "bell-npa": {"dim"},
+    "bell-nosignalling": set(),
 }
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
@@ -398,13 +420,28 @@ def load(data: Any) -> SteeringInstance:
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
     meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
 
+    bell = level = bell_dim = None
+    if q in ("bell-npa", "bell-nosignalling", "bell-local"):
+        from optgap.formulations.steering.bell import parse_level, read_bell
+
+        if q == "bell-local" and ("expression" in data) == ("bell" in data):
+            raise InputError(f"{path}: bell-local needs exactly one of expression, bell")
+        if "bell" in data:
+            bell = read_bell(data["bell"], f"{path}.bell")
+        if q == "bell-npa":
+            level = parse_level(data["level"], f"{path}.level")
+            bell_dim = F.number(
+                data.get("dim", max(bell.outputs)), f"{path}.dim", integer=True, minimum=1
+            )
+            if bell_dim > 8:
+                raise InputError(f"{path}.dim: the see-saw works in dimension <= 8, got {bell_dim}")
     rho = dims = None
     if "state" in data:
         rho, dims = read_state(data["state"], f"{path}.state")
     dim_b = dims[1] if dims else None
     dim_a = dims[0] if dims else None
     if "dim" in data:
-        dim_b = F.number(data["dim"], f"{path}.dim", integer=True, minimum=2)
+        dim_b = _dim(data["dim"], f"{path}.dim", 2)
 
     def settings(key: str, dim: int | None) -> tuple[Measurement, ...] | None:
         if key not in data:
@@ -413,6 +450,7 @@ def load(data: Any) -> SteeringInstance:
         if len(items) > MAX_SETTINGS:
             raise InputError(f"{path}.{key}: at most {MAX_SETTINGS} settings, got {len(items)}")
         d = dim if dim is not None else _guess_dim(items)
+        F.check_size("steering.dim", d, f"{path}.{key}: the matrices")
         return tuple(read_measurement(m, f"{path}.{key}[{i}]", d) for i, m in enumerate(items))
 
     alice = settings("alice", dim_a)
@@ -510,6 +548,9 @@ def load(data: Any) -> SteeringInstance:
         inequality=inequality,
         strategies=strategies,
         identity_bound=identity_bound,
+        bell=bell,
+        level=level,
+        dim=bell_dim,
         name=name,
         meta=dict(meta),
     )
@@ -572,6 +613,11 @@ def describe(inst: SteeringInstance) -> str:
         ms = getattr(inst, key)
         if ms is not None:
             parts.append(f"{len(ms)} {key} settings")
+    if inst.bell is not None:
+        b = inst.bell
+        parts.append(f"Bell functional {b.inputs[0]}{b.inputs[1]}{b.outputs[0]}{b.outputs[1]}")
+        if inst.level:
+            parts.append(f"NPA level {inst.level}, see-saw dimension {inst.dim}")
     if inst.expression is not None and inst.quantity != "double-violation":
         parts.append(f"expression {inst.expression.shape[0]}x{inst.expression.shape[1]}")
     if inst.strategies is not None:

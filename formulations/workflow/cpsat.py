@@ -42,9 +42,9 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
     K = cost_scale(space)
     x = [[m.NewBoolVar(f"x_{f}_{k}") for k in range(len(space.choices[f]))] for f in range(n)]
     S = [
-        m.NewIntVar(
+        m.NewIntVar(  # never an empty domain (see milp.py): the SLO rows prove infeasibility
             space.head[f],
-            space.slo_us - space.tail[f] - min(c.d for c in space.choices[f]),
+            max(space.head[f], space.slo_us - space.tail[f] - min(c.d for c in space.choices[f])),
             f"S_{f}",
         )
         for f in range(n)
@@ -75,7 +75,10 @@ def build_model(space: SP.Space) -> tuple[cp_model.CpModel, list[list], float]:
 
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
-    mode, space = prepare(inst, options)
+    try:
+        mode, space = prepare(inst, options)
+    except SP.NoConfiguration as e:
+        return Result("", "", "cpsat", Status.INFEASIBLE, message=str(e))
     stats = SP.presolve_stats(mode, space)
     if not space.feasible:
         return Result(
@@ -110,5 +113,14 @@ def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
     _, space = prepare(inst, options)
     if not space.feasible:
         raise ValueError(SP.infeasible_message(space))
-    model, _, _ = build_model(space)
-    write_cpsat(model, path)
+    from optgap.solvers.backends import export_header
+
+    model, _, K = build_model(space)
+    legend = [
+        "functions f numbered in file order; x_f_k: 1 if function f uses configuration k",
+        "S_f, D_f: start and duration of function f in µs",
+        f"costs are integers (x {K:g}); scaling_factor = 1/{K:g} gives the instance's cost unit",
+    ]
+    unit = f"the cost unit of the instance's price model ({options.objective or 'cost'})"
+    header = export_header("workflow", "cpsat", options.objective or "cost", unit, legend)
+    write_cpsat(model, path, scale=K, header=header)

@@ -7,7 +7,7 @@ File format (JSON, ``"family": "workflow"``, ``"version": 1``)::
     prices:      "aarc" | "cloudrun" | {per_vcpu_s, per_gb_s, per_request = 0}
     slo_ms:      end-to-end latency SLO of the workflow (longest path of runtimes)
     mb_per_vcpu: 1769 (coupled mode: memory m gives m / mb_per_vcpu vCPU, as on AWS Lambda)
-    functions:   [{id, model}]  with model one of
+    functions:   [{id, model, spread = []}]  with model one of
         {"kind": "table", "runtime_ms": [[ms | null per memory level] per CPU level]}
             (null = out of memory: the configuration cannot run)
         {"kind": "parametric", "serial_ms", "parallel_ms", "parallelism" (cores),
@@ -15,6 +15,10 @@ File format (JSON, ``"family": "workflow"``, ``"version": 1``)::
             runtime(c, m) = (serial + parallel / min(c, parallelism)) * f(m), out of memory
             for m < base, f(m) = 1 + slowdown * (ws - m) / (ws - base) for base <= m < ws,
             f(m) = 1 above the working set
+    spread:      optional run-to-run spread of the function's measured runtimes, as ratios
+                 runtime / mean runtime of the configuration (e.g. [0.84, 1.16]); a noisy
+                 profiling oracle multiplies each profiled runtime by one of them, drawn at
+                 random (seeded). The problem itself (models, evaluator) uses the table only.
     edges:       [[src, dst], ...]       data dependencies
     name, meta:  free text / free object (source, attribution, generator settings)
 
@@ -43,6 +47,9 @@ from optgap.solvers.errors import InputError
 
 FAMILY = "workflow"
 VERSION = 1
+F.define_limit("workflow.functions", 10_000, "functions")
+F.define_limit("workflow.edges", 100_000, "edges")
+F.define_limit("workflow.configurations", 10_000, "configurations (CPU x memory levels)")
 LAMBDA_MB_PER_VCPU = 1769.0
 PRICE_PRESETS: dict[str, tuple[float, float, float]] = {
     # (per vCPU-second, per GB-second, per request)
@@ -70,6 +77,7 @@ class Function:
     model: dict[str, Any]  # the model as given in the file (for dump)
     # runtime_us[i][j] at cpu_grid[i], mem_grid[j]; None = out of memory
     runtime_us: tuple[tuple[int | None, ...], ...]
+    spread: tuple[float, ...] = ()  # measured runtime / mean ratios (for a noisy oracle only)
 
 
 @dataclass(frozen=True)
@@ -150,8 +158,11 @@ def load(data: Any) -> WorkflowInstance:
         raise InputError(f"instance.version: unsupported version {version!r} (this is {VERSION})")
     cpu_grid = _grid(top["cpu_grid"], "cpu_grid")
     mem_grid = _grid(top["mem_grid_mb"], "mem_grid_mb")
+    F.check_size("workflow.configurations", len(cpu_grid) * len(mem_grid), "cpu_grid x mem_grid_mb")
+    F.check_size("workflow.functions", len(F.array(top["functions"], "functions")), "functions")
+    F.check_size("workflow.edges", len(F.array(top.get("edges", []), "edges")), "edges")
     prices = _prices(top["prices"])
-    slo = us(F.number(top["slo_ms"], "slo_ms", exclusive_minimum=True))
+    slo = F.quantity(top["slo_ms"], "slo_ms", 1000, "µs", exclusive_minimum=True)
     if slo <= 0:
         raise InputError("slo_ms: must be at least 0.001 ms (1 µs)")
     functions = [
@@ -238,7 +249,7 @@ def _prices(value: Any) -> Prices:
 
 
 def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
-    F.obj(f, path, {"id", "model"})
+    F.obj(f, path, {"id", "model"}, {"spread"})
     fid = F.string(f["id"], f"{path}.id")
     model = f["model"]
     if not isinstance(model, dict) or "kind" not in model:
@@ -262,11 +273,7 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
                 )
             table.append(
                 tuple(
-                    None
-                    if t is None
-                    else _positive_us(
-                        F.number(t, f"{mp}.runtime_ms[{i}][{j}]"), f"{mp}.runtime_ms[{i}][{j}]"
-                    )
+                    None if t is None else _positive_us(t, f"{mp}.runtime_ms[{i}][{j}]")
                     for j, t in enumerate(row)
                 )
             )
@@ -289,6 +296,12 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
             raise InputError(f"{mp}.working_set_mb: {ws:g} is below base_mem_mb {base:g}")
         if serial + parallel <= 0:
             raise InputError(f"{mp}: serial_ms + parallel_ms must be > 0")
+        slowest = (serial + parallel / min(cpu_grid[0], par)) * (1.0 + slow)
+        if not slowest * 1000 <= F.MAX_UNITS:
+            raise InputError(
+                f"{mp}: the runtime at the smallest configuration, {slowest:.4g} ms, exceeds "
+                f"{F.MAX_UNITS / 1000:g} ms (10^12 µs)"
+            )
         runtime = tuple(
             tuple(
                 parametric_runtime_us(serial, parallel, par, base, ws, slow, c, m) for m in mem_grid
@@ -300,11 +313,21 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
         raise InputError(
             f"{path} ({fid}): out of memory at every configuration (no memory level is enough)"
         )
-    return Function(fid, stored, runtime)
+    spread = tuple(
+        F.number(r, f"{path}.spread[{k}]", exclusive_minimum=True)
+        for k, r in enumerate(F.array(f.get("spread", []), f"{path}.spread"))
+    )
+    for k, r in enumerate(spread):
+        if not 0.1 <= r <= 10:
+            raise InputError(
+                f"{path}.spread[{k}]: a ratio to the mean must be in [0.1, 10], got {r:g}"
+            )
+    return Function(fid, stored, runtime, spread)
 
 
-def _positive_us(ms: float, path: str) -> int:
-    t = us(ms)
+def _positive_us(value: Any, path: str) -> int:
+    ms = F.number(value, path)
+    t = F.quantity(ms, path, 1000, "µs")
     if t <= 0:
         raise InputError(f"{path}: a runtime must be at least 0.001 ms (1 µs), got {ms:g}")
     return t
@@ -348,7 +371,10 @@ def dump(inst: WorkflowInstance) -> dict[str, Any]:
     out["slo_ms"] = inst.slo_us / 1000
     if inst.mb_per_vcpu != LAMBDA_MB_PER_VCPU:
         out["mb_per_vcpu"] = inst.mb_per_vcpu
-    out["functions"] = [{"id": f.id, "model": f.model} for f in inst.functions]
+    out["functions"] = [
+        {"id": f.id, "model": f.model} | ({"spread": list(f.spread)} if f.spread else {})
+        for f in inst.functions
+    ]
     out["edges"] = [[a, b] for a, b in inst.edges]
     if inst.meta:
         out["meta"] = inst.meta

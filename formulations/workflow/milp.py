@@ -39,7 +39,7 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 # the family's --param keys (all used by heuristics); the exact models accept and ignore them so
 # that `optgap solve --method all --param trials=20` works, and refuse anything else
-FAMILY_PARAMS = frozenset({"trials", "cpu_points", "rounds"})
+FAMILY_PARAMS = frozenset({"trials", "cpu_points", "rounds", "noise", "start", "steps", "tries"})
 
 
 def check_params(options: SolveOptions) -> None:
@@ -63,11 +63,13 @@ def build_model(
         [pulp.LpVariable(f"z_{f}_{k}", cat="Binary") for k in range(1, len(ch[f]))]
         for f in range(n)
     ]
+    # the window's upper end is never below its lower one: past an infeasible SLO the SLO rows
+    # then prove it (an empty variable domain would make CBC fail and CP-SAT call it invalid)
     S = [
         pulp.LpVariable(
             f"S_{f}",
             lowBound=space.head[f] / 1000,
-            upBound=(space.slo_us - space.tail[f] - ch[f][0].d) / 1000,
+            upBound=max(space.head[f], space.slo_us - space.tail[f] - ch[f][0].d) / 1000,
         )
         for f in range(n)
     ]
@@ -137,13 +139,26 @@ def solve_space(
 
 def solve(inst: WorkflowInstance, options: SolveOptions) -> Result:
     check_params(options)
-    mode, space = prepare(inst, options)
-    return solve_space(inst, mode, space, options, options.backend or "highs")
+    backend = options.backend or "highs"
+    try:
+        mode, space = prepare(inst, options)
+    except SP.NoConfiguration as e:
+        return Result("", "", backend, Status.INFEASIBLE, message=str(e))
+    return solve_space(inst, mode, space, options, backend)
 
 
 def export(inst: WorkflowInstance, options: SolveOptions, path: str) -> None:
     _, space = prepare(inst, options)
     if not space.feasible:
         raise ValueError(SP.infeasible_message(space))
+    from optgap.solvers.backends import export_header
+
     prob, _ = build_model(space)
-    write_pulp(prob, path)
+    legend = [
+        "functions f numbered in file order; configurations k of f sorted by runtime",
+        "z_f_k: 1 if function f runs no faster than its configuration k+1 (z_f_k >= z_f_k+1)",
+        "S_f: start of function f in ms; the chosen configuration is the first k with z_f_k = 0",
+    ]
+    unit = f"the cost unit of the instance's price model ({options.objective or 'cost'})"
+    header = export_header("workflow", "milp", options.objective or "cost", unit, legend)
+    write_pulp(prob, path, header=header)

@@ -62,6 +62,24 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
         ax.text(finish[f], y, f" {c['cpu']:g} vCPU / {c['mem_mb']:g} MB", va="center", fontsize=7)
     slo = ev.metrics["slo_ms"]
     ax.axvline(slo, color="#C44E52", linestyle="--", linewidth=1)
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[
+            Patch(
+                facecolor=plt.cm.Blues(0.6),
+                edgecolor="#C44E52",
+                linewidth=1.5,
+                label="critical path",
+            ),
+            Patch(
+                facecolor=plt.cm.Blues(0.6), edgecolor="white", label="function (darker: costlier)"
+            ),
+            plt.Line2D([], [], color="#C44E52", linestyle="--", linewidth=1, label="SLO"),
+        ],
+        fontsize=7,
+        loc="lower right",
+    )
     ax.set_yticks(range(len(order)), list(reversed(order)), fontsize=7)
     ax.set_xlabel("time (ms)")
     ax.set_xlim(0, max(slo, max(finish.values())) * 1.25)

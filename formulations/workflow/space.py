@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from optgap.formulations.workflow.instance import WorkflowInstance
 
 
+class NoConfiguration(ValueError):
+    """A function has no usable configuration: the problem is infeasible (proved by listing)."""
+
+
 @dataclass(frozen=True)
 class Choice:
     i: int  # CPU level index
@@ -93,7 +97,10 @@ def build(
     before = sum(len(r) for r in choices)
     if any(not r for r in choices):
         k = next(k for k, r in enumerate(choices) if not r)
-        raise ValueError(f"function {inst.functions[k].id} has no usable configuration")
+        raise NoConfiguration(
+            f"function {inst.functions[k].id} has no usable configuration (every one it may "
+            "use runs out of memory): no solution exists"
+        )
     dmin = [min(c.d for c in r) for r in choices]
     head = [0] * n
     for v in topo:

@@ -18,7 +18,10 @@ from fractions import Fraction
 
 from optgap.formulations.pipeload.instance import (
     PipeloadInstance,
+    below_latency_bound,
+    below_minimum,
     latency_bound_us,
+    latency_lower_bound_us,
     params,
 )
 from optgap.solvers.result import Result, SolveOptions, Status
@@ -82,6 +85,8 @@ def simulate(
     agent_free = [0] * k  # µs at which each agent may start its next load
     active: dict[int, Fraction] = {}  # loads in progress: kB still to read
     rate = {i: Fraction(x.mem_kb, x.load_us) for i, x in enumerate(layers) if x.load_us > 0}
+    # a load of nothing asks nothing of the disk: it takes its profiled time, like no disk
+    shares_disk = [disk is not None and x.load_us > 0 and x.mem_kb > 0 for x in layers]
     held: dict[int, float] = {}  # layer -> release time (inf until its run is placed / never)
     held_kb = peak = 0
     nxt_load = nxt_run = 0
@@ -123,7 +128,7 @@ def simulate(
                 peak = max(peak, held_kb)
                 if layers[i].load_us == 0:
                     le[i] = Fraction(t)
-                elif disk is None:
+                elif not shares_disk[i]:
                     le[i] = Fraction(t + layers[i].load_us)
                     agent_free[a] = t + layers[i].load_us
                 else:
@@ -214,6 +219,8 @@ def latency_result(inst: PipeloadInstance, options: SolveOptions, run) -> Result
 def memory_result(inst: PipeloadInstance, options: SolveOptions, run) -> Result:
     """Memory objective: ``run(bound_us) -> Schedule`` meeting the latency bound."""
     bound = latency_bound_us(inst, params(inst, options))
+    if bound < latency_lower_bound_us(inst):
+        return Result("", "", "python", Status.INFEASIBLE, message=below_latency_bound(inst, bound))
     try:
         s = run(bound)
     except HeuristicFailure as e:
@@ -234,16 +241,6 @@ def memory_result(inst: PipeloadInstance, options: SolveOptions, run) -> Result:
         objective=s.peak_kb / 1000,
         solution=to_solution(inst, s, "memory", latency_bound_ms=bound / 1000),
         stats={"agents": s.k, "peak_mb": s.peak_kb / 1000, "latency_ms": s.latency_us / 1000},
-    )
-
-
-def below_minimum(inst: PipeloadInstance, budget_kb: int) -> str:
-    big = max(inst.layers, key=lambda x: x.mem_kb)
-    return (
-        f"budget {budget_kb / 1000:g} MB is below the minimum feasible budget "
-        f"{inst.min_budget_kb() / 1000:g} MB (largest layer {big.name} {big.mem_kb / 1000:g} MB + "
-        f"resident {inst.resident_kb / 1000:g} MB + {inst.k_min} agent(s) x "
-        f"{inst.agent_kb / 1000:g} MB)"
     )
 
 

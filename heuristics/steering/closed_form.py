@@ -13,6 +13,7 @@
   For these three, the trivial witness (F = I/n, or 0; value 0) when the formula does worse.
 - bell-quantum: the instance's strategy if given, else the best deterministic strategy (a Gram
   matrix of rank one). bell-local: a = (+1, ...), b = sign(c^T a).
+- bell-npa, bell-nosignalling, bell-local of a full functional: the best deterministic strategy.
 - double-violation: the best single pure strategy, Alice's observables chosen for it.
 """
 
@@ -33,6 +34,10 @@ def closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 def _solve(inst: SteeringInstance) -> tuple[dict, float, str]:
     q = inst.quantity
+    if inst.bell is not None:
+        from optgap.heuristics.steering.bell_seesaw import deterministic
+
+        return deterministic(inst) + ("best deterministic strategy",)
     if q == "lhs-bound":
         ones = [1] * inst.n
         return C.lhs_solution(inst, ones, None) + ("signs +1",)

@@ -15,6 +15,9 @@ feasible strategy or witness, so the result is a lower bound on the quantity (ne
   robustness witness F_R gives F = k (I/n - F_R).
 - bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
 - bell-local: a = sign(c b) ↔ b = sign(c^T a).
+- bell-npa: see-saw over a state and POVMs of the instance's dimension (bell_seesaw.py); a
+  lower bound on the quantum value, hence on every NPA level. bell-nosignalling and a full
+  bell-local: the best deterministic strategy.
 - double-violation: ONE Alice for all of Bob's strategies (she does not see the shared
   randomness, unlike the `sdp` model): mixture q (exact, two strategies suffice) ↔ Alice's
   observables (exact max-min by the weight w). Starts from each pure strategy.
@@ -25,12 +28,15 @@ Parameters (--param): restarts (default 8), iterations (default 50).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from optgap.formulations.steering import quantum as Q
 from optgap.formulations.steering.instance import SteeringInstance, check_params
 from optgap.heuristics.steering import common as C
 from optgap.heuristics.steering.ascent import witness_ascent
+from optgap.heuristics.steering.bell_seesaw import deterministic
+from optgap.heuristics.steering.bell_seesaw import seesaw as bell_seesaw
 from optgap.heuristics.steering.closed_form import aligned_witness, trivial_witness
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -40,7 +46,20 @@ def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     restarts = options.int_param("restarts", 8)
     iters = options.int_param("iterations", 50)
     rng = np.random.default_rng(options.seed)
-    sol, value = _run(inst, rng, restarts, iters)
+    t0 = time.perf_counter()
+
+    def deadline() -> bool:  # --time-limit: stop between steps, keep the best point so far
+        return time.perf_counter() - t0 > options.time_limit_s
+
+    if inst.quantity in ("bell-npa", "bell-nosignalling") or (
+        inst.quantity == "bell-local" and inst.bell is not None
+    ):
+        if inst.quantity == "bell-npa":
+            sol, value = bell_seesaw(inst, rng, restarts, iters, deadline)
+        else:
+            sol, value = deterministic(inst)
+    else:
+        sol, value = _run(inst, rng, restarts, iters)
     return Result(
         "",
         "",

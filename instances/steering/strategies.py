@@ -41,7 +41,8 @@ def density(draw, dims: tuple[int, int] = (2, 2)) -> dict:
         rho, tr = np.eye(d, dtype=complex), float(d)
     rho = rho / tr
     phi = np.eye(dims[0]).reshape(-1) / math.sqrt(dims[0])
-    p = draw(st.floats(0.0, 1.0))
+    # half the draws close to Φ+ (steerable), half anywhere (mostly unsteerable)
+    p = draw(st.one_of(st.floats(0.0, 1.0), st.floats(0.85, 1.0)))
     rho = p * np.outer(phi, phi) + (1 - p) * rho
     rho = (rho + rho.conj().T) / 2
     rho = rho / np.trace(rho).real
@@ -51,7 +52,9 @@ def density(draw, dims: tuple[int, int] = (2, 2)) -> dict:
 def state() -> st.SearchStrategy:
     return st.one_of(
         st.builds(
-            lambda v: {"kind": "phi-plus", "visibility": v}, st.floats(0.3, 1.0, allow_nan=False)
+            lambda v: {"kind": "phi-plus", "visibility": v},
+            # both sides of the two-setting Werner threshold 1/√2 (and of 1/√3)
+            st.one_of(st.floats(0.3, 0.7, allow_nan=False), st.floats(0.75, 1.0, allow_nan=False)),
         ),
         st.builds(
             lambda t, v: {"kind": "psi-theta", "theta": t, "visibility": v},
@@ -64,7 +67,12 @@ def state() -> st.SearchStrategy:
 
 def _settings(n: int, pauli_ok: bool = True) -> st.SearchStrategy:
     one = st.one_of(bloch(), st.sampled_from([{"pauli": "x"}, {"pauli": "y"}, {"pauli": "z"}]))
-    return st.lists(one if pauli_ok else bloch(), min_size=n, max_size=n)
+    free = st.lists(one if pauli_ok else bloch(), min_size=n, max_size=n)
+    if not pauli_ok or n > 3:
+        return free
+    # distinct Pauli axes (mutually unbiased: where steering is strongest) or any settings
+    axes = st.permutations(["x", "y", "z"]).map(lambda p: [{"pauli": a} for a in p[:n]])
+    return st.one_of(axes, free)
 
 
 @st.composite

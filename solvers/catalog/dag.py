@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from optgap.formulations.dag import cpsat as dag_cpsat
-from optgap.formulations.dag import evaluate as dag_evaluate
-from optgap.formulations.dag import instance as dag_instance
-from optgap.formulations.dag import milp as dag_milp
-from optgap.heuristics.dag import cpls as dag_cpls
-from optgap.heuristics.dag import cpop as dag_cpop
-from optgap.heuristics.dag import heft as dag_heft
-from optgap.heuristics.dag import offload as dag_offload
-from optgap.heuristics.dag import peft as dag_peft
-from optgap.instances.dag import generate as dag_generate
-from optgap.solvers.gantt import plot_solution_file
+from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, register_family, register_method
+
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+dag_evaluate = lazy_module("optgap.formulations.dag.evaluate")
+dag_instance = lazy_module("optgap.formulations.dag.instance")
+dag_generate = lazy_module("optgap.instances.dag.generate")
+dag_cpsat = lazy_module("optgap.formulations.dag.cpsat")
+dag_milp = lazy_module("optgap.formulations.dag.milp")
+dag_cpls = lazy_module("optgap.heuristics.dag.cpls")
+dag_cpop = lazy_module("optgap.heuristics.dag.cpop")
+dag_heft = lazy_module("optgap.heuristics.dag.heft")
+dag_offload = lazy_module("optgap.heuristics.dag.offload")
+dag_peft = lazy_module("optgap.heuristics.dag.peft")
+plot_solution_file = lazy("optgap.solvers.gantt:plot_solution_file")
 
 # ------------------------------------------------------------------ F1: dag (Chrion)
 register_family(
@@ -44,7 +48,11 @@ register_method(
         ("cpsat",),
         BOTH,
         export=dag_cpsat.export,
-        params=dag_cpsat.PARAMS,
+        params=(
+            "gap",
+            "abs_gap",
+            "hint",
+        ),  # = formulations.dag.cpsat.PARAMS (kept literal: lazy import)
         warm_start=WARM,
     )
 )

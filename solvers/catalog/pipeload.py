@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from optgap.formulations.pipeload import cpsat as pl_cpsat
-from optgap.formulations.pipeload import evaluate as pl_evaluate
 from optgap.formulations.pipeload import instance as pl_instance
-from optgap.formulations.pipeload import milp as pl_milp
-from optgap.formulations.pipeload.pareto import heuristic_front
-from optgap.formulations.pipeload.plot import plot as pl_plot
-from optgap.heuristics.pipeload import baselines as pl_baselines
-from optgap.heuristics.pipeload import pipeload as pl_pipeload
-from optgap.instances.pipeload import generate as pl_generate
+from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
+
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+pl_evaluate = lazy_module("optgap.formulations.pipeload.evaluate")
+pl_generate = lazy_module("optgap.instances.pipeload.generate")
+pl_cpsat = lazy_module("optgap.formulations.pipeload.cpsat")
+pl_milp = lazy_module("optgap.formulations.pipeload.milp")
+heuristic_front = lazy("optgap.formulations.pipeload.pareto:heuristic_front")
+pl_plot = lazy("optgap.formulations.pipeload.plot:plot")
+pl_baselines = lazy_module("optgap.heuristics.pipeload.baselines")
+pl_pipeload = lazy_module("optgap.heuristics.pipeload.pipeload")
 
 register_family(
     Family(
@@ -28,6 +32,9 @@ register_family(
     )
 )
 BOTH = ("latency", "memory")
+# the exact models' horizon, hint and fallback: the planner's schedule, run and checked by the
+# evaluator in the solve layer (registry.solve) before the model sees it
+WARM = ("planner",)
 ALL = ("latency", "memory", "pareto")
 
 
@@ -52,6 +59,7 @@ register_method(
         ("cpsat",),
         ALL,
         export=pl_cpsat.export,
+        warm_start=WARM,
     )
 )
 register_method(
@@ -64,6 +72,7 @@ register_method(
         ("cbc", "highs"),
         BOTH,
         export=pl_milp.export,
+        warm_start=WARM,
     )
 )
 register_method(

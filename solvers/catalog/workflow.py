@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from optgap.formulations.workflow import cpsat as wf_cpsat
-from optgap.formulations.workflow import evaluate as wf_evaluate
-from optgap.formulations.workflow import instance as wf_instance
-from optgap.formulations.workflow import milp as wf_milp
-from optgap.formulations.workflow import plot as wf_plot
-from optgap.heuristics.workflow import aarc as wf_aarc
-from optgap.heuristics.workflow import bo as wf_bo
-from optgap.heuristics.workflow import fitmilp as wf_fitmilp
-from optgap.heuristics.workflow import memsweep as wf_memsweep
-from optgap.instances.workflow import generate as wf_generate
+from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
+
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+wf_evaluate = lazy_module("optgap.formulations.workflow.evaluate")
+wf_instance = lazy_module("optgap.formulations.workflow.instance")
+wf_generate = lazy_module("optgap.instances.workflow.generate")
+wf_cpsat = lazy_module("optgap.formulations.workflow.cpsat")
+wf_milp = lazy_module("optgap.formulations.workflow.milp")
+wf_plot = lazy_module("optgap.formulations.workflow.plot")
+wf_aarc = lazy_module("optgap.heuristics.workflow.aarc")
+wf_bo = lazy_module("optgap.heuristics.workflow.bo")
+wf_fitmilp = lazy_module("optgap.heuristics.workflow.fitmilp")
+wf_memsweep = lazy_module("optgap.heuristics.workflow.memsweep")
 
 register_family(
     Family(
@@ -97,4 +101,13 @@ for name, kind, desc, run, backends in (
     )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("workflow", {"bo": ("trials",), "fit-milp": ("cpu_points", "rounds")})
+declare_params(
+    "workflow",
+    {
+        "aarc": ("noise", "start", "steps", "tries"),
+        "bo": ("trials", "noise"),
+        "fit-milp": ("cpu_points", "rounds", "noise"),
+        "maff": ("noise",),
+        "powertune": ("noise",),
+    },
+)
