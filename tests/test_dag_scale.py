@@ -179,3 +179,14 @@ def test_a_gap_tolerance_stops_early_and_is_never_optimal():
 def test_bad_gap_values_are_input_errors(value):
     with pytest.raises(InputError, match="--param gap"):
         _solve(jobshop("tiny"), params=(("gap", value),))
+
+
+def test_hint_policy():
+    from optgap.formulations.dag.cpsat import HINT_FROM_OPS, use_hint
+
+    assert not use_hint(SolveOptions(), HINT_FROM_OPS - 1)
+    assert use_hint(SolveOptions(), HINT_FROM_OPS)
+    assert use_hint(SolveOptions(params=(("hint", "on"),)), 5)
+    assert not use_hint(SolveOptions(params=(("hint", "off"),)), 10_000)
+    with pytest.raises(InputError, match="--param hint=yes"):
+        use_hint(SolveOptions(params=(("hint", "yes"),)), 5)
