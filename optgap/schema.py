@@ -145,7 +145,14 @@ def _workflow() -> dict:
                 ]
             },
             "slo_ms": POS,
-            "functions": _arr(_obj({"id": STR, "model": {"oneOf": [table, parametric]}}), 1),
+            "functions": _arr(
+                _obj(
+                    {"id": STR, "model": {"oneOf": [table, parametric]}},
+                    # run-to-run ratios to the mean runtime, for the noisy profiling oracle
+                    {"spread": _arr({"type": "number", "minimum": 0.1, "maximum": 10})},
+                ),
+                1,
+            ),
         },
         {
             "name": {"type": "string"},

@@ -502,7 +502,10 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
             progress.set_postfix_str(f"{m.name}: {r.status}, {r.time_s:.1f} s")
             progress.update(1)
     # each result as the evaluator and its certificate support it
-    verdicts = [_verdict(fam, inst, r, options) for r in results]
+    from optgap.solvers.verdict import check
+
+    checks = [check(fam, inst, r, options) for r in results]
+    verdicts = [(c.result, c.verdict, c.code) for c in checks]
     results = [r for r, _, _ in verdicts]
     exact = [
         r
@@ -530,8 +533,14 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
         )
     if args.json:
         _print_json(_solve_doc(args.file, fam, checked))
-    slo = options.slo_ms or next(  # --slo-ms overrides whatever the file says
-        (r.solution.get("slo_ms") for r in results if r.solution and r.solution.get("slo_ms")), None
+    # the SLO the evaluator judged against (the instance's, or --slo-ms), never a solution's claim
+    slo = options.slo_ms or next(
+        (
+            c.evaluation.metrics["slo_ms"]
+            for c in checks
+            if c.evaluation is not None and c.evaluation.metrics.get("slo_ms")
+        ),
+        None,
     )
     say(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))
     say("gap        to the proven optimum" + ("" if best is not None else " (none proven)"))

@@ -123,8 +123,14 @@ def check(
             status = Status.FEASIBLE
             claims.append("optimal claimed without a certificate: demoted to feasible")
         bound = None
+    # a method that states no objective (e.g. a search that only saw noisy measurements) gets
+    # the evaluator's
     checked = replace(
-        result, status=status, bound=bound, gap=relative_gap(ev.objective, bound, sense)
+        result,
+        status=status,
+        objective=ev.objective if result.objective is None else result.objective,
+        bound=bound,
+        gap=relative_gap(ev.objective, bound, sense),
     )
     verdict = f"feasible, objective {ev.objective:g} (agrees)"
     if ev.certified_bound is not None and cb is not None:
