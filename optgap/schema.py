@@ -72,7 +72,7 @@ def _dag() -> dict:
             "devices": _arr(
                 _obj(
                     {"id": STR, "kind": {"enum": ["cpu", "gpu"]}},
-                    {"slots": POS_INT, "mem_capacity_mb": NONNEG},
+                    {"slots": POS_INT, "mem_capacity_mb": NONNEG, "speed": POS},
                 ),
                 1,
             ),
@@ -80,10 +80,10 @@ def _dag() -> dict:
                 _obj(
                     {
                         "id": STR,
-                        "time_ms": {
+                        "time_ms": {  # by kind, or by device id (related machines)
                             "type": "object",
                             "properties": {"cpu": NONNEG, "gpu": NONNEG},
-                            "additionalProperties": False,
+                            "additionalProperties": NONNEG,
                             "minProperties": 1,
                         },
                     },

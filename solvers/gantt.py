@@ -11,7 +11,8 @@ def slot_rows(instance: Any, schedule: dict[str, dict]) -> dict[str, tuple[str, 
     """Each operator's (device, slot): greedy interval partitioning by start time, which needs no
     more slots than the schedule's peak concurrency (checked by the evaluator)."""
     dur = {
-        o.id: o.time_us[instance.device(schedule[o.id]["device"]).kind] for o in instance.operators
+        o.id: instance.duration_us(o, instance.device(schedule[o.id]["device"]))
+        for o in instance.operators
     }
     free: dict[str, list[int]] = {d.id: [0] * d.slots for d in instance.devices}
     rows = {}
@@ -37,7 +38,8 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
     labels = [(d.id, s) for d in instance.devices for s in range(d.slots)]
     y = {lab: k for k, lab in enumerate(reversed(labels))}
     end = {
-        o: schedule[o]["start_ms"] + ops[o].time_us[kinds[schedule[o]["device"]]] / 1000
+        o: schedule[o]["start_ms"]
+        + instance.duration_us(ops[o], instance.device(schedule[o]["device"])) / 1000
         for o in schedule
     }
     makespan = max(end.values())

@@ -24,6 +24,15 @@ def _delay(inst, a: str, b: str, nbytes: int) -> int:
     return int(-((-t.numerator) // t.denominator))
 
 
+def _time(op, device) -> int:
+    """Related machines: a per-device time, else the kind's time over the speed (nearest µs,
+    halves up)."""
+    if device.id in op.time_dev_us:
+        return op.time_dev_us[device.id]
+    q = Fraction(op.time_us[device.kind]) / Fraction(device.speed)
+    return int((2 * q.numerator + q.denominator) // (2 * q.denominator))
+
+
 def _closure(ids: list[str], edges) -> set[tuple[str, str]]:
     succ = {i: set() for i in ids}
     for e in edges:
@@ -50,7 +59,8 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
         [
             d
             for d in devs.values()
-            if d.kind in o.time_us and (o.devices is None or d.id in o.devices)
+            if (d.id in o.time_dev_us or d.kind in o.time_us)
+            and (o.devices is None or d.id in o.devices)
         ]
         for o in ops
     ]
@@ -67,7 +77,7 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
         gpu_mem = sum(o.mem_kb for o in ops if devs[place[o.id]].kind == "gpu")
         if pattern == "memory" and best is not None and gpu_mem >= best:
             continue
-        dur = {o.id: o.time_us[devs[place[o.id]].kind] for o in ops}
+        dur = {o.id: _time(o, devs[place[o.id]]) for o in ops}
         delay = {
             (e.src, e.dst): _delay(inst, place[e.src], place[e.dst], e.bytes) for e in inst.edges
         }

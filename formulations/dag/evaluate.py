@@ -8,9 +8,9 @@ Solution (the ``solution`` object of a result)::
     {"pattern": "latency" | "memory", "slo_ms": float | null,
      "schedule": {op_id: {"device": device_id, "start_ms": float}}}
 
-What it trusts from the loader (``instance.load``): the device ids, kinds, slot counts and memory
-capacities (kB); each operator's integer µs time per device kind, its memory (kB) and its allowed
-device ids; the edges with their bytes (between operators of the instance, acyclic); the links
+What it trusts from the loader (``instance.load``): the device ids, kinds, slot counts, speeds and
+memory capacities (kB); each operator's integer µs times per device kind and per device id, its
+memory (kB) and its allowed device ids; the edges with their bytes (between operators of the instance, acyclic); the links
 (latency in µs, bandwidth); the file's SLO in µs; and, as the default SLO of the memory pattern
 when neither the user nor the file gives one, ``instance.gpu_only_latency_us`` (the GPU-only HEFT
 makespan, computed by the instance module, which is tested against the `gpu-only` heuristic).
@@ -25,8 +25,9 @@ Limits come from the instance or from the user (``options``), never from the sol
   must not state one.
 
 Feasible iff every operator of the instance, and nothing else, is scheduled once with a device id
-(a string) of the instance and a finite ``start_ms`` in [0, 1e12] on the 1 µs grid; the device
-has a time for the operator's kind and is among its allowed devices; every edge u -> v has
+(a string) of the instance and a finite ``start_ms`` in [0, 1e12] on the 1 µs grid; the operator
+has a time for the device (by its id, or by its kind: then divided by the device's speed and
+rounded to the nearest µs, halves up) and the device is among its allowed devices; every edge u -> v has
 start(v) >= end(u) + transfer(dev(u), dev(v), bytes) (a transfer rounded up to the µs); no device
 runs more operators at once than it has slots (zero-length ones take none); no device holds more
 operator memory than its capacity; and in the memory pattern the makespan is within the SLO.
@@ -100,7 +101,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
             v.append(f"{op_id}: unknown device {d!r:.60}")
             continue
         kind = devices[d].kind
-        if kind not in op.time_us:
+        if d not in op.time_dev_us and kind not in op.time_us:
             v.append(f"{op_id}: has no time on a {kind} device ({d})")
             continue
         if op.devices is not None and d not in op.devices:
@@ -117,7 +118,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
         if abs(s * 1000 - s_us) > 1e-3:
             v.append(f"{op_id}: start_ms {s} is not on the 1 µs grid")
             continue
-        dev[op_id], start[op_id], end[op_id] = d, s_us, s_us + op.time_us[kind]
+        dev[op_id], start[op_id], end[op_id] = d, s_us, s_us + _duration_us(op, devices[d])
 
     if len(start) == len(ops):
         for e in instance.edges:
@@ -197,6 +198,13 @@ def _left_shifted(instance, devices, dev, start, end) -> bool:
         if busy < devices[dev[o]].slots:
             return False
     return True
+
+
+def _duration_us(op: Any, device: Any) -> int:
+    if device.id in op.time_dev_us:
+        return op.time_dev_us[device.id]
+    q = Fraction(op.time_us[device.kind]) / Fraction(device.speed)
+    return int((q * 2 + 1) // 2)  # nearest µs, halves up
 
 
 def _transfer_us(instance: Any, a: str, b: str, nbytes: int) -> int:

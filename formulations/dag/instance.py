@@ -2,14 +2,18 @@
 
 File format (JSON, ``"family": "dag"``, ``"version": 1``)::
 
-    devices:   [{id, kind: "cpu"|"gpu", slots = 1, mem_capacity_mb = null}]
-    operators: [{id, time_ms: {kind: ms}, mem_mb = 0, devices = null, op_type = null}]
+    devices:   [{id, kind: "cpu"|"gpu", slots = 1, mem_capacity_mb = null, speed = 1}]
+    operators: [{id, time_ms: {kind or device id: ms}, mem_mb = 0, devices = null,
+                 op_type = null}]
     edges:     [{src, dst, bytes = 0}]
     links:     {latency_ms, bandwidth_gb_s, pairs = [{devices: [a, b], latency_ms, bandwidth_gb_s}]}
     slo_ms:    optional latency SLO for the memory-optimal pattern
     name, meta: free text / free object (source, attribution, importer notes)
 
-An operator can run on device d iff ``time_ms`` has d's kind and ``devices`` (if given) lists d.
+Related machines: an operator's time on device d is ``time_ms[d.id]`` if the operator gives a
+time for that device id, else ``time_ms[d.kind] / d.speed`` (rounded to the nearest µs, halves
+up). An operator can run on device d iff it has a time for d (by id or by kind) and ``devices``
+(if given) lists d.
 Between different devices an edge costs ``latency_ms + bytes / bandwidth``; on one device it is
 free. Times are kept in integer microseconds and memory in integer kilobytes: the loader rounds
 ``time_ms`` and ``mem_mb`` to three decimals, and a transfer is rounded up to the next microsecond.
@@ -41,6 +45,7 @@ class Device:
     kind: str
     slots: int = 1
     mem_capacity_kb: int | None = None
+    speed: float = 1.0  # times by kind are divided by it
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Operator:
     mem_kb: int = 0
     devices: tuple[str, ...] | None = None  # restriction to these device ids
     op_type: str | None = None
+    time_dev_us: dict[str, int] = field(default_factory=dict)  # by device id (overrides kind)
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,15 @@ class DagInstance:
         return [
             d
             for d in self.devices
-            if d.kind in op.time_us and (op.devices is None or d.id in op.devices)
+            if (d.id in op.time_dev_us or d.kind in op.time_us)
+            and (op.devices is None or d.id in op.devices)
         ]
 
     def duration_us(self, op: Operator, device: Device) -> int:
-        return op.time_us[device.kind]
+        if device.id in op.time_dev_us:
+            return op.time_dev_us[device.id]
+        t = op.time_us[device.kind]
+        return t if device.speed == 1 else _div_round(t, device.speed)
 
     def link_between(self, a: str, b: str) -> Link:
         return self.pair_links.get(frozenset((a, b)), self.link)
@@ -142,6 +152,14 @@ class DagInstance:
         g.add_nodes_from(op.id for op in self.operators)
         g.add_edges_from((e.src, e.dst, {"bytes": e.bytes}) for e in self.edges)
         return g
+
+
+def _div_round(t_us: int, speed: float) -> int:
+    """t / speed to the nearest µs, halves up (exact: the speed is read as a binary fraction)."""
+    from fractions import Fraction
+
+    q = Fraction(t_us) / Fraction(speed)
+    return (2 * q.numerator + q.denominator) // (2 * q.denominator)
 
 
 def _ceil_div_bytes(nbytes: int, bandwidth_gb_s: float) -> int:
@@ -298,7 +316,7 @@ def load(data: Any) -> DagInstance:
     )
     for i, op in enumerate(inst.operators):
         if not inst.allowed(op):
-            have = ", ".join(sorted(op.time_us))
+            have = ", ".join(sorted(op.time_us) + sorted(op.time_dev_us))
             raise InputError(
                 f"operators[{i}] ({op.id}): can run on no device "
                 f"(times for kinds {have}; devices of kinds {', '.join(sorted(kinds))}"
@@ -339,13 +357,17 @@ def _unique(ids: list[str], path: str) -> None:
 
 
 def _device(d: Any, path: str) -> Device:
-    F.obj(d, path, {"id", "kind"}, {"slots", "mem_capacity_mb"})
+    F.obj(d, path, {"id", "kind"}, {"slots", "mem_capacity_mb", "speed"})
     cap = d.get("mem_capacity_mb")
+    speed = F.number(d.get("speed", 1), f"{path}.speed", exclusive_minimum=True)
+    if not 1e-6 <= speed <= 1e6:
+        raise InputError(f"{path}.speed: expected a number in [1e-06, 1e+06], got {speed:g}")
     return Device(
         id=F.string(d["id"], f"{path}.id"),
         kind=F.string(d["kind"], f"{path}.kind", choices=KINDS),
         slots=_slots(d.get("slots", 1), f"{path}.slots"),
         mem_capacity_kb=None if cap is None else _kb(cap, f"{path}.mem_capacity_mb"),
+        speed=speed,
     )
 
 
@@ -360,12 +382,19 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
     op_id = F.string(o["id"], f"{path}.id")
     times = o["time_ms"]
     if not isinstance(times, dict) or not times:
-        raise InputError(f"{path}.time_ms: expected an object {{kind: ms}} with at least one kind")
-    time_us = {}
-    for kind, t in times.items():
-        if kind not in KINDS:
-            raise InputError(f"{path}.time_ms.{kind}: unknown device kind (expected cpu or gpu)")
-        time_us[kind] = _us(t, f"{path}.time_ms.{kind}")
+        raise InputError(
+            f"{path}.time_ms: expected an object {{kind or device id: ms}} with at least one entry"
+        )
+    time_us, time_dev_us = {}, {}
+    for key, t in times.items():
+        if key in KINDS:
+            time_us[key] = _us(t, f"{path}.time_ms.{key}")
+        elif key in device_ids:
+            time_dev_us[key] = _us(t, f"{path}.time_ms.{key}")
+        else:
+            raise InputError(
+                f"{path}.time_ms.{key}: neither a device kind (cpu, gpu) nor a device id"
+            )
     devices = None
     if o.get("devices") is not None:
         devices = tuple(
@@ -382,6 +411,7 @@ def _operator(o: Any, path: str, device_ids: set[str]) -> Operator:
         mem_kb=_kb(o.get("mem_mb", 0), f"{path}.mem_mb"),
         devices=devices,
         op_type=None if op_type is None else F.string(op_type, f"{path}.op_type"),
+        time_dev_us=time_dev_us,
     )
 
 
@@ -451,12 +481,13 @@ def dump(inst: DagInstance) -> dict[str, Any]:
     out["devices"] = [
         {"id": d.id, "kind": d.kind, "slots": d.slots}
         | ({} if d.mem_capacity_kb is None else {"mem_capacity_mb": d.mem_capacity_kb / 1000})
+        | ({} if d.speed == 1 else {"speed": d.speed})
         for d in inst.devices
     ]
     out["operators"] = [
         {
             "id": o.id,
-            "time_ms": {k: t / 1000 for k, t in o.time_us.items()},
+            "time_ms": {k: t / 1000 for k, t in (o.time_us | o.time_dev_us).items()},
             "mem_mb": o.mem_kb / 1000,
         }
         | ({} if o.devices is None else {"devices": list(o.devices)})
@@ -484,5 +515,8 @@ def _dump_link(link: Link) -> dict[str, Any]:
 
 
 def describe(inst: DagInstance) -> str:
-    devs = ", ".join(f"{d.id}({d.kind}x{d.slots})" for d in inst.devices)
+    devs = ", ".join(
+        f"{d.id}({d.kind}x{d.slots}" + ("" if d.speed == 1 else f", speed {d.speed:g}") + ")"
+        for d in inst.devices
+    )
     return f"{len(inst.operators)} operators, {len(inst.edges)} edges, devices {devs}"

@@ -4,6 +4,10 @@ A layered DAG: each operator takes 1-3 inputs from recent operators, so the grap
 inter-operator parallelism of unrolled RNNs and multi-branch CNNs. Most operators are much faster
 on the GPU; small element-wise ones are not worth the launch. One CPU with ``cpu_slots`` parallel
 slots and ``gpus`` GPUs, linked by PCIe (10 µs + bytes / 12 GB/s).
+
+``related=True``: the related-machine model of the saga scheduling library instead: two CPUs at
+speed 1 and one GPU at speed 4 (one slot each), every operator one cost (its time at speed 1,
+the same for both kinds) and a uniform link of 1 GB/s without latency.
 """
 
 from __future__ import annotations
@@ -26,10 +30,13 @@ def generate_json(
     gpu_mem_capacity_mb: float | None = None,
     width: int = 4,
     gpu_speedup: tuple[float, float] = (3.0, 20.0),
+    related: bool = False,
 ) -> dict:
     if size < 1:
         raise ValueError("size must be >= 1")
     rng = np.random.default_rng(seed)
+    if related:
+        return _related_json(size, seed, rng, width)
     devices = [{"id": "cpu0", "kind": "cpu", "slots": cpu_slots}]
     for g in range(gpus):
         dev = {"id": f"gpu{g}", "kind": "gpu", "slots": 1}
@@ -73,4 +80,39 @@ def generate_json(
         "edges": edges,
         "links": {"latency_ms": 0.01, "bandwidth_gb_s": 12.0},
         "meta": {"generator": "optgap.instances.dag.generate", "size": size, "seed": seed},
+    }
+
+
+def _related_json(size: int, seed: int, rng, width: int) -> dict:
+    devices = [
+        {"id": "cpu0", "kind": "cpu", "slots": 1, "speed": 1.0},
+        {"id": "cpu1", "kind": "cpu", "slots": 1, "speed": 1.0},
+        {"id": "gpu0", "kind": "gpu", "slots": 1, "speed": 4.0},
+    ]
+    operators, edges = [], []
+    for i in range(size):
+        cost = round(float(rng.uniform(0.05, 1.0)), 3)
+        operators.append({"id": f"t{i}", "time_ms": {"cpu": cost, "gpu": cost}})
+        if i > 0:
+            lo = max(0, i - width * 2)
+            k = int(rng.integers(1, min(3, i) + 1))
+            preds = rng.choice(np.arange(lo, i), size=min(k, i - lo), replace=False)
+            for p in sorted(int(x) for x in preds):
+                edges.append(
+                    {"src": f"t{p}", "dst": f"t{i}", "bytes": int(rng.integers(1, 64)) * 16384}
+                )
+    return {
+        "family": "dag",
+        "version": VERSION,
+        "name": f"related-n{size}-s{seed}",
+        "devices": devices,
+        "operators": operators,
+        "edges": edges,
+        "links": {"latency_ms": 0.0, "bandwidth_gb_s": 1.0},
+        "meta": {
+            "generator": "optgap.instances.dag.generate (related=True)",
+            "size": size,
+            "seed": seed,
+            "model": "related machines as in the saga scheduling library: time = cost / speed",
+        },
     }

@@ -22,14 +22,20 @@ def dag_json(
     gpu_slots: tuple[int, int] = (1, 1),
     pair_links: bool = False,
     cpu_capacity: bool = False,
+    related: bool = False,
+    cpus: tuple[int, int] = (1, 1),
 ) -> dict:
     """A random DAG over 1 CPU (with slots) and 1-2 GPUs (with slots), times in whole µs.
 
-    ``capacity``: GPU memory capacities (30-100 % of the total), ``cpu_capacity`` the CPU's too;
-    ``pair_links``: some device pairs get their own latency and bandwidth."""
+    ``capacity``: GPU memory capacities (30-100 % of the total), ``cpu_capacity`` the CPUs' (20-100 %);
+    ``pair_links``: some device pairs get their own latency and bandwidth; ``related``: devices
+    get speeds and some operators a time for one device id (related machines)."""
     n = draw(st.integers(min_ops, max_ops))
     ng = draw(st.integers(*gpus))
-    devices = [{"id": "cpu0", "kind": "cpu", "slots": draw(st.integers(*cpu_slots))}]
+    nc = draw(st.integers(*cpus))
+    devices = [
+        {"id": f"cpu{c}", "kind": "cpu", "slots": draw(st.integers(*cpu_slots))} for c in range(nc)
+    ]
     devices += [
         {"id": f"gpu{g}", "kind": "gpu", "slots": draw(st.integers(*gpu_slots))} for g in range(ng)
     ]
@@ -50,7 +56,13 @@ def dag_json(
                 op["time_ms"] = {r: op["time_ms"][r]}
             elif r == "pin":
                 op["devices"] = [draw(st.sampled_from([d["id"] for d in devices]))]
+        if related and draw(st.integers(0, 3)) == 0:
+            dev = draw(st.sampled_from(devices))
+            op["time_ms"][dev["id"]] = draw(st.integers(lo, 40)) / 1000
         ops.append(op)
+    if related:
+        for d in devices:
+            d["speed"] = draw(st.sampled_from([0.5, 1.0, 1.0, 1.5, 4.0]))
     edges = []
     for j in range(1, n):
         for i in range(j):
@@ -83,11 +95,12 @@ def dag_json(
                     )
         data["links"]["pairs"] = pairs
     total = sum(o["mem_mb"] for o in ops)
-    if capacity and draw(st.booleans()):
-        for d in devices[1:]:
+    if capacity and draw(st.integers(0, 2)) > 0:
+        for d in (d for d in devices if d["kind"] == "gpu"):
             d["mem_capacity_mb"] = round(total * draw(st.floats(0.3, 1.0)), 1)
-    if cpu_capacity and draw(st.booleans()):
-        devices[0]["mem_capacity_mb"] = round(total * draw(st.floats(0.2, 1.0)), 1)
+    if cpu_capacity and draw(st.integers(0, 2)) > 0:
+        for d in (d for d in devices if d["kind"] == "cpu"):
+            d["mem_capacity_mb"] = round(total * draw(st.floats(0.2, 1.0)), 1)
     return data
 
 
