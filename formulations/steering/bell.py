@@ -251,10 +251,10 @@ def cg_objective(bf: BellFunctional, keys: list[Word]) -> np.ndarray:
 
 def parse_level(value: Any, path: str) -> str:
     if isinstance(value, bool):
-        raise InputError(f"{path}: expected 1, 2, 3, 4 or \"1+AB\"")
+        raise InputError(f'{path}: expected 1, 2, 3, 4 or "1+AB"')
     text = str(value) if isinstance(value, int | str) else None
     if text not in LEVELS:
-        raise InputError(f"{path}: expected 1, 2, 3, 4 or \"1+AB\", got {value!r}")
+        raise InputError(f'{path}: expected 1, 2, 3, 4 or "1+AB", got {value!r}')
     return text
 
 
@@ -310,8 +310,7 @@ def deterministic_moments(bf: BellFunctional, keys: list[Word], limit: int = 409
     rng = np.random.default_rng(seed)
     if total <= limit:
         strategies = [
-            (s[:ma], s[ma:])
-            for s in itertools.product(*([range(oa)] * ma + [range(ob)] * mb))
+            (s[:ma], s[ma:]) for s in itertools.product(*([range(oa)] * ma + [range(ob)] * mb))
         ]
     else:
         strategies = [
