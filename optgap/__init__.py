@@ -14,9 +14,6 @@ is; `plot(inst, result, "out.png")` draws a solution. Bad input raises `InputErr
 naming the field). No solver library is imported until a method needs it.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
 from optgap.api import (
     Instance,
     Row,
@@ -34,10 +31,7 @@ from optgap.api import (
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Evaluation, Result, SolveOptions, Status
 
-try:
-    __version__ = _version("optgap")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject reads it from here)
 
 __all__ = [
     "Evaluation",

@@ -145,7 +145,14 @@ def _workflow() -> dict:
                 ]
             },
             "slo_ms": POS,
-            "functions": _arr(_obj({"id": STR, "model": {"oneOf": [table, parametric]}}), 1),
+            "functions": _arr(
+                _obj(
+                    {"id": STR, "model": {"oneOf": [table, parametric]}},
+                    # run-to-run ratios to the mean runtime, for the noisy profiling oracle
+                    {"spread": _arr({"type": "number", "minimum": 0.1, "maximum": 10})},
+                ),
+                1,
+            ),
         },
         {
             "name": {"type": "string"},
@@ -181,7 +188,11 @@ def _stages() -> dict:
                         },
                         "exit_prob": {"type": "number", "minimum": 0, "maximum": 1},
                     },
-                    {"activation_bytes": NONNEG_INT},
+                    {
+                        "activation_bytes": NONNEG_INT,
+                        "vm_type": STR,
+                        "vm_ms_on": {"type": "object", "additionalProperties": POS},
+                    },
                 ),
                 1,
             ),
@@ -214,6 +225,21 @@ def _stages() -> dict:
             "sim_seed": NONNEG_INT,
             "name": {"type": "string"},
             "meta": META,
+            "vm_types": {
+                "type": "object",
+                "propertyNames": {"not": {"const": "default"}},
+                "additionalProperties": _obj(
+                    {"price_per_hour": NONNEG, "workers": POS_INT, "cold_start_s": NONNEG},
+                    {
+                        "max_utilisation": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "exclusiveMaximum": 1,
+                        }
+                    },
+                ),
+            },
+            "overhead_ms": _obj({}, {"vm": NONNEG, "fn": NONNEG}),
         },
         version_required=True,
     )

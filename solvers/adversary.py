@@ -172,7 +172,8 @@ def search(
             f"optimality with a feasible {method!r} answer in 50 tries; try smaller sizes or a "
             "longer --time-limit"
         )
-    best: dict[str, Found] = {}
+    # the starting instance counts too: a search whose every move is rejected still reports it
+    best: dict[str, Found] = {json.dumps(current.data, sort_keys=True): current}
     t0, t_end = 0.3, 0.01  # temperature on log-ratios: early moves may lose ~30 %
 
     from optgap.solvers.progress import bar as progress_bar

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -304,12 +303,11 @@ def _solver_log_to_stderr(on: bool) -> Iterator[None]:
 
 
 def _options(args: argparse.Namespace) -> SolveOptions:
-    # SolveOptions.__post_init__ and optgap.api.prepare check the values (API and CLI alike)
-    if not 0 < args.time_limit < math.inf:
-        raise InputError("--time-limit must be > 0 and finite")
-    if args.threads < 1:
-        raise InputError("--threads must be >= 1")
-    if args.slo_ms is not None:
+    # SolveOptions.__post_init__ and optgap.api.prepare check the values, with the same one-line
+    # errors in the API and the CLI; the CLI only adds the size limit on the SLO
+    if args.time_limit == 0:
+        raise InputError("time limit (--time-limit) must be > 0 s, got 0")
+    if args.slo_ms is not None and args.slo_ms > 0:
         number(args.slo_ms, "--slo-ms", exclusive_minimum=True, maximum=MAX_UNITS / 1000)
     return SolveOptions(
         time_limit_s=args.time_limit,
@@ -504,7 +502,10 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
             progress.set_postfix_str(f"{m.name}: {r.status}, {r.time_s:.1f} s")
             progress.update(1)
     # each result as the evaluator and its certificate support it
-    verdicts = [_verdict(fam, inst, r, options) for r in results]
+    from optgap.solvers.verdict import check
+
+    checks = [check(fam, inst, r, options) for r in results]
+    verdicts = [(c.result, c.verdict, c.code) for c in checks]
     results = [r for r, _, _ in verdicts]
     exact = [
         r
@@ -532,8 +533,14 @@ def _solve_all(fam, inst, options: SolveOptions, batch, args, say) -> int:
         )
     if args.json:
         _print_json(_solve_doc(args.file, fam, checked))
-    slo = options.slo_ms or next(  # --slo-ms overrides whatever the file says
-        (r.solution.get("slo_ms") for r in results if r.solution and r.solution.get("slo_ms")), None
+    # the SLO the evaluator judged against (the instance's, or --slo-ms), never a solution's claim
+    slo = options.slo_ms or next(
+        (
+            c.evaluation.metrics["slo_ms"]
+            for c in checks
+            if c.evaluation is not None and c.evaluation.metrics.get("slo_ms")
+        ),
+        None,
     )
     say(f"pattern    {objective}" + (f" (SLO {slo:g} ms)" if slo else ""))
     say("gap        to the proven optimum" + ("" if best is not None else " (none proven)"))

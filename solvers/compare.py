@@ -8,8 +8,13 @@ tasks of another suite or other settings rather than mixing them.
 
 Isolation: with ``workers >= 1`` each task runs in a worker process watched by the parent; a
 worker that dies (segfault, out of memory) or overruns the hard per-task limit is replaced and
-its task recorded as ``error`` / ``time_limit``, and the run goes on. A method that raises is
+its task recorded as ``error`` / ``time_limit`` (with ``failure`` = "died" / "killed"), and the
+run goes on; ``--resume --retry-failed`` runs those tasks again. The hard limit counts from the
+moment a worker that has finished its imports receives the task. A method that raises is
 already turned into an ``error`` result by the registry.
+
+Verdicts: every record's status, bound and gap are those solvers/verdict.py supports (certified
+bound, demoted ``optimal``); the instance cache is keyed on family and source.
 """
 
 from __future__ import annotations

@@ -39,4 +39,6 @@ def pct(x: float | None) -> str:
         return "-"
     if math.isinf(x):
         return "inf"
+    if abs(x) < 5e-5:  # round-off either side of 0 prints as 0.00%, never -0.00%
+        return "0.00%"
     return f"{100 * x:.2f}%"

@@ -41,8 +41,10 @@ class SolveOptions:
         from optgap.solvers.errors import InputError
 
         t = self.time_limit_s
-        if isinstance(t, bool) or not isinstance(t, int | float) or not t >= 0:
-            raise InputError(f"time limit (--time-limit, time_limit_s) must be >= 0 s, got {t!r}")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not 0 <= t < math.inf:
+            raise InputError(
+                f"time limit (--time-limit, time_limit_s) must be >= 0 s and finite, got {t!r}"
+            )
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
             raise InputError(f"threads (--threads) must be an integer >= 1, got {self.threads!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -51,7 +53,7 @@ class SolveOptions:
         if s is not None and (
             isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s < math.inf
         ):
-            raise InputError(f"SLO (--slo-ms, slo_ms) must be a number > 0, got {s!r}")
+            raise InputError(f"SLO (--slo-ms, slo_ms) must be > 0 and finite, got {s!r}")
         for item in self.params:
             if not (
                 isinstance(item, tuple)

@@ -6,13 +6,13 @@ that is reported and whether ``optimal`` stands:
 
 - the reported bound is the certified bound, never the method's (or the file's) claim;
 - ``optimal`` stands only when the certified bound meets the evaluator's objective within
-  ``CERT_TOL`` (relative, as ``relative_gap`` measures it: |objective - bound| over
-  max(|objective|, GAP_SCALE)); otherwise it is demoted to ``feasible`` with the certified bound
-  and its gap;
+  ``CERT_ATOL + CERT_RTOL * |objective|`` (1e-6 + 1e-6 relative: SDP certificates are good to
+  about 1e-7, and the steering evaluator accepts an optimal claim within 1e-6 absolute);
+  otherwise it is demoted to ``feasible`` with the certified bound and its gap;
 - in a family whose exact method always returns a certificate (``Family.certified``), an
   ``optimal`` without one is demoted, and an uncertified bound is dropped;
-- a claimed bound tighter than the certified one (by more than ``CERT_TOL``), or a certificate
-  inconsistent with the objective, is an unsupported claim: `evaluate` exits 1 on any.
+- a claimed bound tighter than the certified one (by more than that tolerance), or a
+  certificate inconsistent with the objective, is an unsupported claim: `evaluate` exits 1.
 
 The method's objective must agree with the evaluator's within ``OBJ_RTOL`` / ``OBJ_ATOL``.
 """
@@ -25,7 +25,9 @@ from typing import Any
 
 from optgap.solvers.result import Evaluation, Result, SolveOptions, Status, relative_gap
 
-CERT_TOL = 1e-6  # a certified bound meets the objective when their relative gap is <= this
+# a certified bound meets the objective when |bound - objective| <= CERT_ATOL + CERT_RTOL * |obj|
+CERT_ATOL = 1e-6
+CERT_RTOL = 1e-6
 OBJ_RTOL = 1e-9  # the method's objective agrees with the evaluator's within this (relative) ...
 OBJ_ATOL = 1e-9  # ... or this (absolute)
 
@@ -107,11 +109,12 @@ def check(
         if bound is not None and _beyond(bound, cb, sense):
             claims.append(f"bound {bound:g} is not supported by the certificate ({cb:g})")
         bound = float(cb)
-        if status == Status.OPTIMAL and (relative_gap(ev.objective, cb, sense) or 0.0) > CERT_TOL:
+        if status == Status.OPTIMAL and _beyond(ev.objective, cb, sense):
             status = Status.FEASIBLE
             claims.append(
                 f"optimal, but the certified bound {cb:g} does not meet the objective "
-                f"{ev.objective:g} (tolerance {CERT_TOL:g}): demoted to feasible"
+                f"{ev.objective:g} (tolerance {CERT_ATOL:g} + {CERT_RTOL:g} relative): "
+                "demoted to feasible"
             )
     elif getattr(fam, "certified", False):
         if bound is not None and status != Status.OPTIMAL:
@@ -120,8 +123,14 @@ def check(
             status = Status.FEASIBLE
             claims.append("optimal claimed without a certificate: demoted to feasible")
         bound = None
+    # a method that states no objective (e.g. a search that only saw noisy measurements) gets
+    # the evaluator's
     checked = replace(
-        result, status=status, bound=bound, gap=relative_gap(ev.objective, bound, sense)
+        result,
+        status=status,
+        objective=ev.objective if result.objective is None else result.objective,
+        bound=bound,
+        gap=relative_gap(ev.objective, bound, sense),
     )
     verdict = f"feasible, objective {ev.objective:g} (agrees)"
     if ev.certified_bound is not None and cb is not None:
@@ -131,11 +140,12 @@ def check(
     return Checked(checked, ev, True, verdict, claims)
 
 
-def _beyond(bound: float, objective: float, sense: str) -> bool:
-    """True when `bound` claims more than `objective` allows (min: bound above it; max: below),
-    by more than CERT_TOL relative (the same scale as relative_gap)."""
-    other = "max" if sense == "min" else "min"  # the gap on the side a bound must not reach
-    return (relative_gap(objective, bound, other) or 0.0) > CERT_TOL
+def _beyond(a: float, b: float, sense: str) -> bool:
+    """True when `a` lies beyond `b` on the bound's side (min: above it; max: below it) by more
+    than CERT_ATOL + CERT_RTOL * |b|: a lower bound above an objective, an objective below a
+    lower bound, a claimed bound tighter than the certified one."""
+    diff = a - b if sense == "min" else b - a
+    return diff > CERT_ATOL + CERT_RTOL * abs(b)
 
 
-__all__ = ["CERT_TOL", "OBJ_ATOL", "OBJ_RTOL", "Checked", "check"]
+__all__ = ["CERT_ATOL", "CERT_RTOL", "OBJ_ATOL", "OBJ_RTOL", "Checked", "check"]

@@ -37,7 +37,6 @@ def brute_force(inst, slo_ms: float | None = None, vmax: int | None = None) -> f
     if plan.infeasible:
         return None
     S, T, W = len(inst.stages), inst.n_windows, inst.window_s
-    price = inst.vm.price_per_hour / 3600.0
     lam = [[float(inst.rates[t]) * inst.reach[s] for t in range(T)] for s in range(S)]
     ranges = []
     for s in range(S):
@@ -50,8 +49,14 @@ def brute_force(inst, slo_ms: float | None = None, vmax: int | None = None) -> f
 
     def stage_cost(s: int, row: tuple[int, ...]) -> float:
         sp = plan.stages[s]
+        vt = (
+            inst.vm
+            if inst.stages[s].vm_type == "default"
+            else inst.vm_types[inst.stages[s].vm_type]
+        )
+        price = vt.price_per_hour / 3600.0
         vm = sum(
-            price * (W * v + inst.vm.cold_start_s * max(0, v - p))
+            price * (W * v + vt.cold_start_s * max(0, v - p))
             for p, v in zip((0,) + row[:-1], row, strict=True)
         )
         over = [max(0.0, lam[s][t] - sp.cap * row[t]) for t in range(T)]

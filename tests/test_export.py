@@ -112,7 +112,10 @@ def test_binary_proto_names_its_units(tmp_path, capsys):
     with open(path, "rb") as f:
         proto = cp_model_pb2.CpModelProto.FromString(f.read())
     assert "objective value in ms" in proto.name
-    assert math.isclose(proto.objective.scaling_factor, 1e-3)
+    # fork-3's times (3, 1, 1.2 ms) and its 0.5 ms link latency are multiples of 100 µs,
+    # so CP-SAT runs on a 100 µs grid: one model unit is 0.1 ms
+    assert "one time unit = 100 µs" in proto.name
+    assert math.isclose(proto.objective.scaling_factor, 0.1)
 
 
 @pytest.mark.parametrize(

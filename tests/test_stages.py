@@ -441,7 +441,8 @@ def test_cli_solves_a_shipped_example():
         timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("(agrees)") == 8
+    # every method answers and the evaluator agrees with each
+    assert out.stdout.count("(agrees)") == len(registry.methods("stages"))
 
 
 def test_evaluator_imports_no_model_or_policy():

@@ -16,7 +16,7 @@ from optgap.solvers import registry
 from optgap.solvers.cli import main
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import GAP_SCALE, Result, SolveOptions, Status, gap_to, relative_gap
-from optgap.solvers.verdict import CERT_TOL, check
+from optgap.solvers.verdict import CERT_ATOL, CERT_RTOL, check
 
 importlib.import_module("tests.plugin_toy")
 
@@ -111,25 +111,19 @@ def test_optimal_without_a_valid_certificate_is_demoted(name):
     assert c.strict_code == 1
 
 
-def test_the_certificate_tolerance_is_relative_and_stated():
+def test_the_certificate_tolerance_is_stated_and_holds_both_ways():
+    assert (CERT_ATOL, CERT_RTOL) == (1e-6, 1e-6)
     fam = registry.family("toycert")
     opts = SolveOptions(objective="value")
-    n = 1000
-    for ub, status in (
-        (n * (1 + 0.5 * CERT_TOL), Status.OPTIMAL),
-        (n * (1 + 2 * CERT_TOL), Status.FEASIBLE),
-    ):
-        r = Result(
-            "toycert",
-            "exact",
-            "python",
-            Status.OPTIMAL,
-            float(n),
-            float(n),
-            0.0,
-            solution={"x": n, "ub": ub},
-        )
-        assert check(fam, {"n": n}, r, opts).result.status == status
+    for n in (1, 1000):
+        tol = CERT_ATOL + CERT_RTOL * n
+        for ub, status in ((n + 0.5 * tol, Status.OPTIMAL), (n + 2 * tol, Status.FEASIBLE)):
+            sol = {"x": n, "ub": ub}
+            r = Result(
+                "toycert", "exact", "python", Status.OPTIMAL, float(n), float(n), solution=sol
+            )
+            c = check(fam, {"n": n}, r, opts)
+            assert c.result.status == status and c.result.bound == ub
 
 
 def test_a_heuristic_answer_is_not_held_to_a_certificate():

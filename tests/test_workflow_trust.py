@@ -35,7 +35,8 @@ from ortools.sat.python import cp_model
 from tests.workflow_bruteforce import binds
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
-HEURISTICS = ("aarc", "fit-milp", "bo", "maff", "powertune")
+HEURISTICS = ("aarc", "aarc-proto", "fit-milp", "bo", "maff", "powertune")
+PROTO = (("start", "prototype"), ("steps", "halving"), ("tries", "3"))
 
 
 def _solve(inst, method, **kw):
@@ -111,7 +112,9 @@ def test_evaluator_by_violation():
             assert exact.status == Status.INFEASIBLE  # coupled: no coupled fit
             return
         seen["binds"] += binds(inst, exact.objective, mode)
-        h = _solve(inst, heuristic, objective=objective, params=(("trials", "8"),))
+        method = "aarc" if heuristic == "aarc-proto" else heuristic
+        params = {"bo": (("trials", "8"),), "aarc-proto": PROTO}.get(heuristic, ())
+        h = _solve(inst, method, objective=objective, params=params)
         answers = [exact] + ([h] if h.solution is not None else [])
         for r in answers:
             sol = r.solution

@@ -357,6 +357,9 @@ def least_memory(
                 from_warm = False
                 hi = best.peak_kb
                 continue
+        if t_end - time.perf_counter() <= 0:
+            stopped = True
+            break
         mdl = build(inst, "check", mid, bound, None, in_order)
         left = t_end - time.perf_counter()
         if left <= 0:

@@ -21,14 +21,20 @@ Constraints
   (memory)   h_{i,τ} = Σ_{t ≤ τ} x_{i,t} − Σ_{t ≤ τ−p_i} y_{i,t}  (= 1 iff i is held at τ)
              Σ_i m_i h_{i,τ} ≤ B − R − a k   (latency)   or   ≤ P − R − a k   (memory) ∀ τ
 Objectives  latency: min C;  memory: min P.
-Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000.
+The running sums Σ_{t ≤ τ} x_{i,t} and Σ_{t ≤ τ} y_{i,t} are continuous variables SX_{i,τ},
+SY_{i,τ} with SX_{i,τ} = SX_{i,τ−1} + x_{i,τ} (the same polytope; the matrix has O(n H) nonzeros
+instead of O(n H²), which HiGHS's and CBC's setup cannot interrupt on large grids).
+Only for small instances: the model has about 2 n H binaries; it refuses more than 40,000
+(10,000 with CBC, whose setup does not stop at its time limit on larger ones).
 Loads may be in any order, as in the CP-SAT model (``--param order=layer``: LS_i ≤ LS_{i+1}).
 Warm starts (the solve layer's evaluator-accepted heuristic answers, ``warm=``): the fastest
 that fits the budget sets H (latency objective); floored to the grid (which keeps it feasible,
 above) it is CBC's starting solution unless ``--no-hint``; if the solver finds nothing in time it
-is the answer, ``feasible`` with the solver's bound. The limit covers the whole method: the
-build stops (and the method falls back or reports ``time_limit``) when it runs out. A latency
-bound below latency_lower_bound_us is infeasible up front. This module imports no heuristic.
+is the answer, ``feasible`` with the solver's bound (and also when the solver calls the model
+infeasible although the warm start solves it: CBC does when its limit cuts presolve short).
+The limit covers the whole method: the build stops (and the method falls back or reports
+``time_limit``) when it runs out. A latency bound below latency_lower_bound_us is infeasible up
+front. This module imports no heuristic.
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
 
 MAX_BINARIES = 40_000
+# CBC's setup (reading the model, the root LP, completing a warm start) ignores its time limit:
+# at 40 layers (~25,000 binaries) it ran 30-130 s past a 5 s limit (bench_pipeload_limits.py)
+MAX_BINARIES_CBC = 10_000
 
 
 def grid_us(inst: PipeloadInstance) -> int:
@@ -71,8 +80,12 @@ def build(
     horizon_us: int,
     in_order: bool = False,
     t_end: float = math.inf,
+    prefix: bool = True,
+    backend: str = "highs",
 ):
-    """The model above; raises OutOfTime if the clock passes ``t_end`` while building."""
+    """The model above; raises OutOfTime if the clock passes ``t_end`` while building.
+    ``prefix``: the running sums in (agents) and (memory) are auxiliary variables (the same
+    polytope, a far sparser matrix); off: written out, as in the formulation."""
     import pulp
 
     g = grid_us(inst)
@@ -82,10 +95,12 @@ def build(
     p = [x.compute_us // g for x in inst.layers]
     mem = [x.mem_kb for x in inst.layers]
     tail = [sum(p[i:]) for i in range(n)]
-    if 2 * n * (H + 1) > MAX_BINARIES:
+    cap = min(MAX_BINARIES, MAX_BINARIES_CBC) if backend == "cbc" else MAX_BINARIES
+    if 2 * n * (H + 1) > cap:
         raise ValueError(
             f"time-indexed model too large: {n} layers x {H + 1} steps of {g} µs "
-            f"(> {MAX_BINARIES} binaries); use cpsat"
+            f"(> {cap} binaries{' for CBC, whose setup ignores the time limit' if backend == 'cbc' else ''}); "
+            "use cpsat" + (" or highs" if backend == "cbc" else "")
         )
     prob = pulp.LpProblem("pipeload", pulp.LpMinimize)
     # run i starts no later than H - tail_i; its load no later than that minus d_i
@@ -117,28 +132,58 @@ def build(
     if pattern == "memory":
         P = pulp.LpVariable("P", inst.fixed_kb(inst.k_min) + max(mem))
         prob += P >= fixed + max(mem), "peak_holds_largest"
+    # per layer, its start variables in time order (x_{i,t} for t = 0.., y_{i,t} for t = d_i..)
+    xs = [[x[i, t] for t in range(max(0, H - tail[i] - d[i]) + 1)] for i in range(n)]
+    ys = [[y[i, t] for t in range(d[i], max(d[i], H - tail[i]) + 1)] for i in range(n)]
+    if prefix:  # SX_{i,τ} = Σ_{t ≤ τ} x_{i,t} as variables: O(n H) nonzeros, not O(n H²)
+        SX = [_prefix(prob, xs[i], f"SX_{i}") for i in range(n)]
+        SY = [_prefix(prob, ys[i], f"SY_{i}") for i in range(n)]
+
+    def started(i: int, tau: int):  # Σ_{t ≤ τ} x_{i,t}
+        if tau < 0:
+            return 0
+        if prefix:
+            return SX[i][tau] if tau < len(SX[i]) else 1
+        return pulp.lpSum(xs[i][: tau + 1])
+
+    def ended(i: int, tau: int):  # Σ_{t ≤ τ − p_i} y_{i,t}
+        j = tau - p[i] - d[i]  # position of y_{i, τ − p_i} in ys[i]
+        if j < 0:
+            return 0
+        if prefix:
+            return SY[i][j] if j < len(SY[i]) else 1
+        return pulp.lpSum(ys[i][: j + 1])
+
     for tau in range(H + 1):
         if time.perf_counter() > t_end:
             raise OutOfTime(f"the limit ran out building the model (step {tau} of {H + 1})")
-        busy = [x[i, t] for (i, t) in x if d[i] > 0 and tau - d[i] < t <= tau]
-        if len(busy) > 1:
-            prob += pulp.lpSum(busy) <= k, f"agents_{tau}"
-        held = []
-        for i in range(n):
-            started = [v for (j, t), v in x.items() if j == i and t <= tau]
-            ended = [v for (j, t), v in y.items() if j == i and t <= tau - p[i]]
-            if started:
-                held.append(mem[i] * (pulp.lpSum(started) - pulp.lpSum(ended)))
-        if not held:
-            continue
+        loading = [i for i in range(n) if d[i] > 0 and tau - d[i] + 1 < len(xs[i])]
+        if len(loading) > 1:  # loads in progress at τ: started by τ, not by τ − d_i
+            prob += (
+                pulp.lpSum(started(i, tau) - started(i, tau - d[i]) for i in loading) <= k,
+                f"agents_{tau}",
+            )
+        held = pulp.lpSum(mem[i] * (started(i, tau) - ended(i, tau)) for i in range(n))
         if P is not None:
-            prob += pulp.lpSum(held) + fixed <= P, f"memory_{tau}"
+            prob += held + fixed <= P, f"memory_{tau}"
         elif budget is not None:
-            prob += pulp.lpSum(held) + fixed <= budget, f"memory_{tau}"
+            prob += held + fixed <= budget, f"memory_{tau}"
     if budget is not None and pattern == "latency":
         prob += fixed + max(mem) <= budget, "largest_fits"
     prob += P if P is not None else C
     return prob, x, y, k, g
+
+
+def _prefix(prob, vs: list, name: str) -> list:
+    """Continuous S_t = S_{t-1} + v_t (S_0 = v_0): the running sums of a layer's start binaries."""
+    import pulp
+
+    out = []
+    for t, v in enumerate(vs):
+        s = pulp.LpVariable(f"{name}_{t}", 0, 1)
+        prob += (s == (out[-1] + v if out else v)), f"{name}_{t}_sum"
+        out.append(s)
+    return out
 
 
 class OutOfTime(Exception):
@@ -172,7 +217,9 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
         else {"latency_bound_ms": bound / 1000}
     )
     try:
-        prob, x, y, _k, g = build(inst, pattern, budget, horizon, prm.in_order, t_end)
+        prob, x, y, _k, g = build(
+            inst, pattern, budget, horizon, prm.in_order, t_end, backend=backend
+        )
     except ValueError as e:
         return Result("", "", backend, Status.ERROR, message=str(e))
     except OutOfTime as e:
@@ -183,12 +230,21 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
     left = t_end - time.perf_counter()
     if left <= 0:
         return _fallback(inst, backend, pattern, best, extra, None, stats, "no time left to solve")
-    out = solve_pulp(prob, replace(options, time_limit_s=left), backend, warm_start=hinted)
+    # CBC counts CPU seconds by default; on a shared machine the wall clock is what binds
+    limits = {"timeMode": "elapsed"} if backend == "cbc" else None
+    out = solve_pulp(
+        prob, replace(options, time_limit_s=left), backend, warm_start=hinted, limits=limits
+    )
     # the model counts in grid steps (latency) or kB (memory); report ms / MB
     scale = g / 1000 if pattern == "latency" else 1 / 1000
     bound_out = None if out.bound is None else out.bound * scale
     if out.status == Status.TIME_LIMIT and best is not None:
         return _fallback(inst, backend, pattern, best, extra, bound_out, stats, out.message)
+    if out.status == Status.INFEASIBLE and best is not None:
+        # the warm start, floored to the grid, is a solution of this very model: the claim is
+        # wrong (CBC 2.10 says "pre-processing says infeasible" when its limit cuts presolve)
+        why = f"{backend} said infeasible although the warm start is feasible (a solver fault)"
+        return _fallback(inst, backend, pattern, best, extra, None, stats, why)
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         if out.status == Status.INFEASIBLE and pattern == "memory":

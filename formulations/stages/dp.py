@@ -28,8 +28,8 @@ from optgap.solvers.result import Result, SolveOptions, Status
 def stage_vms(inst, s: int, slo_ms: float) -> list[int] | None:
     sp = inst.plan(slo_ms).stages[s]
     T, W = inst.n_windows, inst.window_s
-    per_s = inst.vm.price_per_hour / 3600.0
-    k = per_s * inst.vm.cold_start_s  # $ per launch
+    per_s = inst.vm_price_s(s)
+    k = per_s * inst.stage_vm(s).cold_start_s  # $ per launch
     V = max_useful_vms(inst, s, slo_ms)
     vs = np.arange(V + 1, dtype=np.float64)
     pos = np.arange(V + 1)

@@ -3,10 +3,14 @@ functions and a latency SLO (SERFLOW, arXiv 2510.27182).
 
 File format (JSON, ``"family": "stages"``, ``"version": 1``)::
 
-    stages:    [{id, vm_ms, fn_ms: {memory_mb: ms}, exit_prob, activation_bytes = 0}]
+    stages:    [{id, vm_ms, fn_ms: {memory_mb: ms}, exit_prob, activation_bytes = 0,
+                 vm_type = "default", vm_ms_on: {type: ms} = {}}]
     arrivals:  {window_s, one of: trace: "wits"|"sine" (+ scale = 1, start_s = 0, duration_s),
                 per_second: [counts], rates: [req/s per window] (+ seed = 0)}
     vm:        {price_per_hour, workers, cold_start_s, max_utilisation = 0.9, max_total = null}
+    vm_types:  {name: {price_per_hour, workers, cold_start_s, max_utilisation = 0.9}} (optional)
+    overhead_ms: {vm = 0, fn = 0}: per-query overhead included in every stage's vm_ms / fn_ms,
+               paid once when the model is served as one unit (the whole-model baselines)
     functions: {price_per_gb_s, price_per_request, cold_start_ms, keep_alive_s = 600}
     network:   {latency_ms = 0, bandwidth_mb_s = null}
     slo:       {latency_ms, percentile = 95}
@@ -16,7 +20,10 @@ File format (JSON, ``"family": "stages"``, ``"version": 1``)::
 
 A query enters stage 0 and, after stage s's classifier, exits with probability ``exit_prob[s]``
 (the last stage's must be 1). ``vm_ms`` is the mean service time of one query on one VM worker
-(a VM has ``workers`` of them); ``fn_ms[m]`` the mean on a function with ``m`` MB. Activations go
+(a VM has ``workers`` of them) on the stage's VM type: ``vm_type`` names one of ``vm_types``
+("default", the default, is ``vm``); ``vm_ms_on`` optionally gives the stage's time on other
+types (only the whole-model baselines use them). ``vm.max_total`` caps the VMs of all types
+together. ``fn_ms[m]`` is the mean on a function with ``m`` MB. Activations go
 to the next stage in ``latency_ms + activation_bytes / bandwidth``.
 
 Arrivals: every source becomes per-second counts (the simulator's input); the planning rate of
@@ -33,8 +40,9 @@ The planning quantities every model, heuristic and the evaluator share are defin
   p-quantiles q_s plus an equal part of the slack: b_s = q_s + (net - sum q) / |S|; if
   net < sum q, VMs cannot meet the SLO anywhere and b_s = net q_s / sum q;
 - VMs are usable at s iff q_s <= b_s; their queueing allowance is b_s - q_s, and the utilisation
-  cap the largest rho <= max_utilisation whose p-quantile wait in M/M/c (c = workers, Erlang C
-  tail, Allen-Cunneen factor (1 + cv^2)/2) fits that allowance; cap_s = rho workers 1000 / vm_ms;
+  cap the largest rho <= max_utilisation whose p-quantile wait in M/M/c (c = workers of the
+  stage's VM type, Erlang C tail, Allen-Cunneen factor (1 + cv^2)/2) fits that allowance;
+  cap_s = rho workers 1000 / vm_ms (each VM its own queue: see the README for why not pooled);
 - a function memory m is usable at s iff cold_start_ms + fn_ms[m] qf <= b_s, and the stage uses
   the cheapest usable one per query (price_per_request + price_per_gb_s m/1024 fn_ms/1000);
 - the SLO is infeasible iff some stage can use neither (the message names it and why).
@@ -73,6 +81,8 @@ class Stage:
     fn_ms: dict[int, float]  # memory MB -> mean service ms, sorted by memory
     exit_prob: float
     activation_bytes: int = 0
+    vm_type: str = "default"
+    vm_ms_on: dict[str, float] = field(default_factory=dict)  # times on other VM types
 
 
 @dataclass(frozen=True)
@@ -137,8 +147,23 @@ class StagesInstance:
     sim_seed: int = 0
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    vm_types: dict[str, VmType] = field(default_factory=dict)  # named types beside "default"
+    overhead_vm_ms: float = 0.0
+    overhead_fn_ms: float = 0.0
 
-    # -- derived views ---------------------------------------------------------------------------
+    # -- derived views
+
+    def vm_type(self, name: str) -> VmType:
+        return self.vm if name == "default" else self.vm_types[name]
+
+    def stage_vm(self, s: int) -> VmType:
+        """The VM type stage s runs on."""
+        return self.vm_type(self.stages[s].vm_type)
+
+    def stage_vm_ms(self, s: int, type_name: str) -> float | None:
+        """Mean time of stage s on a VM type (None if the instance does not give it)."""
+        st = self.stages[s]
+        return st.vm_ms if type_name == st.vm_type else st.vm_ms_on.get(type_name)
 
     @property
     def n_windows(self) -> int:
@@ -167,9 +192,9 @@ class StagesInstance:
         bw = self.bandwidth_mb_s
         return self.network_latency_ms + (0.0 if bw is None else nbytes / (bw * 1e6) * 1e3)
 
-    def vm_hour_s(self) -> float:
-        """$ per VM-second."""
-        return self.vm.price_per_hour / 3600.0
+    def vm_price_s(self, s: int) -> float:
+        """$ per VM-second at stage s (its VM type)."""
+        return self.stage_vm(s).price_per_hour / 3600.0
 
     def fn_cost_per_query(self, s: int, memory: int) -> float:
         ms = self.stages[s].fn_ms[memory]
@@ -224,11 +249,12 @@ def wait_quantile_ms(c: int, rho: float, mean_ms: float, p: float, cv: float) ->
 
 
 def utilisation_cap(c: int, mean_ms: float, wait_ms: float, p: float, cv: float, rho_max: float):
-    """Largest utilisation <= rho_max whose p-quantile wait is within wait_ms (bisection, 1e-9)."""
+    """Largest utilisation <= rho_max whose p-quantile wait is within wait_ms (bisection to
+    1e-13, returning the side that fits)."""
     if wait_quantile_ms(c, rho_max, mean_ms, p, cv) <= wait_ms:
         return rho_max
     lo, hi = 0.0, rho_max
-    while hi - lo > 1e-9:
+    while hi - lo > 1e-13:
         mid = (lo + hi) / 2.0
         if wait_quantile_ms(c, mid, mean_ms, p, cv) <= wait_ms:
             lo = mid
@@ -251,10 +277,11 @@ def _make_plan(inst: StagesInstance, slo: float) -> Plan:
         vm_ok = net > 0 and vmq[s] <= budget * (1 + 1e-12)
         wait = max(0.0, budget - vmq[s])
         if vm_ok:
+            vt = inst.stage_vm(s)
             rho = utilisation_cap(
-                inst.vm.workers, st.vm_ms, wait, p, inst.service_cv, inst.vm.max_utilisation
+                vt.workers, st.vm_ms, wait, p, inst.service_cv, vt.max_utilisation
             )
-            cap = rho * inst.vm.workers * 1000.0 / st.vm_ms
+            cap = rho * vt.workers * 1000.0 / st.vm_ms
         else:
             rho, cap = 0.0, 0.0
         ok = tuple(
@@ -303,7 +330,7 @@ def load(data: Any) -> StagesInstance:
         data,
         "instance",
         {"family", "version", "stages", "arrivals", "vm", "functions", "slo"},
-        {"network", "service_cv", "sim_seed", "name", "meta"},
+        {"network", "service_cv", "sim_seed", "name", "meta", "vm_types", "overhead_ms"},
     )
     if top["family"] != FAMILY:
         raise InputError(f"instance.family: expected {FAMILY!r}, got {top['family']!r}")
@@ -325,6 +352,29 @@ def load(data: Any) -> StagesInstance:
         )
     arrivals, window_s, per_second = _arrivals(top["arrivals"])
     vm = _vm(top["vm"])
+    raw_types = F.obj(top.get("vm_types", {}), "vm_types", set(), set(top.get("vm_types", {})))
+    vm_types = {}
+    for key, val in raw_types.items():
+        if key == "default":
+            raise InputError("vm_types.default: the name is reserved for the top-level vm")
+        vm_types[key] = _vm(val, f"vm_types.{key}", quota=False)
+    for i, st in enumerate(stages):
+        for tname in (st.vm_type, *st.vm_ms_on):
+            if tname != "default" and tname not in vm_types:
+                raise InputError(
+                    f"stages[{i}]: VM type {tname!r} is not defined (vm_types has: "
+                    f"{', '.join(['default', *vm_types])})"
+                )
+    ov = F.obj(top.get("overhead_ms", {}), "overhead_ms", set(), {"vm", "fn"})
+    ov_vm = F.number(ov.get("vm", 0.0), "overhead_ms.vm")
+    ov_fn = F.number(ov.get("fn", 0.0), "overhead_ms.fn")
+    for i, st in enumerate(stages):
+        if st.vm_ms < ov_vm or any(ms < ov_fn for ms in st.fn_ms.values()):
+            raise InputError(
+                f"stages[{i}]: a service time is below overhead_ms (the overhead is part of it)"
+            )
+        if any(ms < ov_vm for ms in st.vm_ms_on.values()):
+            raise InputError(f"stages[{i}].vm_ms_on: a time is below overhead_ms.vm")
     fn = _functions(top["functions"])
     net = F.obj(top.get("network", {}), "network", set(), {"latency_ms", "bandwidth_mb_s"})
     lat = F.number(net.get("latency_ms", 0.0), "network.latency_ms")
@@ -359,11 +409,16 @@ def load(data: Any) -> StagesInstance:
         sim_seed=seed,
         name=name,
         meta=meta,
+        vm_types=vm_types,
+        overhead_vm_ms=ov_vm,
+        overhead_fn_ms=ov_fn,
     )
 
 
 def _stage(x: Any, path: str) -> Stage:
-    d = F.obj(x, path, {"id", "vm_ms", "fn_ms", "exit_prob"}, {"activation_bytes"})
+    d = F.obj(
+        x, path, {"id", "vm_ms", "fn_ms", "exit_prob"}, {"activation_bytes", "vm_type", "vm_ms_on"}
+    )
     sid = F.string(d["id"], f"{path}.id")
     vm_ms = F.number(d["vm_ms"], f"{path}.vm_ms", exclusive_minimum=True)
     fn_raw = d["fn_ms"]
@@ -386,32 +441,37 @@ def _stage(x: Any, path: str) -> Stage:
     if ep > 1:
         raise InputError(f"{path}.exit_prob: a probability must be at most 1, got {ep:g}")
     nbytes = F.number(d.get("activation_bytes", 0), f"{path}.activation_bytes", integer=True)
-    return Stage(sid, vm_ms, dict(sorted(fn.items())), ep, nbytes)
+    vt = F.string(d.get("vm_type", "default"), f"{path}.vm_type")
+    on_raw = F.obj(d.get("vm_ms_on", {}), f"{path}.vm_ms_on", set(), set(d.get("vm_ms_on", {})))
+    on = {k: F.number(v, f"{path}.vm_ms_on.{k}", exclusive_minimum=True) for k, v in on_raw.items()}
+    on.pop(vt, None)
+    return Stage(sid, vm_ms, dict(sorted(fn.items())), ep, nbytes, vt, on)
 
 
-def _vm(x: Any) -> VmType:
+def _vm(x: Any, path: str = "vm", quota: bool = True) -> VmType:
     d = F.obj(
         x,
-        "vm",
+        path,
         {"price_per_hour", "workers", "cold_start_s"},
-        {"max_utilisation", "max_total"},
+        {"max_utilisation", "max_total"} if quota else {"max_utilisation"},
     )
-    rho = F.number(d.get("max_utilisation", 0.9), "vm.max_utilisation", exclusive_minimum=True)
+    rho = F.number(d.get("max_utilisation", 0.9), f"{path}.max_utilisation", exclusive_minimum=True)
     if rho >= 1:
-        raise InputError(f"vm.max_utilisation: must be below 1 (a stable queue), got {rho:g}")
+        raise InputError(f"{path}.max_utilisation: must be below 1 (a stable queue), got {rho:g}")
     mt = d.get("max_total")
+    workers = _workers(d["workers"], f"{path}.workers")
     return VmType(
-        price_per_hour=F.number(d["price_per_hour"], "vm.price_per_hour"),
-        workers=_workers(d["workers"]),
-        cold_start_s=F.number(d["cold_start_s"], "vm.cold_start_s"),
+        price_per_hour=F.number(d["price_per_hour"], f"{path}.price_per_hour"),
+        workers=workers,
+        cold_start_s=F.number(d["cold_start_s"], f"{path}.cold_start_s"),
         max_utilisation=rho,
-        max_total=None if mt is None else F.number(mt, "vm.max_total", integer=True),
+        max_total=None if mt is None else F.number(mt, f"{path}.max_total", integer=True),
     )
 
 
-def _workers(value: Any) -> int:
-    n = F.number(value, "vm.workers", minimum=1, integer=True)
-    F.check_size("stages.workers", n, "vm.workers")
+def _workers(value: Any, path: str = "vm.workers") -> int:
+    n = F.number(value, path, minimum=1, integer=True)
+    F.check_size("stages.workers", n, path)
     return n
 
 
@@ -528,6 +588,8 @@ def dump(inst: StagesInstance) -> dict[str, Any]:
             "fn_ms": {str(m): ms for m, ms in s.fn_ms.items()},
             "exit_prob": s.exit_prob,
             "activation_bytes": s.activation_bytes,
+            **({"vm_type": s.vm_type} if s.vm_type != "default" else {}),
+            **({"vm_ms_on": dict(s.vm_ms_on)} if s.vm_ms_on else {}),
         }
         for s in inst.stages
     ]
@@ -541,6 +603,18 @@ def dump(inst: StagesInstance) -> dict[str, Any]:
     if inst.vm.max_total is not None:
         vm["max_total"] = inst.vm.max_total
     out["vm"] = vm
+    if inst.vm_types:
+        out["vm_types"] = {
+            k: {
+                "price_per_hour": t.price_per_hour,
+                "workers": t.workers,
+                "cold_start_s": t.cold_start_s,
+                "max_utilisation": t.max_utilisation,
+            }
+            for k, t in inst.vm_types.items()
+        }
+    if inst.overhead_vm_ms or inst.overhead_fn_ms:
+        out["overhead_ms"] = {"vm": inst.overhead_vm_ms, "fn": inst.overhead_fn_ms}
     fn = inst.functions
     out["functions"] = {
         "price_per_gb_s": fn.price_per_gb_s,
@@ -568,5 +642,7 @@ def describe(inst: StagesInstance) -> str:
         + f"), {inst.n_windows} windows x {inst.window_s} s of {src} arrivals "
         f"({int(inst.per_second.sum())} requests, peak window {inst.rates.max():.1f} req/s), "
         f"VM ${inst.vm.price_per_hour:g}/h x{inst.vm.workers} workers, cold start "
-        f"{inst.vm.cold_start_s:g} s, SLO p{inst.percentile:g} <= {inst.slo_ms:g} ms"
+        f"{inst.vm.cold_start_s:g} s"
+        + (f" (+ {len(inst.vm_types)} more VM type(s))" if inst.vm_types else "")
+        + f", SLO p{inst.percentile:g} <= {inst.slo_ms:g} ms"
     )

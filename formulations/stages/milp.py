@@ -33,8 +33,9 @@ u_st is declared integer although integral v makes some optimal u integral anywa
 continuous, HiGHS 1.14's presolve returned a wrong "optimal" plan (2 % too costly) on two
 day-long traces (seen in benchmarks/bench_stages.py). The same presolve also fails on tiny MIPs
 (min 6.94 v + 0.0042 x s.t. 100 v + x >= 5, v binary: "optimal" v = 1), so, as a guard, a
-claimed optimum that a known feasible plan (SERFLOW's; the DP optimum without a quota) undercuts
-is reported as an error. CBC with one thread runs in its serial mode ("threads 0"): its
+claimed optimum that a known feasible plan undercuts is reported as an error (the known plans: the warm starts, SERFLOW's by default, which the
+solve layer runs and the evaluator accepts first -- ``warm_start`` in solvers/catalog/stages.py --,
+and the DP optimum without a quota). CBC with one thread runs in its serial mode ("threads 0"): its
 "threads 1" mode now and then deadlocks until the time limit on tiny models.
 LP strength: with the memory precomputed the only integers are VM counts; the relaxation differs
 from the optimum only by rounding VMs, and both solvers prove day-long traces optimal in seconds.
@@ -59,12 +60,12 @@ from optgap.solvers.result import Result, SolveOptions, Status
 def build(inst, slo_ms: float, onehot: bool = False):
     plan = inst.plan(slo_ms)
     S, T, W = len(inst.stages), inst.n_windows, inst.window_s
-    per_s = inst.vm.price_per_hour / 3600.0
     prob = pulp.LpProblem("stages", pulp.LpMinimize)
     v: dict[tuple[int, int], pulp.LpVariable] = {}
     cost = []
     for s in range(S):
         sp = plan.stages[s]
+        per_s, boot = inst.vm_price_s(s), inst.stage_vm(s).cold_start_s
         lam = [float(inst.rates[t]) * inst.reach[s] for t in range(T)]
         vmax = max_useful_vms(inst, s, slo_ms)
         fn_ok = sp.fn_memory is not None
@@ -78,7 +79,7 @@ def build(inst, slo_ms: float, onehot: bool = False):
                 u = pulp.LpVariable(f"u_{s}_{t}", 0, cat=pulp.LpInteger)
                 prev = v[s, t - 1] if t > 0 else 0
                 prob += u >= v[s, t] - prev, f"launch_{s}_{t}"
-                cost.append(per_s * (W * v[s, t] + inst.vm.cold_start_s * u))
+                cost.append(per_s * (W * v[s, t] + boot * u))
                 carry = sp.cap * v[s, t]
             else:
                 carry = 0
@@ -104,8 +105,24 @@ def build(inst, slo_ms: float, onehot: bool = False):
     return prob, v
 
 
-def _run(inst, options: SolveOptions, onehot: bool) -> Result:
-    check_params(options)
+def _warm_rows(inst, warm, slo: float) -> list[tuple[str, list[list[int]]]]:
+    """The VM counts of the accepted warm starts (the solve layer ran the heuristics and had the
+    evaluator accept them), cheapest first, clipped to the model's V_s (more VMs never help)."""
+    out = []
+    for w in sorted(warm, key=lambda w: w.objective):
+        sol = w.solution
+        rows = sol.get("vms") if sol.get("mode", "stages") == "stages" else None
+        if not isinstance(rows, list) or len(rows) != len(inst.stages):
+            continue
+        rows = [
+            [min(int(x), max_useful_vms(inst, s, slo)) for x in row] for s, row in enumerate(rows)
+        ]
+        out.append((w.method, rows))
+    return out
+
+
+def _run(inst, options: SolveOptions, onehot: bool, warm=()) -> Result:
+    check_params(options, ("max_nodes", "max_solutions"))
     backend = options.backend or "cbc"
     slo = slo_of(inst, options)
     plan = inst.plan(slo)
@@ -113,26 +130,41 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
         return Result("", "", backend, Status.INFEASIBLE, message=plan.infeasible)
     prob, v = build(inst, slo, onehot)
     S, T = len(inst.stages), inst.n_windows
-    warm = False
-    if options.hint and backend == "cbc":
-        from optgap.heuristics.stages.serflow import serflow_vms  # late: heuristics build on this
-
-        start = serflow_vms(inst, slo)
-        start = [[min(x, max_useful_vms(inst, s, slo)) for x in row] for s, row in enumerate(start)]
-        if _fits_quota(inst, start):
-            for (s, t), var in v.items():
-                var.setInitialValue(start[s][t])
-            warm = True
+    starts = [(m, r) for m, r in _warm_rows(inst, warm, slo) if _fits_quota(inst, r)]
+    hinted = False
+    if options.hint and backend == "cbc" and starts:
+        for (s, t), var in v.items():
+            var.setInitialValue(starts[0][1][s][t])
+        hinted = True
     # CBC's "threads 1" runs its threaded code with one worker, which now and then deadlocks;
     # solve_pulp passes no thread count for threads <= 1, i.e. CBC's serial mode
-    out = solve_pulp(prob, options, backend, warm_start=warm)
+    out = solve_pulp(
+        prob, options, backend, warm_start=hinted, limits=node_limits(options, backend)
+    )
     stats = {
         "variables": len(prob.variables()),
         "integers": sum(1 for var in prob.variables() if var.cat == pulp.LpInteger),
         "constraints": prob.numConstraints(),
         "windows": T,
         "utilisation_caps": [round(sp.utilisation_cap, 6) for sp in plan.stages],
+        "warm_hint": starts[0][0] if hinted else None,
     }
+    name = "milp-onehot" if onehot else "milp"
+    if out.status == Status.TIME_LIMIT and starts:  # the fallback answer: the best warm start
+        vms = starts[0][1]
+        obj = plan_cost(inst, vms, slo)
+        bound = None if out.bound is None else min(out.bound, obj)
+        return Result(
+            "",
+            "",
+            backend,
+            Status.FEASIBLE,
+            objective=obj,
+            bound=bound,
+            message=f"{backend} found no solution in time; the {starts[0][0]} warm start",
+            solution=solution(inst, vms, slo, name),
+            stats=stats,
+        )
     if out.status not in (Status.OPTIMAL, Status.FEASIBLE):
         msg = out.message
         if out.status == Status.INFEASIBLE:
@@ -146,7 +178,7 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
         for s in range(S)
     ]
     objective = plan_cost(inst, vms, slo)
-    wrong = _contradicted(inst, slo, objective) if out.status == Status.OPTIMAL else ""
+    wrong = _contradicted(inst, slo, objective, starts) if out.status == Status.OPTIMAL else ""
     if wrong:
         return Result("", "", backend, Status.ERROR, message=f"{backend}: {wrong}", stats=stats)
     bound = out.bound
@@ -161,21 +193,34 @@ def _run(inst, options: SolveOptions, onehot: bool) -> Result:
         out.status,
         objective=objective,
         bound=bound,
-        solution=solution(inst, vms, slo, "milp-onehot" if onehot else "milp"),
+        solution=solution(inst, vms, slo, name),
         stats=stats,
     )
 
 
-def _contradicted(inst, slo: float, objective: float) -> str:
-    """A known feasible plan cheaper than a claimed optimum means the solver is wrong: checked
-    against the SERFLOW plan and, without a quota, the per-stage DP (both cheap)."""
-    from optgap.formulations.stages.dp import stage_vms
-    from optgap.heuristics.stages.serflow import serflow_vms
+def node_limits(options: SolveOptions, backend: str) -> dict[str, int]:
+    """``--param max_nodes=N`` / ``max_solutions=N``: stop the branch and bound after N nodes or
+    N incumbents (deterministic limits, for tests of status honesty; N >= 0 / >= 1), in the
+    solver's own names: CBC ``maxNodes`` / ``maxSolutions``, HiGHS ``mip_max_nodes`` /
+    ``mip_max_improving_sols``."""
+    names = {
+        "cbc": ("maxNodes", "maxSolutions"),
+        "highs": ("mip_max_nodes", "mip_max_improving_sols"),
+    }[backend]
+    out = {}
+    if options.param("max_nodes") is not None:
+        out[names[0]] = options.int_param("max_nodes", 0, lo=0)
+    if options.param("max_solutions") is not None:
+        out[names[1]] = options.int_param("max_solutions", 1, lo=1)
+    return out
 
-    witnesses = []
-    start = serflow_vms(inst, slo)
-    if _fits_quota(inst, start):
-        witnesses.append(("the serflow plan", start))
+
+def _contradicted(inst, slo: float, objective: float, starts=()) -> str:
+    """A known feasible plan cheaper than a claimed optimum means the solver is wrong: checked
+    against the accepted warm starts and, without a quota, the per-stage DP (both cheap)."""
+    from optgap.formulations.stages.dp import stage_vms
+
+    witnesses = [(f"the {m} plan", rows) for m, rows in starts]
     if inst.vm.max_total is None:
         rows = [stage_vms(inst, s, slo) for s in range(len(inst.stages))]
         if all(r is not None for r in rows):
@@ -204,14 +249,15 @@ def _fits_quota(inst, vms) -> bool:
     return mt is None or all(sum(col) <= mt for col in zip(*vms, strict=True))
 
 
-def solve(inst, options: SolveOptions) -> Result:
-    """The MILP with each stage's function memory fixed to its cheapest fitting size (exact)."""
-    return _run(inst, options, onehot=False)
+def solve(inst, options: SolveOptions, warm=()) -> Result:
+    """The MILP with each stage's function memory fixed to its cheapest fitting size (exact).
+    ``warm``: evaluator-accepted heuristic answers (hint, fallback, and a check of the optimum)."""
+    return _run(inst, options, onehot=False, warm=warm)
 
 
-def solve_onehot(inst, options: SolveOptions) -> Result:
+def solve_onehot(inst, options: SolveOptions, warm=()) -> Result:
     """The MILP with one binary per stage and memory size (a cross-check of ``solve``)."""
-    return _run(inst, options, onehot=True)
+    return _run(inst, options, onehot=True, warm=warm)
 
 
 def export(inst, options: SolveOptions, path: str) -> None:

@@ -27,14 +27,14 @@ def fn_traffic(inst, s: int, t: int, v: int, slo_ms: float) -> float:
 def plan_cost(inst, vms: list[list[int]], slo_ms: float) -> float:
     """The planning model's cost of VM counts (functions at each stage's cheapest fitting memory)."""
     plan = inst.plan(slo_ms)
-    per_s = inst.vm.price_per_hour / 3600.0
     W = inst.window_s
     total = 0.0
     for s, row in enumerate(vms):
         prev = 0
         unit = plan.stages[s].fn_cost
+        per_s, boot = inst.vm_price_s(s), inst.stage_vm(s).cold_start_s
         for t, v in enumerate(row):
-            total += per_s * (W * v + inst.vm.cold_start_s * max(0, v - prev))
+            total += per_s * (W * v + boot * max(0, v - prev))
             total += unit * W * fn_traffic(inst, s, t, v, slo_ms)
             prev = v
     return total
@@ -51,6 +51,7 @@ def solution(inst, vms: list[list[int]], slo_ms: float, policy: str) -> dict:
         shares.append(out)
     return {
         "policy": policy,
+        "mode": "stages",
         "slo_ms": slo_ms,
         "window_s": inst.window_s,
         "vms": [[int(v) for v in row] for row in vms],

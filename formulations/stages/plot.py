@@ -21,6 +21,10 @@ def plot_solution_file(instance: Any, data: dict, path: str) -> None:
     ev = evaluate(instance, sol, simulate=False)
     if not ev.feasible:
         raise InputError(f"the evaluator rejects this plan: {ev.summary()}")
+    if sol.get("mode") == "whole":  # the whole model as one unit: plot its 1-stage view
+        from optgap.formulations.stages.whole import whole_instance
+
+        instance = whole_instance(instance, sol.get("vm_type", "default"))
     plan = instance.plan(sol.get("slo_ms"))
     S, W = len(instance.stages), instance.window_s
     hours = [t * W / 3600 for t in range(instance.n_windows)]

@@ -38,7 +38,8 @@ positive numbers; every ``runtime_us`` cell is an int >= 1 or None (the loader c
 parametric models into this table and rounds to the µs: that table is the problem); prices are
 finite and >= 0; ``slo_us`` is an int >= 1; ``mb_per_vcpu`` > 0; function ids are unique strings;
 every edge joins two known functions. Acyclicity is trusted too but re-checked (a cycle would be
-reported as ``edges``, not crash).
+reported as ``edges``, not crash). A function's ``spread`` (run-to-run ratios for the noisy
+profiling oracle) plays no part here: the problem is the table.
 """
 
 from __future__ import annotations

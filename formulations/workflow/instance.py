@@ -7,7 +7,7 @@ File format (JSON, ``"family": "workflow"``, ``"version": 1``)::
     prices:      "aarc" | "cloudrun" | {per_vcpu_s, per_gb_s, per_request = 0}
     slo_ms:      end-to-end latency SLO of the workflow (longest path of runtimes)
     mb_per_vcpu: 1769 (coupled mode: memory m gives m / mb_per_vcpu vCPU, as on AWS Lambda)
-    functions:   [{id, model}]  with model one of
+    functions:   [{id, model, spread = []}]  with model one of
         {"kind": "table", "runtime_ms": [[ms | null per memory level] per CPU level]}
             (null = out of memory: the configuration cannot run)
         {"kind": "parametric", "serial_ms", "parallel_ms", "parallelism" (cores),
@@ -15,6 +15,10 @@ File format (JSON, ``"family": "workflow"``, ``"version": 1``)::
             runtime(c, m) = (serial + parallel / min(c, parallelism)) * f(m), out of memory
             for m < base, f(m) = 1 + slowdown * (ws - m) / (ws - base) for base <= m < ws,
             f(m) = 1 above the working set
+    spread:      optional run-to-run spread of the function's measured runtimes, as ratios
+                 runtime / mean runtime of the configuration (e.g. [0.84, 1.16]); a noisy
+                 profiling oracle multiplies each profiled runtime by one of them, drawn at
+                 random (seeded). The problem itself (models, evaluator) uses the table only.
     edges:       [[src, dst], ...]       data dependencies
     name, meta:  free text / free object (source, attribution, generator settings)
 
@@ -73,6 +77,7 @@ class Function:
     model: dict[str, Any]  # the model as given in the file (for dump)
     # runtime_us[i][j] at cpu_grid[i], mem_grid[j]; None = out of memory
     runtime_us: tuple[tuple[int | None, ...], ...]
+    spread: tuple[float, ...] = ()  # measured runtime / mean ratios (for a noisy oracle only)
 
 
 @dataclass(frozen=True)
@@ -244,7 +249,7 @@ def _prices(value: Any) -> Prices:
 
 
 def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
-    F.obj(f, path, {"id", "model"})
+    F.obj(f, path, {"id", "model"}, {"spread"})
     fid = F.string(f["id"], f"{path}.id")
     model = f["model"]
     if not isinstance(model, dict) or "kind" not in model:
@@ -308,7 +313,16 @@ def _function(f: Any, path: str, cpu_grid: tuple, mem_grid: tuple) -> Function:
         raise InputError(
             f"{path} ({fid}): out of memory at every configuration (no memory level is enough)"
         )
-    return Function(fid, stored, runtime)
+    spread = tuple(
+        F.number(r, f"{path}.spread[{k}]", exclusive_minimum=True)
+        for k, r in enumerate(F.array(f.get("spread", []), f"{path}.spread"))
+    )
+    for k, r in enumerate(spread):
+        if not 0.1 <= r <= 10:
+            raise InputError(
+                f"{path}.spread[{k}]: a ratio to the mean must be in [0.1, 10], got {r:g}"
+            )
+    return Function(fid, stored, runtime, spread)
 
 
 def _positive_us(value: Any, path: str) -> int:
@@ -357,7 +371,10 @@ def dump(inst: WorkflowInstance) -> dict[str, Any]:
     out["slo_ms"] = inst.slo_us / 1000
     if inst.mb_per_vcpu != LAMBDA_MB_PER_VCPU:
         out["mb_per_vcpu"] = inst.mb_per_vcpu
-    out["functions"] = [{"id": f.id, "model": f.model} for f in inst.functions]
+    out["functions"] = [
+        {"id": f.id, "model": f.model} | ({"spread": list(f.spread)} if f.spread else {})
+        for f in inst.functions
+    ]
     out["edges"] = [[a, b] for a, b in inst.edges]
     if inst.meta:
         out["meta"] = inst.meta

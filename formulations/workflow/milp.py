@@ -39,7 +39,7 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 # the family's --param keys (all used by heuristics); the exact models accept and ignore them so
 # that `optgap solve --method all --param trials=20` works, and refuse anything else
-FAMILY_PARAMS = frozenset({"trials", "cpu_points", "rounds"})
+FAMILY_PARAMS = frozenset({"trials", "cpu_points", "rounds", "noise", "start", "steps", "tries"})
 
 
 def check_params(options: SolveOptions) -> None:

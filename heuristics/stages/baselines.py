@@ -21,9 +21,9 @@ def _by_running_peak(inst, slo_ms: float, vms: Callable[[int, Any, float], int])
     """VMs per stage and window from the highest rate observed so far (-inf before any): a stage
     whose functions cannot meet the SLO must use VMs (``safe_vms``); the others get
     ``vms(stage, stage plan, peak)``."""
-    obs = observed_rates(inst)
     out = []
     for s, sp in enumerate(inst.plan(slo_ms).stages):
+        obs = observed_rates(inst, inst.stage_vm(s).cold_start_s)
         row, peak = [], -np.inf
         for t in range(inst.n_windows):
             if np.isfinite(obs[t]):

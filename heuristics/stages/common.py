@@ -2,8 +2,9 @@
 
 Online means: the VMs serving window t are launched ``cold_start_s`` before t starts, so the
 policy decides them at time ``t W - cold_start_s`` and sees only the per-second arrivals before
-that instant. :func:`observed_rates` gives, per window, the mean rate of the last W seconds
-before its decision instant (NaN when nothing has been observed yet). A policy may also use the
+that instant (``cold_start_s`` of the stage's VM type: with per-stage types, each stage has its
+own decision instants). :func:`observed_rates` gives, per window, the mean rate of the last W
+seconds before its decision instant (NaN when nothing has been observed yet). A policy may also use the
 instance's static profile: service times, exit probabilities (hence each stage's reach), prices
 and the planning model's caps and memories (:meth:`StagesInstance.plan`).
 """
@@ -18,12 +19,15 @@ from optgap.formulations.stages.plan import check_params, plan_cost, slo_of, sol
 from optgap.solvers.result import Result, SolveOptions, Status
 
 
-def observed_rates(inst) -> np.ndarray:
+def observed_rates(inst, cold_start_s: float | None = None) -> np.ndarray:
+    """Per window, what a policy whose VMs boot in ``cold_start_s`` (default: the default VM
+    type's) has seen at its decision instant."""
+    cold = inst.vm.cold_start_s if cold_start_s is None else cold_start_s
     W = inst.window_s
     csum = np.concatenate(([0], np.cumsum(inst.per_second)))
     out = np.full(inst.n_windows, np.nan)
     for t in range(inst.n_windows):
-        end = int(math.floor(t * W - inst.vm.cold_start_s))
+        end = int(math.floor(t * W - cold))
         if end <= 0:
             continue
         start = max(0, end - W)
@@ -34,16 +38,17 @@ def observed_rates(inst) -> np.ndarray:
 FORECASTS = ("last", "trend")
 
 
-def forecast_rates(inst, kind: str = "last") -> np.ndarray:
+def forecast_rates(inst, kind: str = "last", cold_start_s: float | None = None) -> np.ndarray:
     """Per window, the rate a policy expects (NaN before any observation).
 
     ``last``: the last observed rate. ``trend``: that rate extrapolated linearly from the two
     last observations (W seconds apart) to the middle of the target window, cold_start_s + W
     seconds after the middle of the last observation; never below 0."""
-    obs = observed_rates(inst)
+    cold = inst.vm.cold_start_s if cold_start_s is None else cold_start_s
+    obs = observed_rates(inst, cold)
     if kind == "last":
         return obs
-    lead = (inst.vm.cold_start_s + inst.window_s) / inst.window_s
+    lead = (cold + inst.window_s) / inst.window_s
     out = obs.copy()
     for t in range(1, len(obs)):
         if np.isfinite(obs[t]) and np.isfinite(obs[t - 1]):

@@ -18,20 +18,23 @@ from optgap.solvers.result import Result, SolveOptions
 ALPHA = 0.3
 
 
-def libra_vms(inst, slo_ms: float) -> list[list[int]]:
-    obs = observed_rates(inst)
-    plan = inst.plan(slo_ms)
-    smooth, peak = [], -np.inf
-    level = math.nan
-    peaks = []
-    for t in range(inst.n_windows):
-        if np.isfinite(obs[t]):
-            level = obs[t] if math.isnan(level) else ALPHA * obs[t] + (1 - ALPHA) * level
-            peak = max(peak, obs[t])
+def smoothed(obs: np.ndarray) -> tuple[list[float], list[float]]:
+    """EWMA level and running peak of the observed rates (NaN / -inf before any observation)."""
+    smooth, peaks, level, peak = [], [], math.nan, -np.inf
+    for x in obs:
+        if np.isfinite(x):
+            level = x if math.isnan(level) else ALPHA * x + (1 - ALPHA) * level
+            peak = max(peak, x)
         smooth.append(level)
         peaks.append(peak)
+    return smooth, peaks
+
+
+def libra_vms(inst, slo_ms: float) -> list[list[int]]:
+    plan = inst.plan(slo_ms)
     out = []
     for s, sp in enumerate(plan.stages):
+        smooth, peaks = smoothed(observed_rates(inst, inst.stage_vm(s).cold_start_s))
         row = []
         for t in range(inst.n_windows):
             if sp.fn_memory is None:

@@ -32,8 +32,8 @@ def indifference_vms(inst, s: int, slo_ms: float, rate: float, prev: int) -> int
     sp = inst.plan(slo_ms).stages[s]
     if not sp.vm_ok or rate <= 0 or sp.fn_memory is None:
         return 0
-    per_s = inst.vm.price_per_hour / 3600.0
-    boot = inst.vm.cold_start_s / inst.window_s
+    per_s = inst.vm_price_s(s)
+    boot = inst.stage_vm(s).cold_start_s / inst.window_s
     v = 0
     while True:
         load = min(sp.cap, rate - v * sp.cap)
@@ -47,11 +47,12 @@ def indifference_vms(inst, s: int, slo_ms: float, rate: float, prev: int) -> int
 
 def _policy(stagewise: bool, forecast: str = "last"):
     def policy(inst, slo_ms: float) -> list[list[int]]:
-        obs = observed_rates(inst)
-        guess = forecast_rates(inst, forecast)
         plan = inst.plan(slo_ms)
         out = []
         for s in range(len(inst.stages)):
+            cold = inst.stage_vm(s).cold_start_s
+            obs = observed_rates(inst, cold)
+            guess = forecast_rates(inst, forecast, cold)
             reach = inst.reach[s] if stagewise else 1.0
             row, prev, peak = [], 0, -np.inf
             for t in range(inst.n_windows):

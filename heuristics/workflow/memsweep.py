@@ -45,6 +45,10 @@ def powertune(inst, options: SolveOptions) -> Result:
             if t is not None:
                 row[j] = t
         sweep.append(row)
+    if not all(sweep):  # a function with no usable coupled configuration: nothing to offer
+        top = len(blind.mem_grid_mb) - 1
+        cfg = [(blind.coupled_cpu(top), top)] * blind.n
+        return finish(blind, oracle, cfg, [blind.slo_us + 1] * blind.n)
     fast_j = [min(row, key=lambda j: (row[j], -j)) for row in sweep]
     fast = [sweep[f][fast_j[f]] for f in range(blind.n)]
     if blind.latency(fast) > blind.slo_us:

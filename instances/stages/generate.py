@@ -3,7 +3,8 @@
 ``generate(size, seed)``: ``size`` windows of 300 s (size 288 = 24 h), 4 stages with VM service
 times of 10-80 ms, function times from the same work at 1769 MB-per-vCPU speed, random exit
 probabilities, prices and cold starts of the presets; the pattern cycles with the seed; the SLO
-is 20 % above the least at which every stage has a fitting function memory.
+is 20 % above the least at which every stage has a fitting function memory, or ``slo_ms``
+(``optgap generate stages --set slo_ms=400``: an SLO where the queueing cap binds).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def generate_json(
     pattern: str | None = None,
     base_rate: float | None = None,
     max_total: int | None = None,
+    slo_ms: float | None = None,
 ) -> dict:
     if size < 1 or stages < 1:
         raise ValueError("size and stages must be >= 1")
@@ -101,6 +103,8 @@ def generate_json(
         )
         left = max(1e-9, left - float(fracs[s]))
     slo = slo_with_functions(st, P.FUNCTIONS["cold_start_ms"], 0.5, P.NETWORK)
+    if slo_ms is not None:  # e.g. 300-600 ms, where the queueing cap binds
+        slo = float(slo_ms)
     vm = dict(P.VM)
     if max_total is not None:
         vm["max_total"] = max_total
@@ -120,5 +124,6 @@ def generate_json(
         "slo": {"latency_ms": slo, "percentile": 95.0},
         "service_cv": 0.5,
         "sim_seed": seed,
+        "overhead_ms": {"vm": P.VM_OVERHEAD_MS, "fn": P.FN_OVERHEAD_MS},
         "meta": {"generator": "instances/stages/generate.py", "size": size, "seed": seed},
     }

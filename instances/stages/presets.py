@@ -14,6 +14,18 @@ Prices (public list prices, us-east-1, checked by the authors of this file in 20
 illustrative): c5.xlarge $0.17/h; Lambda x86 $0.0000166667 per GB-s and $0.20 per million
 requests. VM boot + model load 90 s (paid from launch); function cold start 250 ms.
 
+GPU VM type (preset ``resnet50-gpu``: CPU VMs for conv2-conv3, GPU VMs for conv4-conv5, every
+stage also timed on the other type so the whole model may run on either): an AWS g4dn.xlarge
+(one NVIDIA T4, 4 vCPU) at its on-demand list price of $0.526/h (us-east-1, 2025; illustrative),
+one query at a time (batch 1, ``workers`` 1) at an *assumed* sustained 500 GMAC/s (fp16 at batch 1
+reaches a small part of the T4's 65 TFLOPS peak) + 2 ms per query (launches, host-device copies),
+180 s boot (larger image, driver and CUDA context). Per unit of work the CPU VM is the cheaper
+(100 GMAC/s for $0.17/h against 500 for $0.526/h, before overheads); the GPU is ~10x faster per
+query, which is what a tight SLO needs.
+
+``overhead_ms`` = {vm: 1, fn: 10}: the per-query overheads above, included in every stage's time
+and paid once when the model is served as one unit (the whole-model baselines).
+
 Exit fractions are *assumed* (illustrative), shaped like the early-exit literature: BranchyNet
 (Teerapittayanon et al., ICPR 2016) and DeeBERT (Xin et al., ACL 2020) report that most easy
 inputs leave at the first exits and the share falls with depth, with the exact split set by the
@@ -30,6 +42,9 @@ VM_OVERHEAD_MS = 1.0
 FN_OVERHEAD_MS = 10.0
 FN_MEMORIES = (1024, 1536, 1769, 2048, 3008)
 VM = {"price_per_hour": 0.17, "workers": 4, "cold_start_s": 90.0, "max_utilisation": 0.9}
+GPU_GMAC_S = 500.0
+GPU_OVERHEAD_MS = 2.0
+GPU_VM = {"price_per_hour": 0.526, "workers": 1, "cold_start_s": 180.0, "max_utilisation": 0.9}
 FUNCTIONS = {
     "price_per_gb_s": 0.0000166667,
     "price_per_request": 2e-7,
@@ -106,7 +121,19 @@ def _stages(names, macs, acts, exit_fractions) -> list[dict[str, Any]]:
     return out
 
 
-PRESETS = ("resnet50", "bert-base")
+PRESETS = ("resnet50", "bert-base", "resnet50-gpu")
+
+
+def _gpu_split(stages: list[dict[str, Any]], macs: list[int], gpu_from: int) -> None:
+    """Stages from ``gpu_from`` on run on the GPU type; every stage gets its time on the other."""
+    for i, (st, m) in enumerate(zip(stages, macs, strict=True)):
+        gpu_ms = round(m / (GPU_GMAC_S * 1e9) * 1e3 + GPU_OVERHEAD_MS, 3)
+        if i >= gpu_from:
+            st["vm_type"] = "gpu"
+            st["vm_ms_on"] = {"default": st["vm_ms"]}
+            st["vm_ms"] = gpu_ms
+        else:
+            st["vm_ms_on"] = {"gpu": gpu_ms}
 
 
 def preset(
@@ -116,10 +143,14 @@ def preset(
     service_cv: float = 0.5,
 ) -> dict[str, Any]:
     """An instance JSON for a preset model and an arrivals object (see the instance format)."""
-    if name == "resnet50":
+    extra: dict[str, Any] = {}
+    if name in ("resnet50", "resnet50-gpu"):
         macs, acts = resnet50_stage_macs()
         stages = _stages(["conv2", "conv3", "conv4", "conv5"], macs, acts, [0.35, 0.25, 0.2, 0.2])
         slo = 2000.0 if slo_ms is None else slo_ms
+        if name == "resnet50-gpu":
+            _gpu_split(stages, macs, 2)
+            extra["vm_types"] = {"gpu": dict(GPU_VM)}
     elif name == "bert-base":
         macs, acts = bert_stage_macs()
         stages = _stages(["L1-3", "L4-6", "L7-9", "L10-12"], macs, acts, [0.45, 0.25, 0.15, 0.15])
@@ -138,6 +169,8 @@ def preset(
         "slo": {"latency_ms": slo, "percentile": 95.0},
         "service_cv": service_cv,
         "sim_seed": 0,
+        "overhead_ms": {"vm": VM_OVERHEAD_MS, "fn": FN_OVERHEAD_MS},
+        **extra,
         "meta": {
             "preset": name,
             "stage_macs": macs,

@@ -149,7 +149,10 @@ def generate_json(
     real_share: float = 0.3,
     real: tuple[str, ...] = ("chameleon", "float_operation", "matmul", "model_serving", "pyaes"),
     noise: float = 0.0,
+    spread: bool = False,
 ) -> dict:
+    """``spread``: give every function the run-to-run spread AARC measured (all functions'
+    ratios pooled, from ``aarc_scheduler_samples.json``) for the noisy oracle."""
     if size < 1:
         raise ValueError("size must be >= 1")
     rng = np.random.default_rng([seed, SHAPES.index(shape) if shape in SHAPES else 99])
@@ -198,10 +201,26 @@ def generate_json(
                 ],
             }
         data["meta"]["noise"] = noise
+    if spread:
+        pooled = pooled_spread()
+        for f in functions:
+            f["spread"] = pooled
+        data["meta"]["spread"] = (
+            "AARC's measured run-to-run ratios, pooled (aarc_scheduler_samples)"
+        )
     inst = load(data)
     fastest = SP.build(inst, 1, SP.candidates(inst, "decoupled")).fastest_us
     data["slo_ms"] = round(fastest * slack / 1000, 3)
     return data
+
+
+def pooled_spread() -> list[float]:
+    """Every function's run-to-run ratios in AARC's scheduler samples, pooled."""
+    out: list[float] = []
+    for f in samples_json()["functions"]:
+        if f["id"] != "fun_3_matmul":  # fun_3 has no repeat: it carries the pooled list itself
+            out += f["spread"]
+    return out
 
 
 def generate(size: int, seed: int, **kwargs) -> object:
@@ -242,4 +261,87 @@ def prototype_json(slack: float = 1.5, prices: str = "aarc") -> dict:
     inst = load(data)
     fastest = SP.build(inst, 1, SP.candidates(inst, "decoupled")).fastest_us
     data["slo_ms"] = round(fastest * slack / 1000, 3)
+    return data
+
+
+SAMPLES = Path(__file__).with_name("aarc_scheduler_samples.json")
+PROTOTYPE_SLO_MS = (
+    1800.0  # the SLO AARC's prototype schedules its DAG under (scheduler/__main__.py)
+)
+
+
+def samples_json(slack: float = 1.5, slo_ms: float | None = None) -> dict:
+    """The prototype DAG with the 2-D runtimes AARC's scheduler measured for each function.
+
+    Grid: every CPU level and memory size the scheduler tried (9 x 10). A function's cell is the
+    mean of its measurements at that configuration; a configuration the scheduler never ran on
+    that function is null (not measured, so not usable: the problem is restricted to measured
+    points). ``spread``: the function's run-to-run ratios (runtime / mean) at the configurations
+    measured more than once, or every function's ratios pooled when it has no repeat. The SLO is
+    ``slack`` times the fastest latency, or ``slo_ms``. (The prototype's own SLO, 1,800 ms, is
+    below the fastest latency of these measurements, 2,586 ms: no configuration meets it.)
+    """
+    raw = json.loads(SAMPLES.read_text(encoding="utf-8"))
+    runs: dict[str, dict[tuple[float, float], list[float]]] = {}
+    for fid, rows in raw["functions"].items():
+        cells: dict[tuple[float, float], list[float]] = {}
+        for r in rows:
+            cells.setdefault((float(r["cpu"]), float(r["memory_mb"])), []).append(r["runtime_ms"])
+        runs[fid] = cells
+    cpus = sorted({c for cells in runs.values() for c, _ in cells})
+    mems = sorted({m for cells in runs.values() for _, m in cells})
+
+    def ratios(cells: dict) -> list[float]:
+        out = []
+        for ts in cells.values():
+            if len(ts) > 1:
+                mean = sum(ts) / len(ts)
+                out += [round(t / mean, 4) for t in ts]
+        return out
+
+    pooled = [r for cells in runs.values() for r in ratios(cells)]
+    ids = sorted(runs, key=lambda k: int(k.split("_")[1]))
+    functions = []
+    for k, fid in enumerate(ids):
+        cells = runs[fid]
+        table = [
+            [
+                round(sum(cells[(c, m)]) / len(cells[(c, m)]), 3) if (c, m) in cells else None
+                for m in mems
+            ]
+            for c in cpus
+        ]
+        functions.append(
+            {
+                "id": f"{fid}_{PROTOTYPE_IMAGES[k]}",
+                "model": {"kind": "table", "runtime_ms": table},
+                "spread": ratios(cells) or pooled,
+            }
+        )
+    names = [f["id"] for f in functions]
+    data = {
+        "family": "workflow",
+        "version": VERSION,
+        "name": "aarc-samples",
+        "cpu_grid": cpus,
+        "mem_grid_mb": mems,
+        "prices": "aarc",
+        "slo_ms": 1.0,
+        "functions": functions,
+        "edges": [[names[a], names[b]] for a, b in PROTOTYPE_EDGES],
+        "meta": {
+            "source": "runtimes measured by AARC's scheduler on its prototype DAG "
+            "(github.com/HongyuZh/AARC, scheduler/data/func/fun_*.pkl, commit "
+            "bdcffdf7b8f579adb138cdf6e5926993994245ea; see instances/ATTRIBUTION.md)",
+            "null_means": "not measured (the scheduler never ran the function there)",
+            "spread": "run-to-run ratios at repeated configurations; pooled when none",
+        },
+    }
+    if slo_ms is None:
+        inst = load(data)
+        fastest = SP.build(inst, 1, SP.candidates(inst, "decoupled")).fastest_us
+        data["slo_ms"] = round(fastest * slack / 1000, 3)
+        data["meta"]["slack"] = slack
+    else:
+        data["slo_ms"] = slo_ms
     return data

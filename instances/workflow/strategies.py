@@ -73,12 +73,14 @@ def workflow_json(
     min_mem: int = 1,
     slack: tuple[float, float] | None = None,
     oom: bool = True,
+    spread: bool = False,
 ) -> dict:
     """Table models with runtimes in whole ms (1-60), some out-of-memory cells, random prices.
 
     Runtimes fall (weakly, on average) with more CPU and memory, as profiles do, but not always.
     The SLO binds (module docstring) unless ``slack`` is given: then it multiplies the fastest
-    latency into the SLO (below 1: infeasible).
+    latency into the SLO (below 1: infeasible). ``spread``: give every function run-to-run
+    ratios in [0.8, 1.2] for the noisy oracle.
     """
     n = draw(st.integers(min_functions, max_functions))
     nc = draw(st.integers(min_cpu, max_cpu))
@@ -100,6 +102,9 @@ def workflow_json(
                     row.append(max(1, round(work / (1 + 0.5 * i) + 3 * (nm - 1 - j)) + noise - 4))
             rows.append(row)
         functions.append({"id": f"f{k}", "model": {"kind": "table", "runtime_ms": rows}})
+        if spread:  # run-to-run ratios for the noisy oracle, as wide as AARC's (±16 %)
+            ratios = st.floats(0.8, 1.2).map(lambda r: round(r, 3))
+            functions[-1]["spread"] = draw(st.lists(ratios, min_size=1, max_size=4))
     edges = [
         [f"f{i}", f"f{j}"] for j in range(1, n) for i in range(j) if draw(st.integers(0, 2)) == 0
     ]

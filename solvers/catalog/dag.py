@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from optgap.formulations.dag import evaluate as dag_evaluate
-from optgap.formulations.dag import instance as dag_instance
-from optgap.instances.dag import generate as dag_generate
 from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+dag_evaluate = lazy_module("optgap.formulations.dag.evaluate")
+dag_instance = lazy_module("optgap.formulations.dag.instance")
+dag_generate = lazy_module("optgap.instances.dag.generate")
 dag_cpsat = lazy_module("optgap.formulations.dag.cpsat")
 dag_milp = lazy_module("optgap.formulations.dag.milp")
 dag_cpls = lazy_module("optgap.heuristics.dag.cpls")
@@ -47,7 +48,11 @@ register_method(
         ("cpsat",),
         BOTH,
         export=dag_cpsat.export,
-        params=dag_cpsat.PARAMS,
+        params=(
+            "gap",
+            "abs_gap",
+            "hint",
+        ),  # = formulations.dag.cpsat.PARAMS (kept literal: lazy import)
         warm_start=WARM,
     )
 )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from optgap.formulations.pipeload import evaluate as pl_evaluate
 from optgap.formulations.pipeload import instance as pl_instance
-from optgap.instances.pipeload import generate as pl_generate
 from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+pl_evaluate = lazy_module("optgap.formulations.pipeload.evaluate")
+pl_generate = lazy_module("optgap.instances.pipeload.generate")
 pl_cpsat = lazy_module("optgap.formulations.pipeload.cpsat")
 pl_milp = lazy_module("optgap.formulations.pipeload.milp")
 heuristic_front = lazy("optgap.formulations.pipeload.pareto:heuristic_front")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from optgap.formulations.stages import evaluate as stages_evaluate
-from optgap.formulations.stages import instance as stages_instance
-from optgap.instances.stages import generate as stages_generate
 from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+stages_evaluate = lazy_module("optgap.formulations.stages.evaluate")
+stages_instance = lazy_module("optgap.formulations.stages.instance")
+stages_generate = lazy_module("optgap.instances.stages.generate")
 stages_dp = lazy_module("optgap.formulations.stages.dp")
 stages_milp = lazy_module("optgap.formulations.stages.milp")
 stages_plot = lazy_module("optgap.formulations.stages.plot")
 stages_baselines = lazy_module("optgap.heuristics.stages.baselines")
 stages_libra = lazy_module("optgap.heuristics.stages.libra")
 stages_serflow = lazy_module("optgap.heuristics.stages.serflow")
+stages_whole = lazy_module("optgap.formulations.stages.whole")
+stages_whole_libra = lazy_module("optgap.heuristics.stages.whole")
 
 register_family(
     Family(
@@ -40,6 +43,15 @@ for name, kind, desc, run, backends, export in (
         stages_milp.solve,
         ("cbc", "highs"),
         stages_milp.export,
+    ),
+    (
+        "whole-milp",
+        "exact",
+        "baseline: the same MILP for the whole model served as one unit (a query holds its "
+        "worker until it exits; exit-weighted service, the mixture's cv), cheapest VM type",
+        stages_whole.solve,
+        ("cbc", "highs"),
+        None,
     ),
     (
         "milp-onehot",
@@ -82,6 +94,14 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
     (
+        "whole-libra",
+        "heuristic",
+        "online baseline: LIBRA's smoothing on the whole model served as one unit",
+        stages_whole_libra.whole_libra,
+        ("python",),
+        None,
+    ),
+    (
         "functions-only",
         "heuristic",
         "online baseline: serverless functions only",
@@ -98,7 +118,21 @@ for name, kind, desc, run, backends, export in (
         None,
     ),
 ):
-    register_method(Method("stages", name, kind, desc, run, backends, COST, export=export))
+    # the MILPs take SERFLOW's plan, run and accepted by the evaluator in the solve layer, as
+    # hint, fallback answer and a check of a claimed optimum
+    warm = ("serflow",) if name in ("milp", "milp-onehot") else ()
+    register_method(
+        Method("stages", name, kind, desc, run, backends, COST, export=export, warm_start=warm)
+    )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("stages", {"serflow": ("forecast",), "stage-agnostic": ("forecast",)})
+declare_params(
+    "stages",
+    {
+        "serflow": ("forecast",),
+        "stage-agnostic": ("forecast",),
+        "milp": ("max_nodes", "max_solutions"),
+        "milp-onehot": ("max_nodes", "max_solutions"),
+        "whole-milp": ("max_nodes", "max_solutions"),
+    },
+)

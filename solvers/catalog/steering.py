@@ -4,14 +4,15 @@ the optimum with a checked dual certificate, the heuristics lower bounds."""
 
 from __future__ import annotations
 
-from optgap.formulations.steering import evaluate as st_evaluate
-from optgap.formulations.steering import instance as st_instance
-from optgap.instances.steering import generate as st_generate
 from optgap.solvers.backends import SDP_BACKENDS
 from optgap.solvers.lazy import lazy, lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+st_evaluate = lazy_module("optgap.formulations.steering.evaluate")
+st_instance = lazy_module("optgap.formulations.steering.instance")
+st_generate = lazy_module("optgap.instances.steering.generate")
 st_sdp = lazy_module("optgap.formulations.steering.sdp")
 plot_solution_file = lazy("optgap.formulations.steering.plot:plot_solution_file")
 closed_form = lazy("optgap.heuristics.steering.closed_form:closed_form")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from optgap.formulations.workflow import evaluate as wf_evaluate
-from optgap.formulations.workflow import instance as wf_instance
-from optgap.instances.workflow import generate as wf_generate
 from optgap.solvers.lazy import lazy_module
 from optgap.solvers.registry import Family, Method, declare_params, register_family, register_method
 
-# solvers, heuristics and plots are imported on first call (fast start: optgap.solvers.lazy)
+# loaders, evaluators, generators, solvers, heuristics and plots are imported on first call
+# (fast start: optgap.solvers.lazy); `optgap list` imports none of them
+wf_evaluate = lazy_module("optgap.formulations.workflow.evaluate")
+wf_instance = lazy_module("optgap.formulations.workflow.instance")
+wf_generate = lazy_module("optgap.instances.workflow.generate")
 wf_cpsat = lazy_module("optgap.formulations.workflow.cpsat")
 wf_milp = lazy_module("optgap.formulations.workflow.milp")
 wf_plot = lazy_module("optgap.formulations.workflow.plot")
@@ -100,4 +101,13 @@ for name, kind, desc, run, backends in (
     )
 
 # the --param keys each method reads (`--method all` and suites give each method only its own)
-declare_params("workflow", {"bo": ("trials",), "fit-milp": ("cpu_points", "rounds")})
+declare_params(
+    "workflow",
+    {
+        "aarc": ("noise", "start", "steps", "tries"),
+        "bo": ("trials", "noise"),
+        "fit-milp": ("cpu_points", "rounds", "noise"),
+        "maff": ("noise",),
+        "powertune": ("noise",),
+    },
+)
