@@ -16,7 +16,7 @@ from optgap.formulations.steering.evaluate import OPTIMAL_TOL, evaluate
 from optgap.formulations.steering.instance import load, matrix_to_json
 from optgap.instances.steering.strategies import instances
 from optgap.solvers import registry
-from optgap.solvers.result import SolveOptions, Status
+from optgap.solvers.result import SolveOptions, Status, relative_gap
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
 P2 = [{"pauli": "x"}, {"pauli": "z"}]
@@ -85,7 +85,7 @@ def test_evaluator_sets_certified_bound_and_checks_claims(q):
     slack = 1e-7 if q == "weight" else 1e-9
     assert -1e-12 <= sol["bound"] - ev.certified_bound <= slack
     assert ev.certified_bound >= opt - 1e-7 >= ev.objective - 2e-7
-    assert ev.certified_bound - ev.objective <= OPTIMAL_TOL
+    assert relative_gap(ev.objective, ev.certified_bound, "max") <= OPTIMAL_TOL
     # a claimed bound a little tighter than the certificate supports is refused
     tight = {**sol, "bound": ev.certified_bound - 1e-7}
     bad = evaluate(inst, tight)
@@ -265,16 +265,20 @@ def test_inaccurate_scs_is_feasible_with_a_bound_on_the_right_side(q, scs_30_ite
     inst, opt = CERTIFIED[q]
     r = _run(inst, backend="scs")
     assert r.stats["solver_status"] == "inaccurate"
-    # never optimal: 30 SCS iterations do not close the certificate's gap to 1e-6
-    assert r.status == Status.FEASIBLE, (r.status, r.objective, r.bound)
-    assert r.bound is not None and r.bound - r.objective > 1e-6
+    # optimal only when the certificate closes the gap to 1e-6 (relative): 30 SCS iterations
+    # do not, except for CHSH (Tsirelson's SDP is tiny), where 1.8e-6 on 2.83 passes
+    claimed = r.solution["bound"]
+    gap = relative_gap(r.objective, claimed, "max")
+    assert r.status == (Status.OPTIMAL if gap <= 1e-6 else Status.FEASIBLE), (r.status, gap)
+    if q != "bell-quantum":
+        assert r.status == Status.FEASIBLE and r.bound == claimed, (r.status, r.bound)
     # a maximisation: the value is a lower bound, the certified bound an upper bound
     slack = 1e-7 if q == "weight" else 1e-9  # the weight's model holds to the evaluator's 1e-7
     assert r.objective <= opt + 1e-9
-    assert r.bound >= opt - slack
+    assert claimed >= opt - slack
     ev = evaluate(inst, _sol(r))
     assert ev.feasible, ev.violations
-    assert ev.certified_bound == pytest.approx(r.bound, abs=1e-9)
+    assert ev.certified_bound == pytest.approx(claimed, abs=1e-9)
 
 
 def test_infeasible_solve_is_infeasible_and_broken_model_is_error(monkeypatch):

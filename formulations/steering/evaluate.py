@@ -48,7 +48,8 @@ Claims (optional in every solution; the sdp method writes both): ``"bound"`` (a 
 upper bound on the quantity) is REJECTED when it is below the certified bound recomputed here by
 more than BOUND_TOL (1e-9 absolute and relative) -- or when no certificate is given -- and when
 it is below the solution's own value; ``"status": "optimal"`` is rejected unless a certificate
-gives a bound within OPTIMAL_TOL = 1e-6 (absolute) of the recomputed value. The certified bound
+gives a bound within OPTIMAL_TOL = 1e-6 of the recomputed value (relative_gap: the distance
+over max(|value|, 1e-3), 0 within round-off). The certified bound
 is returned in ``Evaluation.certified_bound`` (None without a valid certificate).
 
 Violation kinds (each names what broke): a signalling or unnormalised assemblage, a non-PSD
@@ -72,12 +73,12 @@ from typing import Any
 import numpy as np
 from optgap.formulations.steering.instance import SteeringInstance, matrix_from_json
 from optgap.solvers.errors import InputError
-from optgap.solvers.result import Evaluation, SolveOptions
+from optgap.solvers.result import Evaluation, SolveOptions, relative_gap
 
 FEAS_TOL = 1e-9  # primal feasibility (eigenvalues, equalities), absolute
 CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
-# a solution claiming "status": "optimal" needs a certified bound within OPTIMAL_TOL (absolute)
-# of its recomputed value (the sdp method's CERT_GAP); a claimed "bound" may not be tighter than
+# a solution claiming "status": "optimal" needs a certified bound within OPTIMAL_TOL of its
+# recomputed value, relative as solvers.result.relative_gap measures it (the sdp's CERT_GAP); a claimed "bound" may not be tighter than
 # the recomputed certified bound by more than BOUND_TOL (absolute + relative: the two codes
 # compute the same bound in a different order of operations)
 OPTIMAL_TOL = 1e-6
@@ -275,7 +276,7 @@ def _claims(sol: dict, value: float, certified: float | None) -> list[str]:
         elif st == "optimal":
             if certified is None:
                 out.append("solution.status: claims optimal without a valid certificate")
-            elif certified - value > OPTIMAL_TOL:
+            elif (relative_gap(value, certified, "max") or 0.0) > OPTIMAL_TOL:
                 out.append(
                     f"solution.status: claims optimal, but the certificate leaves a gap of "
                     f"{certified - value:.3g} > {OPTIMAL_TOL:g}"

@@ -16,7 +16,7 @@ from optgap.formulations.steering import quantum as Q
 
 
 def witness_ascent(
-    q: str, sig, start: list[list[np.ndarray]], iters: int = 300, lr: float = 0.05
+    q: str, sig, start: list[list[np.ndarray]], iters: int = 300, lr: float = 0.05, deadline=None
 ) -> list[list[np.ndarray]]:
     """Improve a PSD witness ``start`` for ``q`` in {"robustness", "weight"}; returns the best
     F found (unscaled: the caller scales it to feasibility)."""
@@ -43,6 +43,8 @@ def witness_ascent(
     fs = [x @ x.conj().T for x in g]
     best, best_val = fs, exact(fs)
     for it in range(iters):
+        if deadline is not None and deadline():
+            break
         beta = 20.0 * (1 + 24.0 * it / max(1, iters - 1))
         fs = [x @ x.conj().T for x in g]
         num = sum(float(np.real(np.trace(f @ s))) for f, s in zip(fs, sg, strict=True))

@@ -71,12 +71,16 @@ def _best_povm(xs: list[np.ndarray], start: list[np.ndarray], steps: int = 30) -
             break
         inv = (v / np.sqrt(w)) @ v.conj().T
         e = [_herm(inv @ ti @ inv) for ti in t]
-    # exact completeness for the evaluator: put the round-off on the last effect, clip to PSD
-    e[-1] = np.eye(d) - sum(e[:-1])
-    w, v = np.linalg.eigh(_herm(e[-1]))
-    if w[0] < 0:
-        e = [_herm(ei) for ei in e]
-    return e
+    # exact PSD and completeness for the evaluator: clip, then E_a ← S^{-1/2} E_a S^{-1/2}
+    e = [_psd(ei) for ei in e]
+    w, v = np.linalg.eigh(_herm(sum(e)))
+    inv = (v / np.sqrt(w)) @ v.conj().T
+    return [_herm(inv @ ei @ inv) for ei in e]
+
+
+def _psd(m):
+    w, v = np.linalg.eigh(_herm(m))
+    return _herm((v * np.clip(w, 0, None)) @ v.conj().T)
 
 
 def _value(bf, rho, alice, bob, da, db) -> float:

@@ -59,7 +59,7 @@ def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
         else:
             sol, value = deterministic(inst)
     else:
-        sol, value = _run(inst, rng, restarts, iters)
+        sol, value = _run(inst, rng, restarts, iters, deadline)
     return Result(
         "",
         "",
@@ -76,7 +76,9 @@ def _rand_unit(rng, d: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, float]:
+def _run(inst: SteeringInstance, rng, restarts: int, iters: int, deadline=lambda: False):
+    """The best point over the restarts; a restart starts only while time is left (the first
+    always runs, so there is an answer)."""
     q = inst.quantity
     best: tuple[dict, float] | None = None
 
@@ -87,27 +89,35 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
 
     if q == "lhs-bound":
         obs = [m.observable for m in inst.bob]
-        for _ in range(restarts):
+        for r in range(restarts):
+            if r and deadline():
+                break
             psi = _rand_unit(rng, obs[0].shape[0])
             for _ in range(iters):
+                if deadline is not None and deadline():
+                    break
                 signs = [1 if np.real(psi.conj() @ b @ psi) >= 0 else -1 for b in obs]
                 psi = np.linalg.eigh(Q.herm(sum(s * b for s, b in zip(signs, obs, strict=True))))[
                     1
                 ][:, -1]
             keep(C.lhs_solution(inst, signs, psi))
     elif q == "quantum-max":
-        keep(_quantum_max(inst, rng, restarts, iters))
+        keep(_quantum_max(inst, rng, restarts, iters, deadline))
     elif q == "steering-value":
         keep(C.alice_solution(inst, [Q.sign_observable(x) for x in C.steering_ops(inst)]))
     elif q in ("robustness", "weight", "lhs-distance"):
-        keep(_witness_search(inst, rng, restarts, iters))
+        keep(_witness_search(inst, rng, restarts, iters, deadline))
     elif q == "bell-quantum":
         c = inst.expression
         ma, mb = c.shape
-        for _ in range(restarts):
+        for r in range(restarts):
+            if r and deadline():
+                break
             b = rng.normal(size=(mb, 3))
             b /= np.linalg.norm(b, axis=1, keepdims=True)
             for _ in range(iters):
+                if deadline is not None and deadline():
+                    break
                 a = _normalise(c @ b, rng)
                 b = _normalise(c.T @ a, rng)
             v = np.zeros((1 + ma + mb, 4))
@@ -117,9 +127,13 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
             keep(C.gram_solution(inst, v))
     elif q == "bell-local":
         c = inst.expression
-        for _ in range(restarts):
+        for r in range(restarts):
+            if r and deadline():
+                break
             a = rng.choice([-1.0, 1.0], size=c.shape[0])
             for _ in range(iters):
+                if deadline is not None and deadline():
+                    break
                 b = np.where(c.T @ a >= 0, 1.0, -1.0)
                 a = np.where(c @ b >= 0, 1.0, -1.0)
             b = np.where(c.T @ a >= 0, 1.0, -1.0)
@@ -129,7 +143,7 @@ def _run(inst: SteeringInstance, rng, restarts: int, iters: int) -> tuple[dict, 
     return best
 
 
-def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
+def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int, deadline=None):
     """Witnesses F(τ; α, β) of the closed-form family built on a reference assemblage
     τ = (1 - κ) σ + κ σ^Φ+ (σ^Φ+_{a|x} = M_{a|x}^T / d: what Φ+ would give with Alice's
     measurements), made feasible on τ and scored on the true σ; coordinate search over
@@ -151,6 +165,8 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
     lo = (0.0, 0.0, 0.0)
     hi = (1.0, 1.0, 1.0 if q != "lhs-distance" else 0.5)
     for r in range(restarts):
+        if r and deadline is not None and deadline():
+            break
         if r == 0:
             p = (0.0, 1.0, 0.0)  # the closed-form witness
         else:
@@ -158,6 +174,8 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
         cur = score(p)
         step = 0.25
         for _ in range(iters):
+            if deadline is not None and deadline():
+                break
             moved = False
             for i in range(3):
                 for sgn in (1, -1):
@@ -179,7 +197,7 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
         start = [[_mat(m) for m in row] for row in best[0]["witness"]]
         start = start if best[1] > 0 else aligned_witness(q, sig, 1.0, 0.0)
         if all(np.linalg.eigvalsh(f)[0] > -1e-12 for row in start for f in row):
-            f = witness_ascent(q, sig, start, iters=max(iters, 100) * 3)
+            f = witness_ascent(q, sig, start, iters=max(iters, 100) * 3, deadline=deadline)
             cand = C.witness_solution(inst, aligned_witness_scale(q, f, sig), sig)
             if cand[1] > best[1]:
                 best = cand
@@ -189,7 +207,9 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int):
         # k (Σ tr(F_R σ) - 1), k times the robustness witness's
         start = aligned_witness("robustness", sig, 1.0, 0.0)
         f_r = aligned_witness_scale(
-            "robustness", witness_ascent("robustness", sig, start, iters=max(iters, 100) * 3), sig
+            "robustness",
+            witness_ascent("robustness", sig, start, iters=max(iters, 100) * 3, deadline=deadline),
+            sig,
         )
         n, dd = len(sig), sig[0][0].shape[0]
         g = [[np.eye(dd) / n - fa for fa in fx] for fx in f_r]
@@ -220,14 +240,18 @@ def _normalise(m: np.ndarray, rng) -> np.ndarray:
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def _quantum_max(inst, rng, restarts: int, iters: int):
+def _quantum_max(inst, rng, restarts: int, iters: int, deadline=lambda: False):
     d = inst.bob[0].dim
     n = inst.n
     bs = [m.observable for m in inst.bob]
     best = None
-    for _ in range(restarts):
+    for r in range(restarts):
+        if r and deadline():
+            break
         psi = _rand_unit(rng, d * d)
         for _ in range(iters):
+            if deadline is not None and deadline():
+                break
             rho = np.outer(psi, psi.conj())
             xs = Q.alice_operators(rho, (d, d), bs, np.eye(n))
             a = [Q.sign_observable(x) for x in xs]
@@ -248,7 +272,7 @@ def _quantum_max(inst, rng, restarts: int, iters: int):
     return best
 
 
-def _double(inst: SteeringInstance, iters: int):
+def _double(inst: SteeringInstance, iters: int, deadline=None):
     data = [Q.strategy_data(inst, s) for s in inst.strategies]
     ns = len(data)
     fixed = C.fixed_alice(inst)
@@ -258,6 +282,8 @@ def _double(inst: SteeringInstance, iters: int):
         qs[start] = 1.0
         prev = -math.inf
         for _ in range(iters):
+            if deadline is not None and deadline():
+                break
             obs = fixed or C.balance_alice(data, qs)
             qs, val = C.best_mixture(C.violations(data, [obs] * ns))
             if val <= prev + 1e-12:

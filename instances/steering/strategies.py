@@ -101,6 +101,13 @@ def instances(draw, quantities: tuple[str, ...] = QUANTITIES, max_settings: int 
         if q == "bell-quantum" and draw(st.booleans()):
             out.update(state=draw(state()), alice=draw(_settings(n)), bob=draw(_settings(mb)))
         return out
+    if q in ("bell-npa", "bell-nosignalling"):
+        out = {**base, "bell": draw(bell_functional())}
+        if q == "bell-npa":
+            small = out["bell"].get("outputs", [2, 2]) == [2, 2]
+            out["level"] = draw(st.sampled_from(["1", "1+AB", "2"] if small else ["1", "1+AB"]))
+            out["dim"] = 2
+        return out
     # double-violation: 2 settings, a few pure strategies
     kinds = st.one_of(
         st.sampled_from(["projective", "identity"]),
@@ -121,3 +128,42 @@ def instances(draw, quantities: tuple[str, ...] = QUANTITIES, max_settings: int 
     if ineq == "steering" and draw(st.booleans()):
         out["identity_bound"] = "declared"
     return out
+
+
+@st.composite
+def bell_functional(draw) -> dict:
+    """A small Bell functional in one of the three file forms (integer coefficients in
+    [-2, 2]): probabilities (2-3 inputs, 2-3 outputs), Collins-Gisin, or correlators."""
+    form = draw(st.sampled_from(["probabilities", "collins_gisin", "correlators"]))
+    coef = st.integers(-2, 2).map(float)
+    ma, mb = draw(st.integers(2, 3)), draw(st.integers(2, 3))
+    if form == "correlators":
+        return {
+            "inputs": [ma, mb],
+            "correlators": {
+                "AB": draw(
+                    st.lists(st.lists(coef, min_size=mb, max_size=mb), min_size=ma, max_size=ma)
+                ),
+                "A": draw(st.lists(coef, min_size=ma, max_size=ma)),
+                "B": draw(st.lists(coef, min_size=mb, max_size=mb)),
+            },
+        }
+    oa, ob = (draw(st.integers(2, 3)), draw(st.integers(2, 3))) if ma == mb == 2 else (2, 2)
+
+    def tensor(*shape):
+        if not shape:
+            return draw(coef)
+        return [tensor(*shape[1:]) for _ in range(shape[0])]
+
+    if form == "probabilities":
+        return {"inputs": [ma, mb], "outputs": [oa, ob], "probabilities": tensor(ma, mb, oa, ob)}
+    return {
+        "inputs": [ma, mb],
+        "outputs": [oa, ob],
+        "collins_gisin": {
+            "A": tensor(ma, oa - 1),
+            "B": tensor(mb, ob - 1),
+            "AB": tensor(ma, mb, oa - 1, ob - 1),
+        },
+        "constant": draw(coef),
+    }
