@@ -38,8 +38,10 @@ class Row:
     """One line of `compare`: a method's result on an instance, and its gap to the optimum."""
 
     instance: str
-    result: Result
+    result: Result  # as the evaluator and its certificate support it (see `solve`)
     gap: float | None  # relative gap to the best proven optimum of the instance, None if none
+    accepted: bool = False  # the evaluator accepted the answer (and agreed with its objective)
+    verdict: str = ""  # the evaluator's verdict, one line
 
 
 def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> Instance:
@@ -199,7 +201,18 @@ def solve(
         verbose=verbose,
     )
     ((m, routed),) = prepare(inst.family, [method], opts)
-    return registry.solve(inst.family, m.name, inst.data, routed)
+    return _checked(inst, registry.solve(inst.family, m.name, inst.data, routed), routed)[0]
+
+
+def _checked(inst: Instance, result: Result, opts: SolveOptions) -> tuple[Result, bool, str]:
+    """The result as the family's evaluator and its certificate support it (the CLI's verdict):
+    a certified bound replaces the claimed one, an unsupported ``optimal`` is demoted; the
+    verdict goes into ``stats["verdict"]`` and ``stats["accepted"]``."""
+    from optgap.solvers.verdict import check
+
+    c = check(registry.family(inst.family), inst.data, result, opts)
+    r = replace(c.result, stats={**c.result.stats, "verdict": c.verdict, "accepted": c.accepted})
+    return r, c.accepted, c.verdict
 
 
 def evaluate(
@@ -269,22 +282,23 @@ def compare(
             time_limit=time_limit, threads=threads, seed=seed, objective=objective, params=params
         )
         results = [
-            registry.solve(inst.family, m.name, inst.data, o)
+            _checked(inst, registry.solve(inst.family, m.name, inst.data, o), o)
             for m, o in prepare(inst.family, methods, opts)
         ]
-        proven = [
+        proven = [  # a reference optimum only from proven, evaluator-accepted exact runs
             r.objective
-            for r in results
-            if r.stats.get("kind") == "exact"
+            for r, ok, _ in results
+            if ok
+            and r.stats.get("kind") == "exact"
             and r.status == Status.OPTIMAL
             and r.objective is not None
         ]
         best = (min if fam.sense == "min" else max)(proven) if proven else None
-        for r in results:
+        for r, ok, verdict in results:
             gap = (
                 None
-                if best is None or r.objective is None
+                if best is None or r.objective is None or not ok
                 else gap_to(r.objective, best, fam.sense)
             )
-            rows.append(Row(inst.name or inst.family, r, gap))
+            rows.append(Row(inst.name or inst.family, r, gap, ok, verdict))
     return rows

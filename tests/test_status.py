@@ -263,3 +263,20 @@ def test_from_json_accepts_a_written_result():
     r = registry.solve("toy", "exact", {"n": 3}, SolveOptions())
     back = Result.from_json(json.loads(json.dumps(r.to_json())))
     assert back == r
+
+
+def test_the_library_api_returns_results_as_their_certificates_support_them():
+    """optgap.solve / optgap.compare go through the same verdict as the CLI: a loose certificate
+    demotes `optimal` (toycert: optimum n = 4, `loose` certifies only 5), and compare's reference
+    optimum comes only from accepted exact runs."""
+    import optgap
+
+    data = {"family": "toycert", "version": 1, "n": N}
+    r = optgap.solve(data, "loose")
+    assert (r.status, r.bound) == (Status.FEASIBLE, 5.0)
+    assert r.stats["accepted"] is True and "demoted" in r.stats["verdict"]
+    assert optgap.solve(data, "exact").status == Status.OPTIMAL
+    rows = {row.result.method: row for row in optgap.compare([data], ["exact", "loose", "one"])}
+    assert rows["exact"].accepted and rows["exact"].gap == 0.0
+    assert rows["one"].gap == pytest.approx((4 - 1) / 4)  # 1 against the proven optimum 4
+    assert rows["loose"].result.status == Status.FEASIBLE
