@@ -159,6 +159,7 @@ def write_text_new(path: str | Path, text: str, *, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual mode
         if not force and p.exists():  # appeared while we wrote: do not replace it
             raise InputError(f"{p}: already exists; choose another name or pass --force")
         os.replace(tmp, p)
@@ -364,3 +365,9 @@ def type_name(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

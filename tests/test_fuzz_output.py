@@ -114,3 +114,15 @@ def test_nothing_is_left_in_the_output_folder_after_a_run(tmp_path):
     code, err = run_cli(["solve", FORK, "--method", "heft", "--out", str(out)])
     assert code == 0, err
     assert [p.name for p in Path(tmp_path).iterdir()] == ["sol.json"]
+
+
+def test_a_written_file_gets_the_usual_mode(tmp_path):
+    """Written through mkstemp (0600) but left with 0666 & ~umask, like any file the user makes."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        fields.write_json_new(tmp_path / "out.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644
