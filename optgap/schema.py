@@ -312,7 +312,28 @@ def _steering() -> dict:
         "bell-quantum",
         "bell-local",
         "double-violation",
+        "bell-npa",
+        "bell-nosignalling",
     ]
+    # a Bell functional in full (formulations/steering/bell.py): one of the three forms
+    bell = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "inputs": _arr(POS_INT, 2, maxItems=2),
+            "outputs": _arr({"type": "integer", "minimum": 2}, 2, maxItems=2),
+            "constant": NUM,
+            "probabilities": {"type": "array", "description": "C[x][y][a][b]"},
+            "collins_gisin": {"type": "object", "description": "{A, B, AB}"},
+            "correlators": {"type": "object", "description": "{AB, A, B}"},
+        },
+        "additionalProperties": False,
+        "oneOf": [
+            {"required": ["probabilities"]},
+            {"required": ["collins_gisin"]},
+            {"required": ["correlators"]},
+        ],
+    }
     schema = _top(
         "steering",
         "optgap F5 steering instance: a scenario (state, measurements) and the quantity wanted",
@@ -321,7 +342,9 @@ def _steering() -> dict:
             "name": STR,
             "meta": META,
             "state": state,
-            "dim": {"type": "integer", "minimum": 2},
+            "dim": {"type": "integer", "minimum": 1},
+            "bell": bell,
+            "level": {"anyOf": [{"enum": [1, 2, 3, 4]}, {"enum": ["1", "1+AB", "2", "3", "4"]}]},
             "alice": settings,
             "bob": settings,
             "charlie": settings,
@@ -344,8 +367,10 @@ def _steering() -> dict:
         "weight": ["state", "alice"],
         "lhs-distance": ["state", "alice"],
         "bell-quantum": ["expression"],
-        "bell-local": ["expression"],
+        "bell-local": [],  # expression or bell (the loader wants exactly one)
         "double-violation": ["state", "bob", "charlie", "inequality", "strategies"],
+        "bell-npa": ["bell", "level"],
+        "bell-nosignalling": ["bell"],
     }
     schema["allOf"] = [
         {
