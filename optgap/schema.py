@@ -353,8 +353,6 @@ def _steering() -> dict:
                 "description": "sequential strategies (see formulations/steering/instance.py)",
             },
             "identity_bound": {"enum": ["trusted", "declared"]},
-            "bell": bell,
-            "level": {"enum": ["1", "1+AB", "2", "3", "4", 1, 2, 3, 4]},
         },
         version_required=True,
     )
