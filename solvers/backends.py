@@ -91,15 +91,16 @@ def deadline_scope(time_limit_s: float) -> Iterator[None]:
 def hard_deadline(time_limit_s: float) -> Iterator[None]:
     """The last resort for Python code that never calls check_time (a model's build loop, a
     heuristic's post-processing): SIGALRM raises TimeUp in the main thread once the method has
-    run hard_stop_s(limit) + KILL_AFTER_S + 1 seconds, after every solver's own watchdog. Only in
-    the main thread of a process with no other interval timer (a harness's own alarm wins); a long
-    C call (a solver) takes it when it returns, which its watchdog makes happen."""
+    run hard_stop_s(limit) + KILL_AFTER_S + max(5 s, 25 % of the limit), after every solver's own
+    watchdog (and its incumbent) had its chance. Only in the main thread of a process with no
+    other interval timer (a harness's own alarm wins); a long C call (a solver) takes it when it
+    returns, which its watchdog makes happen."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
         yield
         return
 
-    at = hard_stop_s(time_limit_s) + KILL_AFTER_S + 1.0
+    at = hard_stop_s(time_limit_s) + KILL_AFTER_S + max(5.0, HARD_STOP_SHARE * time_limit_s)
 
     def on_alarm(signum, frame):
         raise TimeUp(f"time limit overrun: the method was stopped {at:.3g} s after it started")

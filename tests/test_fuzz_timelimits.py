@@ -125,7 +125,7 @@ def test_cpsat_is_stopped_by_the_watchdog(monkeypatch):
 
 
 def test_a_model_loop_that_never_checks_the_clock_is_stopped_by_the_hard_deadline(monkeypatch):
-    monkeypatch.setattr(backends, "hard_stop_s", lambda limit: limit + 0.1)
+    monkeypatch.setattr(backends, "hard_stop_s", lambda limit: -5.0 + 0.3)  # alarm at 0.3 s
     monkeypatch.setattr(backends, "KILL_AFTER_S", 0.0)
 
     def stuck(inst, options, warm=()):
