@@ -21,6 +21,7 @@ from optgap.solvers import registry
 from optgap.solvers.errors import InputError
 from optgap.solvers.fields import (
     MAX_UNITS,
+    _umask,
     check_numbers,
     check_output,
     number,
@@ -677,10 +678,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             "backend": options.backend or m.backends[0],
         }
     )
-    try:
-        m.export(inst, options, args.out)
-    except ValueError as e:
-        raise InputError(str(e)) from None
+    _export_through_temp(m, inst, options, args.out, args.force)
     print(f"wrote {args.out}: {m.name} model of {args.file}")
     return 0
 
@@ -767,6 +765,35 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"wrote {path}" + (" (figures embedded)" if args.format == "html" else " and its figures")
     )
     return 0
+
+
+def _export_through_temp(m, inst, options: SolveOptions, out: str, force: bool) -> None:
+    """The exporters write to a path; give them a unique temporary one (same folder, same
+    extension, which picks the format) and rename it into place, so a failed export leaves
+    nothing behind and never touches a file of the user's."""
+    import tempfile
+
+    target = Path(out)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix
+        )
+    except OSError as e:
+        raise InputError(f"{out}: cannot write ({e.strerror})") from None
+    os.close(fd)
+    try:
+        m.export(inst, options, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        if not force and target.exists():  # appeared while we exported: do not replace it
+            raise InputError(f"{out}: already exists; choose another name or pass --force")
+        os.replace(tmp, target)
+    except ValueError as e:  # an extension that does not match the format, and the like
+        raise InputError(str(e).replace(tmp, out)) from None
+    except OSError as e:
+        raise InputError(f"{out}: cannot write ({e.strerror})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _refuse_existing(path: str, force: bool) -> None:

@@ -126,3 +126,15 @@ def test_a_written_file_gets_the_usual_mode(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_export_writes_through_a_temporary_file(tmp_path, monkeypatch, capsys):
+    """A failed export (format refused) leaves nothing behind; a good one leaves only its file."""
+    from optgap.solvers.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "dag/fork-3", "--method", "cpsat", "-o", "m.lp"]) == 2
+    assert "not '.lp'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert main(["export", "dag/fork-3", "--method", "cpsat", "-o", "m.pb"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pb"]
