@@ -281,3 +281,22 @@ def test_heartbeat_reports_a_long_step_periodically(capsys):
         time.sleep(0.9)
     lines = [x for x in capsys.readouterr().err.splitlines() if "solve cpsat:" in x]
     assert 2 <= len(lines) <= 5 and lines[0].endswith("of 60 s so far")
+
+
+def test_formulations_import_no_heuristic():
+    """Data flows one way: no module under formulations/ imports optgap.heuristics (issue 12)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "formulations"
+    bad = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            bad += [f"{path.name}: {n}" for n in names if n.startswith("optgap.heuristics")]
+    assert bad == []

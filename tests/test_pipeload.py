@@ -298,7 +298,7 @@ def test_pareto_front_is_exact(data):
 
 
 def test_heuristic_front_and_plots(tmp_path):
-    from optgap.formulations.pipeload.plot import plot
+    from optgap.solvers.pipeload_plot import plot
 
     inst = load(TOY)
     for method in ("cpsat", "pipeload"):

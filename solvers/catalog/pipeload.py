@@ -13,7 +13,7 @@ pl_generate = lazy_module("optgap.instances.pipeload.generate")
 pl_cpsat = lazy_module("optgap.formulations.pipeload.cpsat")
 pl_milp = lazy_module("optgap.formulations.pipeload.milp")
 heuristic_front = lazy("optgap.formulations.pipeload.pareto:heuristic_front")
-pl_plot = lazy("optgap.formulations.pipeload.plot:plot")
+pl_plot = lazy("optgap.solvers.pipeload_plot:plot")
 pl_baselines = lazy_module("optgap.heuristics.pipeload.baselines")
 pl_pipeload = lazy_module("optgap.heuristics.pipeload.pipeload")
 

@@ -5,6 +5,9 @@
   baselines' single points beside it;
 - a single schedule: one row per loading agent and one for the inference agent, and below it the
   memory in use over time against the budget.
+
+It lives in the solve layer, not in formulations/, because the front overlays the heuristics'
+points: formulations depend on no heuristic.
 """
 
 from __future__ import annotations
