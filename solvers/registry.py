@@ -36,6 +36,9 @@ class Family:
     # True when the family's exact method always returns a certificate its evaluator checks
     # (Evaluation.certified_bound): an `optimal` without one is then demoted (solvers/verdict.py)
     certified: bool = False
+    # The same verdict and objective as `evaluate`, without metrics that cost time (F3's request
+    # simulation): what the solve layer uses to check warm starts inside a method's time limit.
+    check: Callable[[Any, dict, SolveOptions | None], Evaluation] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ def _warm_starts(
         if r.solution is None:
             rejected[name] = r.message or str(r.status)
             continue
-        ev = fam.evaluate(instance, r.solution, options)
+        ev = (fam.check or fam.evaluate)(instance, r.solution, options)
         if ev.feasible and ev.objective is not None:
             accepted.append(WarmStart(name, r.solution, ev.objective))
         else:

@@ -560,3 +560,28 @@ def test_busy_strategy_uses_vms_and_changes_them():
         "a second VM type in use",
     ):
         assert seen[key] > 0, (key, seen)
+
+
+@settings(max_examples=10)
+@given(instances(busy=True))
+def test_warm_starts_are_checked_without_the_simulation(data):
+    """The solve layer checks warm starts with Family.check = evaluate_plan: the evaluator's own
+    verdict and objective without the request simulation (which only adds metrics and costs
+    seconds on long traces), for accepted and rejected plans alike."""
+    from optgap.formulations.stages.evaluate import evaluate_plan
+
+    assert registry.family("stages").check is not None
+    inst = load(data)
+    for method in ("serflow", "vm-peak", "milp"):
+        r = _solve(inst, method)
+        if r.solution is None:
+            continue
+        bad = {**r.solution, "vms": [[n + 1 for n in row] for row in r.solution["vms"]]}
+        for sol in (r.solution, bad):
+            full, plan = evaluate(inst, sol), evaluate_plan(inst, sol)
+            assert (full.feasible, full.objective, full.violations) == (
+                plan.feasible,
+                plan.objective,
+                plan.violations,
+            )
+            assert full.feasible <= ("sim_cost" in full.metrics)  # the simulation ran in full

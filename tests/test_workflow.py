@@ -183,7 +183,9 @@ def _heuristics_not_below(data, bound):
     for name in HEURISTICS:
         h = _solve(inst, name, params=(("trials", "15"),) if name == "bo" else ())
         if h.status == Status.ERROR:  # a heuristic may fail to find an SLO-feasible point
-            assert name in ("bo", "maff", "powertune", "aarc"), (name, h.message)
+            # (fit-milp too: it fits a parametric model to its samples, and a table outside that
+            # family -- runtimes that rise with memory -- can make its optimum miss the SLO)
+            assert name in ("bo", "maff", "powertune", "aarc", "fit-milp"), (name, h.message)
             assert h.message.startswith("found no configuration within the SLO"), h.message
             assert h.solution is None
             continue

@@ -31,6 +31,7 @@ register_family(
         objectives=("cost",),
         exact="milp",
         plot=stages_plot.plot_solution_file,
+        check=stages_evaluate.evaluate_plan,
     )
 )
 COST = ("cost",)
