@@ -49,7 +49,7 @@ upper bound on the quantity) is REJECTED when it is below the certified bound re
 more than BOUND_TOL (1e-9 absolute and relative) -- or when no certificate is given -- and when
 it is below the solution's own value; ``"status": "optimal"`` is rejected unless a certificate
 gives a bound within OPTIMAL_TOL = 1e-6 of the recomputed value (relative_gap: the distance
-over max(|value|, 1e-3), 0 within round-off). The certified bound
+over max(|value|, 1e-3), 0 within round-off) or within OPTIMAL_ABS = 1e-6 absolute. The certified bound
 is returned in ``Evaluation.certified_bound`` (None without a valid certificate).
 
 Violation kinds (each names what broke): a signalling or unnormalised assemblage, a non-PSD
@@ -82,6 +82,7 @@ CERT_TOL = 1e-7  # certificates coming from a second SDP solve, absolute
 # the recomputed certified bound by more than BOUND_TOL (absolute + relative: the two codes
 # compute the same bound in a different order of operations)
 OPTIMAL_TOL = 1e-6
+OPTIMAL_ABS = 1e-6  # ... or this close in absolute terms (near 0; as the solve layer's CERT_ATOL)
 BOUND_TOL = 1e-9
 MAX_ABS = 1e12  # no entry of a solution matrix or vector may exceed this in magnitude
 
@@ -276,7 +277,10 @@ def _claims(sol: dict, value: float, certified: float | None) -> list[str]:
         elif st == "optimal":
             if certified is None:
                 out.append("solution.status: claims optimal without a valid certificate")
-            elif (relative_gap(value, certified, "max") or 0.0) > OPTIMAL_TOL:
+            elif (
+                certified - value > OPTIMAL_ABS
+                and (relative_gap(value, certified, "max") or 0.0) > OPTIMAL_TOL
+            ):
                 out.append(
                     f"solution.status: claims optimal, but the certificate leaves a gap of "
                     f"{certified - value:.3g} > {OPTIMAL_TOL:g}"
