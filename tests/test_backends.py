@@ -89,16 +89,15 @@ def test_milp_infeasible(milp_backend):
     assert solve_pulp(prob, SolveOptions(), milp_backend).status == Status.INFEASIBLE
 
 
-def _hard_schedule():
-    """Single-machine weighted tardiness, big-M disjunctions: hard for a MILP at 16 jobs."""
+def _tardiness_model(n: int, seed: int, due_hi: int):
+    """1 || Σ w T with big-M disjunctions, seeded: (problem, p, d, w)."""
     import random
 
     import pulp
 
-    rng = random.Random(1)
-    n = 16
+    rng = random.Random(seed)
     p = [rng.randint(1, 20) for _ in range(n)]
-    d = [rng.randint(10, 120) for _ in range(n)]
+    d = [rng.randint(10, due_hi) for _ in range(n)]
     w = [rng.randint(1, 5) for _ in range(n)]
     prob = pulp.LpProblem("wt", pulp.LpMinimize)
     s = [pulp.LpVariable(f"s{j}", 0) for j in range(n)]
@@ -111,7 +110,12 @@ def _hard_schedule():
     for j in range(n):
         prob += t[j] >= s[j] + p[j] - d[j]
     prob += pulp.lpSum(w[j] * t[j] for j in range(n))
-    return prob
+    return prob, p, d, w
+
+
+def _hard_schedule():
+    """Single-machine weighted tardiness, big-M disjunctions: hard for a MILP at 16 jobs."""
+    return _tardiness_model(16, 1, 120)[0]
 
 
 def test_milp_time_limit_is_honoured_and_bound_is_valid(milp_backend):
@@ -217,25 +221,7 @@ def test_milp_objective_without_terms(milp_backend):
 def _weighted_tardiness(n=8, seed=1):
     """1 || Σ w T, big-M disjunctions; optimum by brute force over job orders (no idle time is
     needed for a regular objective, so some permutation is optimal)."""
-    import random
-
-    import pulp
-
-    rng = random.Random(seed)
-    p = [rng.randint(1, 20) for _ in range(n)]
-    d = [rng.randint(10, 60) for _ in range(n)]
-    w = [rng.randint(1, 5) for _ in range(n)]
-    prob = pulp.LpProblem("wt", pulp.LpMinimize)
-    s = [pulp.LpVariable(f"s{j}", 0) for j in range(n)]
-    t = [pulp.LpVariable(f"t{j}", 0) for j in range(n)]
-    big = sum(p)
-    for i, j in itertools.combinations(range(n), 2):
-        y = pulp.LpVariable(f"y{i}_{j}", cat="Binary")
-        prob += s[i] + p[i] <= s[j] + big * (1 - y)
-        prob += s[j] + p[j] <= s[i] + big * y
-    for j in range(n):
-        prob += t[j] >= s[j] + p[j] - d[j]
-    prob += pulp.lpSum(w[j] * t[j] for j in range(n))
+    prob, p, d, w = _tardiness_model(n, seed, 60)
     best = math.inf
     for order in itertools.permutations(range(n)):
         c = total = 0
