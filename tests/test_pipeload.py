@@ -422,7 +422,7 @@ def test_jit_relaxation_bounds_and_schedules(data, in_order):
     """The just-in-time relaxation never exceeds the true optimum (brute force), and a schedule
     it hands over is feasible for the full problem."""
     from optgap.formulations.pipeload.cpsat import jit_first
-    from optgap.heuristics.pipeload.simulate import to_solution
+    from optgap.formulations.pipeload.instance import schedule_solution
 
     inst = load(data)
     jit = jit_first(inst, OPTS, inst.budget_kb, None, in_order)
@@ -430,7 +430,7 @@ def test_jit_relaxation_bounds_and_schedules(data, in_order):
     truth = min_latency_us(inst, inst.budget_kb, in_order=in_order)
     assert jit.bound_us <= truth
     if jit.schedule is not None:
-        ev = evaluate(inst, to_solution(inst, jit.schedule, "latency"))
+        ev = evaluate(inst, schedule_solution(inst, "latency", jit.schedule, {}))
         assert ev.feasible, ev.violations
         assert round(ev.objective * 1000) == truth  # optimal relaxation, feasible: optimal
         assert ev.metrics["loads_in_layer_order"] or not in_order

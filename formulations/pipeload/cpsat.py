@@ -70,6 +70,7 @@ from optgap.formulations.pipeload.instance import (
     latency_bound_us,
     latency_lower_bound_us,
     params,
+    schedule_solution,
 )
 from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.result import Result, SolveOptions, Status
@@ -410,7 +411,7 @@ def least_memory(
         Status.FEASIBLE if stopped else Status.OPTIMAL,
         objective=best.peak_kb / 1000,
         bound=min(lo, best.peak_kb) / 1000,
-        solution=_solution(inst, "memory", best, {"latency_bound_ms": bound / 1000}),
+        solution=schedule_solution(inst, "memory", best, {"latency_bound_ms": bound / 1000}),
         stats=stats,
         message="the limit ran out during the bisection" if stopped else "",
     )
@@ -426,23 +427,6 @@ def _error(message: str, solves: int) -> Result:
 def _sched(inst: PipeloadInstance, ls: list[int], rs: list[int], k: int) -> Sched:
     latency = rs[-1] + inst.layers[-1].compute_us
     return Sched(k, ls, rs, assign_agents(inst, ls, k), latency, peak_kb(inst, ls, rs, k))
-
-
-def _solution(inst: PipeloadInstance, pattern: str, s: Sched, extra: dict) -> dict:
-    """The evaluator's solution format (times in ms)."""
-    return {
-        "objective": pattern,
-        "agents": s.k,
-        **extra,
-        "schedule": {
-            x.name: {
-                "load_start_ms": s.load_start[i] / 1000,
-                "agent": s.agent[i],
-                "run_start_ms": s.run_start[i] / 1000,
-            }
-            for i, x in enumerate(inst.layers)
-        },
-    }
 
 
 def solve_with(
@@ -563,7 +547,7 @@ def solve_with(
         outcome.status,
         objective=objective,
         bound=outcome.bound,
-        solution=_solution(inst, pattern, sched, extra),
+        solution=schedule_solution(inst, pattern, sched, extra),
         stats=stats,
     )
 
@@ -716,7 +700,7 @@ def _schedule_result(inst, sched, pattern, extra, status, lower, stats, message=
         status,
         objective=value,
         bound=value if status == Status.OPTIMAL else lower,
-        solution=_solution(inst, pattern, sched, extra),
+        solution=schedule_solution(inst, pattern, sched, extra),
         stats={
             **stats,
             "latency_ms": sched.latency_us / 1000,

@@ -395,3 +395,22 @@ def describe(inst: PipeloadInstance) -> str:
             else ""
         )
     )
+
+
+def schedule_solution(inst: PipeloadInstance, objective: str, s: Any, extra: dict) -> dict:
+    """The evaluator's solution format (times in ms) of a schedule in µs: anything with ``k``,
+    ``load_start``, ``agent`` and ``run_start`` per layer (the exact models' and the
+    simulator's schedules alike)."""
+    return {
+        "objective": objective,
+        "agents": s.k,
+        **extra,
+        "schedule": {
+            x.name: {
+                "load_start_ms": s.load_start[i] / 1000,
+                "agent": s.agent[i],
+                "run_start_ms": s.run_start[i] / 1000,
+            }
+            for i, x in enumerate(inst.layers)
+        },
+    }

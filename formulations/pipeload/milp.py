@@ -58,6 +58,7 @@ from optgap.formulations.pipeload.instance import (
     latency_bound_us,
     latency_lower_bound_us,
     params,
+    schedule_solution,
 )
 from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
@@ -267,7 +268,7 @@ def solve(inst: PipeloadInstance, options: SolveOptions, warm: tuple = ()) -> Re
         out.status,
         objective=objective,
         bound=bound_out,
-        solution=_solution(inst, pattern, sched, extra),
+        solution=schedule_solution(inst, pattern, sched, extra),
         stats=stats,
     )
 
@@ -287,22 +288,6 @@ def _set_start(inst: PipeloadInstance, s: Sched, x, y, k, g: int) -> bool:
     return True
 
 
-def _solution(inst: PipeloadInstance, pattern: str, s: Sched, extra: dict) -> dict:
-    return {
-        "objective": pattern,
-        "agents": s.k,
-        **extra,
-        "schedule": {
-            x_.name: {
-                "load_start_ms": s.load_start[i] / 1000,
-                "agent": s.agent[i],
-                "run_start_ms": s.run_start[i] / 1000,
-            }
-            for i, x_ in enumerate(inst.layers)
-        },
-    }
-
-
 def _fallback(inst, backend, pattern, best: Sched | None, extra, bound, stats, why) -> Result:
     """Out of time: the warm schedule as ``feasible`` with the solver's bound, else time_limit."""
     if best is None:
@@ -315,7 +300,7 @@ def _fallback(inst, backend, pattern, best: Sched | None, extra, bound, stats, w
         Status.FEASIBLE,
         objective=value,
         bound=None if bound is None else min(bound, value),
-        solution=_solution(inst, pattern, best, extra),
+        solution=schedule_solution(inst, pattern, best, extra),
         stats={
             **stats,
             "solution_from": "warm start",

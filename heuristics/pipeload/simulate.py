@@ -23,6 +23,7 @@ from optgap.formulations.pipeload.instance import (
     latency_bound_us,
     latency_lower_bound_us,
     params,
+    schedule_solution,
 )
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -44,23 +45,6 @@ class Schedule:
     @property
     def latency_us(self) -> int:
         return self.run_end[-1]
-
-
-def to_solution(inst: PipeloadInstance, s: Schedule, objective: str, **extra) -> dict:
-    """The evaluator's solution format for a simulated schedule."""
-    return {
-        "objective": objective,
-        "agents": s.k,
-        **extra,
-        "schedule": {
-            x.name: {
-                "load_start_ms": s.load_start[i] / 1000,
-                "agent": s.agent[i],
-                "run_start_ms": s.run_start[i] / 1000,
-            }
-            for i, x in enumerate(inst.layers)
-        },
-    }
 
 
 def simulate(
@@ -211,7 +195,7 @@ def latency_result(inst: PipeloadInstance, options: SolveOptions, run) -> Result
         "python",
         Status.FEASIBLE,
         objective=s.latency_us / 1000,
-        solution=to_solution(inst, s, "latency", budget_mb=budget_mb),
+        solution=schedule_solution(inst, "latency", s, {"budget_mb": budget_mb}),
         stats={"agents": s.k, "peak_mb": s.peak_kb / 1000, "latency_ms": s.latency_us / 1000},
     )
 
@@ -239,7 +223,7 @@ def memory_result(inst: PipeloadInstance, options: SolveOptions, run) -> Result:
         "python",
         Status.FEASIBLE,
         objective=s.peak_kb / 1000,
-        solution=to_solution(inst, s, "memory", latency_bound_ms=bound / 1000),
+        solution=schedule_solution(inst, "memory", s, {"latency_bound_ms": bound / 1000}),
         stats={"agents": s.k, "peak_mb": s.peak_kb / 1000, "latency_ms": s.latency_us / 1000},
     )
 
