@@ -302,19 +302,10 @@ def _steering() -> dict:
             "visibility": {"type": "number", "minimum": 0, "maximum": 1},
         },
     )
-    quantities = [
-        "lhs-bound",
-        "quantum-max",
-        "steering-value",
-        "robustness",
-        "weight",
-        "lhs-distance",
-        "bell-quantum",
-        "bell-local",
-        "double-violation",
-        "bell-npa",
-        "bell-nosignalling",
-    ]
+    # the quantity names and the fields each needs are the loader's own tables (one source)
+    from optgap.formulations.steering.instance import QUANTITIES, REQUIRED
+
+    quantities = list(QUANTITIES)
     pair = _arr(POS_INT, 2, maxItems=2)
     parts = _obj({}, {"A": {"type": "array"}, "B": {"type": "array"}, "AB": {"type": "array"}})
     bell = _obj(
@@ -357,19 +348,7 @@ def _steering() -> dict:
         version_required=True,
     )
     # which fields each quantity needs (REQUIRED in the loader)
-    needs = {
-        "lhs-bound": ["bob"],
-        "quantum-max": ["bob"],
-        "steering-value": ["state", "bob"],
-        "robustness": ["state", "alice"],
-        "weight": ["state", "alice"],
-        "lhs-distance": ["state", "alice"],
-        "bell-quantum": ["expression"],
-        "bell-local": [],  # expression or bell
-        "double-violation": ["state", "bob", "charlie", "inequality", "strategies"],
-        "bell-npa": ["bell", "level"],
-        "bell-nosignalling": ["bell"],
-    }
+    needs = {q: sorted(REQUIRED[q]) for q in QUANTITIES}
     schema["allOf"] = [
         {
             "if": {"properties": {"quantity": {"const": q}}, "required": ["quantity"]},
