@@ -25,6 +25,7 @@ from optgap.solvers.errors import InputError
 from optgap.solvers.result import SolveOptions, Status
 
 from tests.bruteforce_dag import brute_force
+from tests.test_dag_heuristics import CHAIN  # a -> b -> c, its times and memory by hand
 
 OPTS = SolveOptions(time_limit_s=30, threads=1, seed=0)
 EXACT = [("cpsat", None), ("milp", "cbc"), ("milp", "highs")]
@@ -206,19 +207,6 @@ def test_cpsat_and_milp_agree_where_constraints_bind():
 
 # ------------------------------------------------------------------ verdicts from the instance
 
-CHAIN = load(
-    {
-        "family": "dag",
-        "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
-        "operators": [
-            {"id": "a", "time_ms": {"cpu": 2, "gpu": 6}, "mem_mb": 10},
-            {"id": "b", "time_ms": {"cpu": 10, "gpu": 2}, "mem_mb": 100},
-            {"id": "c", "time_ms": {"cpu": 3, "gpu": 6}, "mem_mb": 20},
-        ],
-        "edges": [{"src": "a", "dst": "b"}, {"src": "b", "dst": "c"}],
-        "links": {"latency_ms": 1},
-    }
-)
 # GPU-only latency 14 ms (the default SLO). All on the CPU: 15 ms, 0 MB on the GPU.
 ALL_CPU = {
     "pattern": "memory",
