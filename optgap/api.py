@@ -151,16 +151,7 @@ def prepare(
     if not batch:
         raise InputError(f"no method of family {fam.id!r} handles objective {objective!r}")
     for m in batch:
-        if objective not in m.objectives:
-            raise InputError(
-                f"method {m.name!r} does not handle objective {objective!r} "
-                f"(it handles: {', '.join(m.objectives)})"
-            )
-        if opts.backend is not None and opts.backend not in m.backends:
-            raise InputError(
-                f"method {m.name!r} has no backend {opts.backend!r} "
-                f"(choose from: {', '.join(m.backends)})"
-            )
+        registry.check_method(m, objective, opts.backend)
     opts = replace(opts, objective=objective)
     return [(m, registry.route_params(m, opts, batch)) for m in batch]
 

@@ -122,6 +122,19 @@ def method(family_id: str, name: str) -> Method:
     return table[name]
 
 
+def check_method(m: Method, objective: str, backend: str | None) -> None:
+    """InputError unless the method handles the objective and has the backend (None: default)."""
+    if objective not in m.objectives:
+        raise InputError(
+            f"method {m.name!r} does not handle objective {objective!r} "
+            f"(it handles: {', '.join(m.objectives)})"
+        )
+    if backend is not None and backend not in m.backends:
+        raise InputError(
+            f"method {m.name!r} has no backend {backend!r} (choose from: {', '.join(m.backends)})"
+        )
+
+
 def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Result:
     """Run one method, time it, and make its status honest.
 
@@ -130,16 +143,7 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
     """
     m = method(family_id, name)
     objective = options.objective or family(family_id).objectives[0]
-    if objective not in m.objectives:
-        raise InputError(
-            f"method {m.name!r} does not handle objective {objective!r} "
-            f"(it handles: {', '.join(m.objectives)})"
-        )
-    if options.backend is not None and options.backend not in m.backends:
-        raise InputError(
-            f"method {m.name!r} has no backend {options.backend!r} "
-            f"(choose from: {', '.join(m.backends)})"
-        )
+    check_method(m, objective, options.backend)
     options = replace(options, objective=objective, backend=options.backend or m.backends[0])
     t0 = time.perf_counter()
     warm_stats: dict[str, Any] = {}
