@@ -138,3 +138,17 @@ def test_export_writes_through_a_temporary_file(tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == []
     assert main(["export", "dag/fork-3", "--method", "cpsat", "-o", "m.pb"]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["m.pb"]
+    # an exporter that dies half-way leaves neither a partial file nor its temporary one
+    from dataclasses import replace
+
+    from optgap.solvers import registry
+
+    def half(inst, options, path):
+        with open(path, "w") as f:
+            f.write("partial")
+        raise ValueError("exporter failed")
+
+    m = registry.method("dag", "milp")
+    monkeypatch.setitem(registry.METHODS["dag"], "milp", replace(m, export=half))
+    assert main(["export", "dag/fork-3", "--method", "milp", "-o", "m.lp"]) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pb"]
