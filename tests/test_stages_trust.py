@@ -585,3 +585,25 @@ def test_warm_starts_are_checked_without_the_simulation(data):
                 plan.violations,
             )
             assert full.feasible <= ("sim_cost" in full.metrics)  # the simulation ran in full
+
+
+def test_the_solve_layer_checks_warm_starts_with_family_check(monkeypatch):
+    """registry._warm_starts calls Family.check (not the simulating evaluate) on each answer."""
+    from dataclasses import replace as dc_replace
+
+    from optgap.formulations.stages.evaluate import evaluate_plan
+
+    calls = []
+
+    def spy(inst, sol, options=None):
+        calls.append(1)
+        return evaluate_plan(inst, sol, options)
+
+    fam = registry.family("stages")
+    monkeypatch.setitem(registry.FAMILIES, "stages", dc_replace(fam, check=spy))
+    inst = generate(8, 0)
+    warm, stats = registry._warm_starts(
+        "stages", registry.method("stages", "milp"), inst, SolveOptions(objective="cost")
+    )
+    assert calls and len(calls) == len(registry.method("stages", "milp").warm_start)
+    assert [w.method for w in warm] == stats["warm_accepted"]
