@@ -1,0 +1,245 @@
+r"""F1 lower bounds on the makespan, independent of CP-SAT (valid for every feasible schedule).
+
+Notation as in ``formulations/dag/cpsat.py``: operators I, devices D with k_d slots, D_i the
+devices operator i may use, p_{i,d} its duration on d (µs, related machines included: speeds and
+per-device times are already in p), c_{u,v}(d, e) the transfer delay of edge (u, v) from d to e
+(0 if d = e), f_i = min_{d ∈ D_i} p_{i,d}. Memory capacities only remove schedules, so a bound
+that ignores them stays valid.
+
+head_i / tail_i  longest path of fastest durations before / after i, transfers free: every
+  schedule starts i no earlier than head_i and needs tail_i after i ends.
+
+1. Critical path     C ≥ max_i head_i + f_i + tail_i.
+2. Work              for a device set G (all, each kind, each device): the operators with
+                     D_i ⊆ G fill at least Σ f_i of G's Σ_{d∈G} k_d slots: C ≥ ⌈Σ f_i / Σ k_d⌉.
+3. Energetic window  (heads, tails and work together) for thresholds a, b: every operator with
+                     head_i ≥ a and tail_i ≥ b runs inside [a, C − b], on some slot, for at
+                     least f_i: C ≥ a + b + ⌈Σ_{head_i ≥ a, tail_i ≥ b} f_i / Σ_d k_d⌉ (a, b range
+                     over the heads and tails that occur; a = b = 0 is bound 2 on all devices).
+4. LP relaxation     (HiGHS) min C over x_{i,d} ∈ [0, 1], S_i ≥ head_i, z_{u,v,d} ∈ [0, 1]:
+                       Σ_{d ∈ D_i} x_{i,d} = 1                                      ∀ i
+                       S_v ≥ S_u + Σ_d p_{u,d} x_{u,d} + c⁻_{uv} (1 − Σ_d z_{u,v,d})   ∀ (u, v)
+                       z_{u,v,d} ≤ x_{u,d},  z_{u,v,d} ≤ x_{v,d}          ∀ (u, v), d ∈ D_u ∩ D_v
+                       C ≥ S_i + Σ_d p_{i,d} x_{i,d} + tail_i                         ∀ i
+                       Σ_i p_{i,d} x_{i,d} ≤ k_d C                                    ∀ d
+                     with c⁻_{uv} = min_{d ≠ e} c_{u,v}(d, e) over allowed pairs. Any schedule
+                     gives a feasible point (x its placement, S its starts, z_{u,v,d} = 1 iff both
+                     ends run on d: then the transfer is free and Σ z = 1; otherwise Σ z = 0 and
+                     the delay is ≥ c⁻), so the LP optimum is ≤ every makespan. It is rounded up
+                     after subtracting a floating-point tolerance (``LP_SLACK``).
+
+``lower_bound(inst)`` is the best of them in µs; the CP-SAT model takes ⌈LB / g⌉ (its time unit
+g µs: every model solution's makespan, times g, is a schedule's makespan) as C's lower bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from optgap.formulations.dag.instance import DagInstance
+
+LP_SLACK = 1e-6  # relative tolerance subtracted from the LP value before rounding up
+LP_OPS_MAX = 20_000  # above this many operators the LP is skipped (static bounds only)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Lower bounds on the makespan in µs; ``lp`` is None when it was not computed."""
+
+    critical_path: int
+    work: int
+    energetic: int
+    lp: int | None = None
+
+    @property
+    def best(self) -> int:
+        return max(self.critical_path, self.work, self.energetic, self.lp or 0)
+
+    def as_ms(self) -> dict[str, float | None]:
+        return {
+            "critical_path": self.critical_path / 1000,
+            "work": self.work / 1000,
+            "energetic": self.energetic / 1000,
+            "lp": None if self.lp is None else self.lp / 1000,
+        }
+
+
+def fastest_times(inst: DagInstance) -> dict[str, int]:
+    return {o.id: min(inst.duration_us(o, d) for d in inst.allowed(o)) for o in inst.operators}
+
+
+def heads_tails(inst: DagInstance, f: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Longest paths of the durations ``f`` before (head) and after (tail) each operator."""
+    order = inst.topological_order
+    head = {i: 0 for i in order}
+    tail = {i: 0 for i in order}
+    succ: dict[str, list[str]] = {i: [] for i in order}
+    for e in inst.edges:
+        succ[e.src].append(e.dst)
+    for i in order:
+        for j in succ[i]:
+            head[j] = max(head[j], head[i] + f[i])
+    for i in reversed(order):
+        for j in succ[i]:
+            tail[i] = max(tail[i], f[j] + tail[j])
+    return head, tail
+
+
+def critical_path(inst: DagInstance) -> int:
+    """Bound 1 (µs)."""
+    f = fastest_times(inst)
+    head, tail = heads_tails(inst, f)
+    return max(head[i] + f[i] + tail[i] for i in f)
+
+
+def work(inst: DagInstance) -> int:
+    """Bound 2 (µs): the operators confined to a device set over its slots."""
+    allowed = {o.id: {d.id for d in inst.allowed(o)} for o in inst.operators}
+    f = fastest_times(inst)
+    sets = [tuple(inst.devices)]
+    sets += [tuple(d for d in inst.devices if d.kind == k) for k in ("cpu", "gpu")]
+    sets += [(d,) for d in inst.devices]
+    best = 0
+    for group in sets:
+        ids = {d.id for d in group}
+        if not ids:
+            continue
+        need = sum(f[i] for i in f if allowed[i] <= ids)
+        best = max(best, -(-need // sum(d.slots for d in group)))
+    return best
+
+
+def energetic(inst: DagInstance) -> int:
+    """Bound 3 (µs): windows [a, C − b] from the heads and tails, total fastest work inside."""
+    f = fastest_times(inst)
+    head, tail = heads_tails(inst, f)
+    k = sum(d.slots for d in inst.devices)
+    ops = sorted(f, key=lambda i: -head[i])  # decreasing head: prefixes are {head >= a}
+    tails = sorted({tail[i] for i in f})
+    if len(tails) > 64:  # keep it O(n * 64): a sample of thresholds is still valid
+        step = len(tails) / 64
+        tails = sorted({tails[int(j * step)] for j in range(64)} | {0})
+    best = 0
+    for b in tails:
+        acc, inside = 0, False
+        for i in ops:  # a = head_i: the operators with head >= a are the prefix
+            if tail[i] >= b:
+                acc += f[i]
+                inside = True
+            if inside:  # the window's set is not empty (else the bound says nothing)
+                best = max(best, head[i] + b + -(-acc // k))
+    return best
+
+
+def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
+    """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time."""
+    import highspy
+    import numpy as np
+
+    ops = [o.id for o in inst.operators]
+    allowed = {o.id: inst.allowed(o) for o in inst.operators}
+    p = {(o.id, d.id): inst.duration_us(o, d) for o in inst.operators for d in allowed[o.id]}
+    f = {i: min(p[i, d.id] for d in allowed[i]) for i in ops}
+    head, tail = heads_tails(inst, f)
+    scale = max(1, max(p.values()))  # columns in units of the longest duration: well scaled
+
+    lo: list[float] = []
+    hi: list[float] = []
+    col: dict[tuple, int] = {}
+
+    def var(key: tuple, lb: float, ub: float) -> int:
+        col[key] = len(lo)
+        lo.append(lb)
+        hi.append(ub)
+        return col[key]
+
+    inf = highspy.kHighsInf
+    c = var(("C",), 0.0, inf)
+    for i in ops:
+        var(("S", i), head[i] / scale, inf)
+        for d in allowed[i]:
+            var(("x", i, d.id), 0.0, 1.0)
+    rows_lo: list[float] = []
+    rows_hi: list[float] = []
+    starts: list[int] = []
+    idx: list[int] = []
+    val: list[float] = []
+
+    def row(terms: list[tuple[int, float]], rlo: float, rhi: float) -> None:
+        starts.append(len(idx))
+        for j, v in terms:
+            idx.append(j)
+            val.append(v)
+        rows_lo.append(rlo)
+        rows_hi.append(rhi)
+
+    for i in ops:
+        row([(col["x", i, d.id], 1.0) for d in allowed[i]], 1.0, 1.0)
+        # C - S_i - Σ p x >= tail_i
+        dur = [(col["x", i, d.id], -p[i, d.id] / scale) for d in allowed[i]]
+        row([(c, 1.0), (col["S", i], -1.0), *dur], tail[i] / scale, inf)
+    for e in inst.edges:
+        u, v = e.src, e.dst
+        pairs = [
+            inst.transfer_us(a.id, b.id, e.bytes)
+            for a in allowed[u]
+            for b in allowed[v]
+            if a.id != b.id
+        ]
+        cmin = min(pairs) if pairs else 0
+        terms = [(col["S", v], 1.0), (col["S", u], -1.0)]
+        terms += [(col["x", u, d.id], -p[u, d.id] / scale) for d in allowed[u]]
+        common = [d.id for d in allowed[u] if (v, d.id) in p]
+        if cmin > 0 and common:
+            for d in common:
+                z = var(("z", u, v, d), 0.0, 1.0)
+                row([(z, 1.0), (col["x", u, d], -1.0)], -inf, 0.0)
+                row([(z, 1.0), (col["x", v, d], -1.0)], -inf, 0.0)
+                terms.append((z, cmin / scale))
+        # S_v - S_u - Σ p x + c⁻ Σ z >= c⁻
+        row(terms, cmin / scale, inf)
+    for d in inst.devices:
+        terms = [(col["x", i, d.id], p[i, d.id] / scale) for i in ops if (i, d.id) in p]
+        if terms:
+            row([*terms, (c, -float(d.slots))], -inf, 0.0)
+
+    lp = highspy.HighsLp()
+    n = len(lo)
+    lp.num_col_ = n
+    lp.num_row_ = len(rows_lo)
+    cost = np.zeros(n)
+    cost[c] = 1.0
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.array(lo)
+    lp.col_upper_ = np.array(hi)
+    lp.row_lower_ = np.array(rows_lo)
+    lp.row_upper_ = np.array(rows_hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.array([*starts, len(idx)], dtype=np.int32)
+    lp.a_matrix_.index_ = np.array(idx, dtype=np.int32)
+    lp.a_matrix_.value_ = np.array(val)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    value = h.getInfo().objective_function_value * scale
+    return max(0, math.ceil(value * (1 - LP_SLACK) - 1e-3))
+
+
+def bounds(inst: DagInstance, *, lp: bool = True, lp_time_limit_s: float = 10.0) -> Bounds:
+    """Every bound above (the LP only if asked and the instance is not huge)."""
+    lp_value = None
+    if lp and len(inst.operators) <= LP_OPS_MAX:
+        lp_value = lp_bound(inst, lp_time_limit_s)
+    return Bounds(critical_path(inst), work(inst), energetic(inst), lp_value)
+
+
+def lower_bound(inst: DagInstance, *, lp: bool = True, lp_time_limit_s: float = 10.0) -> int:
+    """The best valid lower bound on the makespan (µs)."""
+    return bounds(inst, lp=lp, lp_time_limit_s=lp_time_limit_s).best
