@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optgap.formulations.dag.instance import DagInstance, Device, slo_us
@@ -49,7 +49,7 @@ from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
 
-PARAMS = ("gap", "abs_gap", "hint", "edges")
+PARAMS = ("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations")
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Model:
     g_mem: int = 1  # kB per model memory unit
     lower_bound: int = 0  # on the objective, in model units
     hint: Incumbent | None = None  # the warm start given as a hint
+    lower_bounds_ms: dict[str, Any] = field(default_factory=dict)  # formulations/dag/bounds.py
 
 
 def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None = None) -> Model:
@@ -86,6 +87,8 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
     m = cp_model.CpModel()
     lb_work = -(-sum(fastest.values()) // sum(d.slots for d in inst.devices))
     lb_path = max(head[o.id] + fastest[o.id] + tail[o.id] for o in ops)
+    static = _static_bounds(inst, options, g)
+    lb_work = max(lb_work, static.get("model_units", 0))
     makespan = m.NewIntVar(min(max(lb_work, lb_path), horizon), horizon, "C")
     start, end, x = {}, {}, {}
     intervals: dict[str, list] = {d.id: [] for d in inst.devices}
@@ -189,7 +192,7 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
             for d in allowed[o.id]:
                 m.AddHint(x[o.id, d.id], int(device[o.id] == d.id))
         m.AddHint(makespan, hint.makespan // g)
-    return Model(m, x, start, end, makespan, g, gm, lower, hint)
+    return Model(m, x, start, end, makespan, g, gm, lower, hint, static.get("ms", {}))
 
 
 def solve(
@@ -214,6 +217,9 @@ def solve(
             return Result("", "", "cpsat", Status.INFEASIBLE, message=reason)
     found = incumbents(inst, warm, pattern)
     best = found[0] if found else None
+    lns_stats = _run_lns(inst, options, pattern, best, t0)
+    if lns_stats is not None:
+        best, lns_stats = lns_stats
     mdl = build(inst, options, best)
     stats: dict[str, Any] = {
         "variables": len(mdl.model.Proto().variables),
@@ -221,6 +227,10 @@ def solve(
         "time_unit_us": mdl.g_time,
         "hint": None if mdl.hint is None else mdl.hint.method,
     }
+    if mdl.lower_bounds_ms:
+        stats["lower_bounds_ms"] = mdl.lower_bounds_ms
+    if lns_stats is not None:
+        stats["lns"] = lns_stats.as_dict()
     if pattern == "memory":
         stats["memory_unit_kb"] = mdl.g_mem
     if rel_gap or abs_gap:
@@ -477,6 +487,41 @@ def obviously_infeasible(inst: DagInstance, slo_us: int) -> str:
             "fastest times over the slots they may use)"
         )
     return ""
+
+
+LNS_SHARE = 0.8  # with --param lns: this share of the time left goes to the LNS, the rest to
+# the full model (hinted with the LNS schedule), which gives the bound and any proof
+
+
+def _run_lns(inst, options, pattern, best, t0):
+    """(schedule, stats) of the large-neighbourhood search (formulations/dag/lns.py) from the
+    best warm start, or None when it does not run (off, memory pattern, no warm start)."""
+    from optgap.formulations.dag import lns
+
+    lns.iteration_limit(options)  # reject a malformed value even when the LNS does not run
+    if not lns.use_lns(options, len(inst.operators)) or pattern != "latency" or best is None:
+        return None
+    budget = LNS_SHARE * (options.time_limit_s - (time.perf_counter() - t0))
+    return lns.improve(inst, options, best, budget)
+
+
+LP_BOUND_SHARE = 0.1  # at most this share of the time limit goes to the LP bound (10 s cap)
+
+
+def _static_bounds(inst: DagInstance, options: SolveOptions, g: int) -> dict[str, Any]:
+    """``--param lp_bound=on|off`` (default on): the bounds of formulations/dag/bounds.py
+    (critical path, work, energetic window, LP relaxation by HiGHS), the best one in model units
+    (⌈LB / g⌉: a model solution's makespan times g is a schedule's makespan, which is ≥ LB)."""
+    from optgap.formulations.dag import bounds
+
+    raw = options.param("lp_bound", "on")
+    if raw not in ("on", "off"):
+        raise InputError(f"--param lp_bound={raw}: expected on or off")
+    if raw == "off":
+        return {}
+    limit = min(10.0, LP_BOUND_SHARE * options.time_limit_s)
+    b = bounds.bounds(inst, lp=True, lp_time_limit_s=limit)
+    return {"model_units": -(-b.best // g), "ms": b.as_ms()}
 
 
 def _identical_groups(inst: DagInstance) -> list[list[Device]]:

@@ -48,11 +48,8 @@ register_method(
         ("cpsat",),
         BOTH,
         export=dag_cpsat.export,
-        params=(
-            "gap",
-            "abs_gap",
-            "hint",
-        ),  # = formulations.dag.cpsat.PARAMS (kept literal: lazy import)
+        # = formulations.dag.cpsat.PARAMS (kept literal: lazy import; tests/test_dag_lns.py checks)
+        params=("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations"),
         warm_start=WARM,
     )
 )
