@@ -3,7 +3,7 @@
     python benchmarks/bench_dag.py jobshop   [--limit 60] [--hint on,off]   # la11-la20, ft10
     python benchmarks/bench_dag.py hint      [--limit 20]   # hint on/off: generated + RNN graphs
     python benchmarks/bench_dag.py related   [--limit 60]   # related machines, 30/60 tasks
-    python benchmarks/bench_dag.py big       [--limit 60]   # gap at 300 / 1000 operators
+    python benchmarks/bench_dag.py big       [--limit 60] [--seeds 3] [--sizes 300 1000]
     python benchmarks/bench_dag.py generated [--limit 60]   # 60-operator graphs, heuristic gaps
 
 Every run goes through the solve layer (warm starts, evaluator) with 2 threads; each row prints
@@ -127,19 +127,23 @@ def related(args) -> None:
 
 def big(args) -> None:
     rows = []
-    for n in (300, 1000):
+    for n in args.sizes or (300, 1000):
         for seed in range(args.seeds):
             inst = generate(n, seed)
             r, wall, cpu = _run(inst, "cpsat", args, params=list(args.param))
             h, _, _ = _run(inst, "heft", args)
             heft_gap = None if r.bound is None else (h.objective - r.bound) / h.objective
+            lns = r.stats.get("lns") or {}
+            lp = (r.stats.get("lower_bounds_ms") or {}).get("lp")
             rows.append([n, seed, r.status.value, r.objective, r.bound, pct(r.gap),
-                         f"{wall:.1f}", f"{cpu:.1f}", h.objective, pct(heft_gap)])  # fmt: skip
+                         f"{wall:.1f}", f"{cpu:.1f}", h.objective, pct(heft_gap), lp,
+                         f"{lns.get('iterations', '-')}/{lns.get('improvements', '-')}"])  # fmt: skip
             _record(args, bench="big", n=n, seed=seed, status=r.status, objective=r.objective,
-                    bound=r.bound, gap=r.gap, wall_s=wall, cpu_s=cpu, heft=h.objective)  # fmt: skip
+                    bound=r.bound, gap=r.gap, wall_s=wall, cpu_s=cpu, heft=h.objective,
+                    lp_bound=lp, lns=lns, params=args.param)  # fmt: skip
             print(rows[-1], flush=True)
     print(table(["ops", "seed", "status", "makespan", "bound", "gap", "wall s", "cpu s", "heft",
-                 "heft gap to bound"], rows))  # fmt: skip
+                 "heft gap to bound", "lp bound", "lns it/impr"], rows))  # fmt: skip
 
 
 def generated(args) -> None:
@@ -167,6 +171,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--hint", default="on,off")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--sizes", nargs="*", type=int, help="big: operator counts (300 1000)")
     ap.add_argument("--param", nargs="*", default=[], type=lambda s: tuple(s.split("=", 1)))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()

@@ -54,6 +54,23 @@ def test_lns_never_worse_than_its_warm_start_and_evaluator_checked():
     assert st.improvements >= 1  # from CPLS (no insertion) there is always something to gain
 
 
+def test_lns_keeps_its_incumbent_when_a_window_returns_a_worse_schedule(monkeypatch):
+    """Each window's solver is made to stop at its first solution, without the hint: only the
+    C <= C_inc - 1 cut and the acceptance test keep a worse schedule out."""
+    real = lns.solve_cpsat
+
+    def first_solution(model, options, **kw):
+        model.ClearHints()
+        kw["parameters"] = {**kw.get("parameters", {}), "stop_after_first_solution": True}
+        return real(model, options, **kw)
+
+    monkeypatch.setattr(lns, "solve_cpsat", first_solution)
+    inst = generate(50, 2)
+    # the same seed repeats the same first k windows: the incumbent after k windows never rises
+    seen = [_improve(inst, iterations=k)[1].makespan for k in range(5)]
+    assert seen == sorted(seen, reverse=True), seen
+
+
 def test_lns_is_deterministic_given_the_seed_and_an_iteration_limit():
     inst = generate(50, 4)
     _, a, sa = _improve(inst, seed=3)
