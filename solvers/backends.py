@@ -457,7 +457,11 @@ def solve_cpsat(
     p.absolute_gap_limit = 0.0
     p.log_search_progress = bool(options.verbose)  # --verbose: CP-SAT's own log
     for key, value in {**(limits or {}), **(parameters or {})}.items():
-        setattr(p, key, value)
+        if isinstance(value, (list, tuple)):  # a repeated field (e.g. subsolvers)
+            getattr(p, key).clear()
+            getattr(p, key).extend(value)
+        else:
+            setattr(p, key, value)
     with _watchdog(hard_stop_s(limit), solver.StopSearch):
         code = solver.Solve(model)
     has_objective = model.HasObjective()

@@ -31,6 +31,12 @@ def _check_all(data, count) -> None:
         assert v <= truth, (name, v, truth, values)
         if v == truth:
             count(f"{name} tight")
+    if any(o.time_dev_us for o in inst.operators) and values["lp"] == truth:
+        count("lp tight with a per-device time")
+    if any(d.speed != 1 for d in inst.devices) and values["lp"] == truth:
+        count("lp tight with a speed")
+    if any(d.slots > 1 for d in inst.devices) and values["lp"] == truth:
+        count("lp tight with slots")
     if values["lp"] > max(values["critical_path"], values["work"]):
         count("lp above the static bounds")
     if values["energetic"] > max(values["critical_path"], values["work"]):
@@ -39,7 +45,9 @@ def _check_all(data, count) -> None:
 
 
 def test_bounds_below_the_brute_force_classic():
-    count = _Count(*(f"{n} tight" for n in NAMES), "lp above the static bounds")
+    count = _Count(
+        *(f"{n} tight" for n in NAMES), "lp above the static bounds", "lp tight with slots"
+    )
 
     @settings(max_examples=30)
     @given(dag_json(**CLASSIC))
@@ -51,7 +59,13 @@ def test_bounds_below_the_brute_force_classic():
 
 
 def test_bounds_below_the_brute_force_related():
-    count = _Count("critical_path tight", "lp tight", "lp above the static bounds")
+    count = _Count(
+        "critical_path tight",
+        "lp tight",
+        "lp above the static bounds",
+        "lp tight with a per-device time",
+        "lp tight with a speed",
+    )
 
     @settings(max_examples=30)
     @given(dag_json(**RELATED))

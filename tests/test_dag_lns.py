@@ -108,8 +108,21 @@ def test_lns_params_are_checked_and_declared():
         ((("lns", "maybe"),), "--param lns=maybe"),
         ((("lns", "on"), ("lns_iterations", "-1")), "lns_iterations=-1"),
         ((("lns_iterations", "x"),), "lns_iterations=x"),
+        ((("search", "fast"),), "--param search=fast"),
+        ((("lp_bound", "yes"),), "--param lp_bound=yes"),
     ]:
         with pytest.raises(InputError, match=msg):
             cpsat.solve(inst, dataclasses.replace(OPTS, params=params))
-    assert registry.METHODS["dag"]["cpsat"].params == cpsat.PARAMS
+    assert registry.method("dag", "cpsat").params == cpsat.PARAMS
     assert lns.use_lns(OPTS, lns.LNS_FROM_OPS) and not lns.use_lns(OPTS, lns.LNS_FROM_OPS - 1)
+
+
+def test_search_settings_prove_the_same_optimum():
+    """``--param search``: other CP-SAT workers, the same proven optimum (brute force)."""
+    inst = generate(6, 1, related=True)
+    truth = brute_force(inst)
+    for search in cpsat.SEARCH:
+        r = registry.solve(
+            "dag", "cpsat", inst, dataclasses.replace(OPTS, threads=2, params=(("search", search),))
+        )
+        assert r.status == Status.OPTIMAL and round(r.objective * 1000) == truth, search

@@ -55,7 +55,7 @@ from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
 
-PARAMS = ("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations")
+PARAMS = ("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations", "search")
 
 
 @dataclass
@@ -247,7 +247,7 @@ def solve(
         stats["build_s"] = time.perf_counter() - t0
         return _fallback(inst, best, pattern, slo, mdl.lower_bound * unit, stats)
 
-    params = dict(sat_parameters or {})
+    params = search_parameters(options) | dict(sat_parameters or {})
     if rel_gap:
         params["relative_gap_limit"] = rel_gap
     if abs_gap:
@@ -509,6 +509,24 @@ def _run_lns(inst, options, pattern, best, t0):
         return None
     budget = LNS_SHARE * (options.time_limit_s - (time.perf_counter() - t0))
     return lns.improve(inst, options, best, budget)
+
+
+# --param search: which CP-SAT workers run (the names are SatParameters' subsolvers)
+SEARCH = {
+    "default": {},
+    "shaving": {"num_full_subsolvers": 2, "subsolvers": ["default_lp", "objective_shaving"]},
+    "lb_tree": {"num_full_subsolvers": 2, "subsolvers": ["default_lp", "lb_tree_search"]},
+    "lin2": {"linearization_level": 2},
+}
+
+
+def search_parameters(options: SolveOptions) -> dict[str, Any]:
+    """``--param search=default|shaving|lb_tree|lin2``: CP-SAT workers / LP strength, for the
+    bound (benchmarks/bench_dag.py, README F1: measured against the default)."""
+    raw = options.param("search", "default")
+    if raw not in SEARCH:
+        raise InputError(f"--param search={raw}: expected one of {', '.join(SEARCH)}")
+    return dict(SEARCH[raw])
 
 
 LP_BOUND_SHARE = 0.1  # at most this share of the time limit goes to the LP bound (10 s cap)
