@@ -96,21 +96,30 @@ def test_energetic_window_by_hand():
 
 
 def test_model_takes_the_bound_in_its_own_time_unit():
-    """Durations in whole ms (GCD 1000 µs): the LP bound enters the model as ceil(LB / 1000) and
-    CP-SAT still proves the brute-force optimum (a bound left in µs would make it infeasible, one
-    rounded up one unit too far would cut the optimum off)."""
+    """Durations in whole ms (GCD 1000 µs), a bound equal to the optimum and warm starts above
+    it: with ``--param lp_bound=on`` the bound enters the model as ceil(LB / 1000) and CP-SAT's
+    own makespan variable ends at the brute-force optimum (a bound left in µs would pin it to the
+    warm start's horizon, one unit too high would leave it one unit above the optimum)."""
     data = {
         "family": "dag",
         "devices": [{"id": "cpu0", "kind": "cpu", "slots": 2}, {"id": "gpu0", "kind": "gpu"}],
         "operators": [
-            {"id": f"o{i}", "time_ms": {"cpu": 3 + i % 3, "gpu": 1 + i % 2}} for i in range(5)
+            {"id": f"o{i}", "time_ms": {"cpu": c, "gpu": g}}
+            for i, (c, g) in enumerate([(6, 2), (6, 2), (4, 3), (6, 4), (4, 4)])
         ],
-        "edges": [{"src": "o0", "dst": "o2"}, {"src": "o1", "dst": "o3"}],
-        "links": {"latency_ms": 1},
+        "edges": [
+            {"src": a, "dst": b}
+            for a, b in [("o0", "o1"), ("o0", "o3"), ("o0", "o4"), ("o2", "o4"), ("o3", "o4")]
+        ],
+        "links": {"latency_ms": 2},
     }
     inst = load(data)
     truth = brute_force(inst)
-    r = registry.solve("dag", "cpsat", inst, SolveOptions(time_limit_s=20, threads=1, seed=0))
+    assert B.lower_bound(inst) == truth  # tight here
+    options = SolveOptions(time_limit_s=20, threads=1, seed=0, params=(("lp_bound", "on"),))
+    warm = [registry.solve("dag", m, inst, options).objective for m in ("heft", "peft", "cpop")]
+    assert min(warm) * 1000 > truth  # the horizon is above the optimum
+    r = registry.solve("dag", "cpsat", inst, options)
     assert r.stats["time_unit_us"] == 1000
-    assert r.stats["lower_bounds_ms"]["lp"] is not None
     assert r.status == Status.OPTIMAL and round(r.objective * 1000) == truth
+    assert round(r.stats["solver_makespan_ms"] * 1000) == truth
