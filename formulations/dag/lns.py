@@ -20,7 +20,8 @@ breaking wants):
   4. N grows by 25 % when the window was solved to the end (improved-and-proven or proven
      without a better schedule) and shrinks by 20 % otherwise (between 8 and |I|).
 It stops when the budget (seconds, cut to the solve layer's deadline) or the iteration limit
-(``--param lns_iterations=N``) is spent. Given the seed and an iteration limit that ends the loop
+(``--param lns_iterations=N``) is spent, when a window was the whole graph and was solved to the
+end, or when the incumbent meets the model's static bound (the full model then proves it). Given the seed and an iteration limit that ends the loop
 before the time does, the answer is deterministic (each sub-solve is single-threaded and
 stopped by work, not by time).
 """
@@ -168,6 +169,8 @@ def improve(
                 best = cand
                 stats.improvements += 1
         closed = outcome.status in (Status.OPTIMAL, Status.INFEASIBLE)
+        if (closed and len(window) == len(ops)) or best.makespan // g <= base.lower_bound:
+            break  # nothing left to gain: the whole model was solved, or the bound is reached
         size = min(len(ops), int(size * 1.25) + 1) if closed else max(N_MIN, int(size * 0.8))
     stats.end_ms = best.makespan / 1000
     stats.seconds = time.perf_counter() - t0
