@@ -41,6 +41,22 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
                    "dual": {"Z": Z}: Z clipped to PSD, r_w = c_w + Σ_{uv ∈ w} Z_uv, bound
                    c_1 + Σ_{uv ∈ 1} Z_uv + Σ_w |r_w| (valid for the quantum value: every moment
                    of a quantum behaviour is in [-1, 1]).
+- network-fnn:     {"alice": [A_0, A_1], "charlie": [C_0, C_1]} (each only when the instance
+                   leaves that party free: 2x2 Hermitian with A² = I, i.e. eigenvalues ±1; a
+                   given party's settings may be repeated but must equal the instance's);
+                   value W_cn, W_nc or min of both (the instance's ``witness``), every
+                   correlator <A_x B_b C_z> = tr[(A_x ⊗ B_b ⊗ C_z) ρ_AB1 ⊗ ρ_B2C] recomputed
+                   here by one einsum, B_0 = E_0 + E_1 - E_2, B_1 = E_0 - E_1 of Bob's effects.
+                   Optional claims, each rejected when it differs from what is recomputed:
+                   "witnesses" {"cn", "nc"} (to 1e-9), "visibilities" {"ab", "bc"} and
+                   "sources" {"ab", "bc": ρ} (the instance's, to 1e-12 / 1e-9). Certified bound:
+                   with every setting fixed by the instance the value itself (a computation);
+                   otherwise Σ|coefficients| (11 for W_cn, 13 for W_nc: every correlator and
+                   marginal lies in [-1, 1]), or 3 for W_cn (W_nc) when the A-B (B-C) source is
+                   PPT, hence separable (two qubits), hence a classical source. metrics: W_cn,
+                   W_nc, the visibilities and the critical visibility (the common visibility
+                   of both sources above which the witness exceeds 3, from the exact
+                   polynomial in v of degree ≤ 4, None if v = 1 does not exceed 3).
 - double-violation: {"weights": q_s, "alice": [[A^s_x]] (iff the instance leaves Alice free),
                    "dual": {"w": w}}; value min_{AB, AC} Σ_s q_s (W(s, A^s) - C(s)).
 
@@ -232,6 +248,7 @@ def evaluate(
         "double-violation": _double_violation,
         "bell-npa": _bell_npa,
         "bell-nosignalling": _bell_ns,
+        "network-fnn": _network,
     }[inst.quantity]
     if inst.quantity == "bell-local" and inst.bell is not None:
         fn = _bell_local_full
@@ -921,3 +938,178 @@ def _povms(v: Any, path: str, m: int, o: int, viol: list) -> list[list[np.ndarra
     if len({r[0].shape[0] for r in out}) > 1:
         raise _Bad(f"{path}: all measurements must act on one dimension")
     return out
+
+
+# ------------------------------------------------------------------ network-fnn (bilocal A-B-C)
+
+# the witnesses of Pozas-Kerstjens, Gisin, Tavakoli (PRL 128, 010403 (2022), Eqs. (F1)-(F2) of
+# arXiv 2105.09325), transcribed here as (coefficient, factors): a factor (x, b, z) is the
+# correlator <A_x B_b C_z> with None for an absent party; the bound of each is 3
+_W_TERMS = {
+    "cn": (
+        (2, ((0, 1, 0),)),
+        (-2, ((0, 1, 1),)),
+        (2, ((1, 0, 0),)),
+        (1, ((1, 0, 1),)),
+        (1, ((1, 0, None), (None, None, 1))),
+        (1, ((None, 0, 0), (None, None, 1))),
+        (-1, ((None, 0, None),)),
+        (-1, ((None, None, 0), (None, None, 1))),
+    ),
+    "nc": (
+        (2, ((0, 1, 0),)),
+        (-2, ((0, 1, 1),)),
+        (1, ((1, 0, 0),)),
+        (2, ((1, 0, 1),)),
+        (1, ((1, 0, None), (1, None, None))),
+        (-1, ((1, None, None), (1, None, None))),
+        (1, ((1, None, None), (None, 0, 1))),
+        (1, ((1, None, None), (None, None, 0))),
+        (-1, ((1, None, None), (None, None, 1))),
+        (-1, ((None, 0, None),)),
+    ),
+}
+
+
+def _net_expect(r_ab, r_bc, a_ops, b_ops, c_ops, x, b, z) -> float:
+    """tr[(A ⊗ B ⊗ C) ρ_AB1 ⊗ ρ_B2C] with identities for absent parties, as one contraction over
+    the tensor indices (A, B1 | B2, C) of the two sources."""
+    a = np.eye(2) if x is None else a_ops[x]
+    bb = np.eye(4) if b is None else b_ops[b]
+    c = np.eye(2) if z is None else c_ops[z]
+    ra = r_ab.reshape(2, 2, 2, 2)  # [a, b1, a', b1']
+    rc = r_bc.reshape(2, 2, 2, 2)  # [b2, c, b2', c']
+    bt = bb.reshape(2, 2, 2, 2)  # [b1', b2', b1, b2]
+    val = np.einsum("ipkl,qcrs,ki,lrpq,sc->", ra, rc, a, bt, c)
+    return float(np.real(val))
+
+
+def _net_witnesses(r_ab, r_bc, a_ops, b_ops, c_ops) -> dict[str, float]:
+    cache: dict = {}
+
+    def e(f):
+        if f not in cache:
+            cache[f] = _net_expect(r_ab, r_bc, a_ops, b_ops, c_ops, *f)
+        return cache[f]
+
+    return {
+        k: float(sum(cf * math.prod(e(f) for f in fs) for cf, fs in t)) for k, t in _W_TERMS.items()
+    }
+
+
+def _net_value(w: dict[str, float], witness: str) -> float:
+    return min(w["cn"], w["nc"]) if witness == "fnn" else w[witness]
+
+
+def _net_critical(net, a_ops, b_ops, c_ops) -> float | None:
+    """Largest root in [0, 1] of W(v) - 3, W(v) the witness with both sources at visibility v:
+    each correlator is affine in each source's visibility, so each witness is a polynomial of
+    degree ≤ 4 in v, found exactly from 5 values; the FNN threshold is the larger of the two."""
+    vs = np.linspace(0.0, 1.0, 5)
+    kinds = ("cn", "nc") if net.witness == "fnn" else (net.witness,)
+    out = 0.0
+    for k in kinds:
+        ys = []
+        for v in vs:
+            ab = v * net.base_ab + (1 - v) * np.eye(4) / 4
+            bc = v * net.base_bc + (1 - v) * np.eye(4) / 4
+            ys.append(_net_witnesses(ab, bc, a_ops, b_ops, c_ops)[k])
+        coef = np.linalg.solve(np.vander(vs, 5), np.array(ys))
+        if np.polyval(coef, 1.0) <= 3:
+            return None
+        shifted = coef.copy()
+        shifted[-1] -= 3
+        while len(shifted) > 1 and abs(shifted[0]) < 1e-12:
+            shifted = shifted[1:]
+        roots = [
+            float(r.real) for r in np.roots(shifted) if abs(r.imag) < 1e-9 and -1e-12 <= r.real <= 1
+        ]
+        # a root where W only touches 3 from above is not a threshold; keep the largest crossing
+        cross = [r for r in roots if np.polyval(coef, max(0.0, r - 1e-7)) <= 3 + 1e-12]
+        out = max(out, max(cross, default=0.0))
+    return out
+
+
+def _ppt(rho: np.ndarray) -> bool:
+    r = rho.reshape(2, 2, 2, 2)  # [a, b, a', b']: transpose the second qubit
+    pt = np.transpose(r, (0, 3, 2, 1)).reshape(4, 4)
+    return _emin(pt) >= -1e-12
+
+
+def _network(inst, sol, metrics):
+    net = inst.network
+    v = []
+    parties = {}
+    for key in ("alice", "charlie"):
+        given = getattr(inst, key)
+        if given is not None:
+            ops = [_obs(m) for m in given]
+            if key in sol:
+                rows = _list(sol[key], f"solution.{key}", 2)
+                for i, m in enumerate(rows):
+                    o = _herm(m, f"solution.{key}[{i}]", 2)
+                    if float(np.abs(o - ops[i]).max()) > FEAS_TOL:
+                        v.append(f"solution.{key}[{i}]: differs from the instance's setting")
+        else:
+            rows = _list(sol.get(key), f"solution.{key}", 2)
+            ops = []
+            for i, m in enumerate(rows):
+                o = _herm(m, f"solution.{key}[{i}]", 2)
+                ev = np.linalg.eigvalsh(o)
+                if float(np.abs(np.abs(ev) - 1).max()) > FEAS_TOL:
+                    v.append(
+                        f"solution.{key}[{i}]: not a ±1 observable (eigenvalues "
+                        f"{ev[0]:.6g}, {ev[1]:.6g})"
+                    )
+                ops.append(o)
+        parties[key] = ops
+    e = net.bob.effects
+    b_ops = [e[0] + e[1] - e[2], e[0] - e[1]]
+    w = _net_witnesses(net.rho_ab, net.rho_bc, parties["alice"], b_ops, parties["charlie"])
+    value = _net_value(w, net.witness)
+    metrics["W_cn"], metrics["W_nc"] = w["cn"], w["nc"]
+    metrics["visibility_ab"], metrics["visibility_bc"] = net.v_ab, net.v_bc
+    metrics["critical_visibility"] = _net_critical(net, parties["alice"], b_ops, parties["charlie"])
+    if "witnesses" in sol:
+        claims = sol["witnesses"]
+        if not isinstance(claims, dict):
+            raise _Bad("solution.witnesses: expected an object {cn, nc}")
+        for k, x in claims.items():
+            if k not in w:
+                raise _Bad(f"solution.witnesses.{k}: unknown witness (cn, nc)")
+            c = _num(x, f"solution.witnesses.{k}")
+            if abs(c - w[k]) > 1e-9 * max(1.0, abs(w[k])):
+                v.append(f"solution.witnesses.{k}: claims {c:.12g}, the settings give {w[k]:.12g}")
+    if "visibilities" in sol:
+        claims = sol["visibilities"]
+        if not isinstance(claims, dict):
+            raise _Bad("solution.visibilities: expected an object {ab, bc}")
+        for k, x in claims.items():
+            if k not in ("ab", "bc"):
+                raise _Bad(f"solution.visibilities.{k}: unknown source (ab, bc)")
+            c = _num(x, f"solution.visibilities.{k}")
+            ref = net.v_ab if k == "ab" else net.v_bc
+            if abs(c - ref) > 1e-12:
+                v.append(f"solution.visibilities.{k}: claims {c:.12g}, the instance has {ref:.12g}")
+    if "sources" in sol:
+        claims = sol["sources"]
+        if not isinstance(claims, dict):
+            raise _Bad("solution.sources: expected an object {ab, bc}")
+        for k, x in claims.items():
+            if k not in ("ab", "bc"):
+                raise _Bad(f"solution.sources.{k}: unknown source (ab, bc)")
+            m = _mat(x, f"solution.sources.{k}", (4, 4))
+            ref = net.rho_ab if k == "ab" else net.rho_bc
+            if float(np.abs(m - ref).max()) > FEAS_TOL:
+                v.append(f"solution.sources.{k}: differs from the instance's source")
+    if inst.alice is not None and inst.charlie is not None:
+        metrics["certificate"] = "computation"
+        metrics["certified_bound"] = value
+    else:
+        bound = {
+            "cn": 3.0 if _ppt(net.rho_ab) else float(sum(abs(c) for c, _ in _W_TERMS["cn"])),
+            "nc": 3.0 if _ppt(net.rho_bc) else float(sum(abs(c) for c, _ in _W_TERMS["nc"])),
+        }
+        metrics["certificate"] = "trivial bound (separable source: 3)"
+        metrics["certified_bound"] = _net_value(bound, net.witness)
+    return value, v

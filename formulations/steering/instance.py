@@ -66,6 +66,7 @@ QUANTITIES = (
     "double-violation",
     "bell-npa",
     "bell-nosignalling",
+    "network-fnn",
 )
 STATE_KINDS = ("phi-plus", "singlet", "psi-theta", "density")
 INSTRUMENTS = ("projective", "identity", "unsharp")
@@ -356,6 +357,7 @@ class SteeringInstance:
     bell: Any = None  # formulations.steering.bell.BellFunctional (bell-npa, -nosignalling, -local)
     level: str | None = None  # NPA level (bell-npa)
     dim: int | None = None  # see-saw dimension per party (bell-npa)
+    network: Any = None  # NetworkScenario (network-fnn)
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -377,6 +379,7 @@ REQUIRED = {
     "double-violation": {"state", "bob", "charlie", "inequality", "strategies"},
     "bell-npa": {"bell", "level"},
     "bell-nosignalling": {"bell"},
+    "network-fnn": {"sources"},
 }
 OPTIONAL = {
     "lhs-bound": {"dim"},
@@ -390,6 +393,7 @@ OPTIONAL = {
     "double-violation": {"alice", "expression", "identity_bound"},
     "bell-npa": {"dim"},
     "bell-nosignalling": set(),
+    "network-fnn": {"alice", "bob", "charlie", "witness"},
 }
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
@@ -535,6 +539,7 @@ def load(data: Any) -> SteeringInstance:
     if bob is not None and len({m.dim for m in bob}) > 1:
         raise InputError(f"{path}.bob: all settings must act on the same dimension")
 
+    network = read_network(data, path, alice, bob, charlie) if q == "network-fnn" else None
     spec = {k: data[k] for k in data}
     return SteeringInstance(
         quantity=q,
@@ -551,6 +556,7 @@ def load(data: Any) -> SteeringInstance:
         bell=bell,
         level=level,
         dim=bell_dim,
+        network=network,
         name=name,
         meta=dict(meta),
     )
@@ -622,4 +628,107 @@ def describe(inst: SteeringInstance) -> str:
         parts.append(f"expression {inst.expression.shape[0]}x{inst.expression.shape[1]}")
     if inst.strategies is not None:
         parts.append(f"{inst.inequality}, {len(inst.strategies)} Bob strategies")
+    if inst.network is not None:
+        parts.append(describe_network(inst))
     return (inst.name + ": " if inst.name else "") + ", ".join(parts)
+
+
+# ------------------------------------------------------------------ networks (network-fnn)
+
+WITNESSES = ("cn", "nc", "fnn")
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkScenario:
+    """The bilocal network A - B - C: sources ρ_{AB1}, ρ_{B2C} (two qubits each, visibility v
+    mixing with white noise), Bob's three-outcome measurement on B1 B2 and the witness wanted
+    (W_cn, W_nc, or "fnn": their minimum). Alice's and Charlie's two ±1 settings are the
+    instance's ``alice`` / ``charlie`` (None: the methods choose them)."""
+
+    rho_ab: np.ndarray  # on (A, B1), with the visibility applied
+    rho_bc: np.ndarray  # on (B2, C)
+    base_ab: np.ndarray  # the same states before the visibility (the critical visibility)
+    base_bc: np.ndarray
+    v_ab: float
+    v_bc: float
+    bob: Measurement  # effects (E0, E1, E2) on B1 ⊗ B2: B0 = E0 + E1 - E2, B1 = E0 - E1
+    witness: str  # "cn" | "nc" | "fnn"
+
+
+def partial_bsm() -> Measurement:
+    """{Φ+, Φ-, Ψ+ + Ψ-} on B1 ⊗ B2 (basis |00>, |01>, |10>, |11>, B1 first)."""
+    phi_p = np.zeros((4, 4), dtype=complex)
+    phi_p[np.ix_([0, 3], [0, 3])] = [[0.5, 0.5], [0.5, 0.5]]
+    phi_m = np.zeros((4, 4), dtype=complex)
+    phi_m[np.ix_([0, 3], [0, 3])] = [[0.5, -0.5], [-0.5, 0.5]]
+    psi = np.diag([0, 1, 1, 0]).astype(complex)
+    return Measurement((phi_p, phi_m, psi), (0.0, 1.0, 2.0), "projective", {"bsm": "partial"})
+
+
+def read_network(
+    data: dict,
+    path: str,
+    alice: tuple[Measurement, ...] | None,
+    bob: tuple[Measurement, ...] | None,
+    charlie: tuple[Measurement, ...] | None,
+) -> NetworkScenario:
+    """The network-fnn fields: ``sources`` {"ab": state, "bc": state} (two-qubit states as the
+    ``state`` field, visibility included), optional ``alice`` / ``charlie`` (two ±1 qubit
+    settings each), ``bob`` (one three-outcome POVM on B1 ⊗ B2, default the partial BSM) and
+    ``witness`` ("cn" | "nc" | "fnn", default "fnn")."""
+    src = F.obj(data["sources"], f"{path}.sources", {"ab", "bc"})
+    states = {}
+    for key in ("ab", "bc"):
+        p = f"{path}.sources.{key}"
+        rho, dims = read_state(src[key], p)
+        if dims != (2, 2):
+            raise InputError(f"{p}: a network source is a two-qubit state, got dims {dims}")
+        spec = src[key]
+        base = rho
+        v = 1.0
+        if "visibility" in spec:
+            base, _ = read_state({k: x for k, x in spec.items() if k != "visibility"}, p)
+            v = float(spec["visibility"])
+        states[key] = (rho, base, v)
+    for key, ms in (("alice", alice), ("charlie", charlie)):
+        if ms is None:
+            continue
+        if len(ms) != 2:
+            raise InputError(f"{path}.{key}: the network witnesses need 2 settings, got {len(ms)}")
+        for i, m in enumerate(ms):
+            if m.dim != 2 or m.outcomes != 2:
+                raise InputError(
+                    f"{path}.{key}[{i}]: a ±1 qubit measurement is needed "
+                    f"(got {m.outcomes} outcomes on d={m.dim})"
+                )
+    if bob is None:
+        b = partial_bsm()
+    else:
+        if len(bob) != 1:
+            raise InputError(f"{path}.bob: the network has one Bob measurement, got {len(bob)}")
+        b = bob[0]
+        if b.dim != 4 or b.outcomes != 3:
+            raise InputError(
+                f"{path}.bob[0]: a three-outcome POVM on B1 ⊗ B2 (4x4 effects) is needed "
+                f"(got {b.outcomes} outcomes on d={b.dim})"
+            )
+    witness = "fnn"
+    if "witness" in data:
+        witness = F.string(data["witness"], f"{path}.witness", choices=WITNESSES)
+    (rab, bab, vab), (rbc, bbc, vbc) = states["ab"], states["bc"]
+    return NetworkScenario(rab, rbc, bab, bbc, vab, vbc, b, witness)
+
+
+def describe_network(inst: SteeringInstance) -> str:
+    n = inst.network
+    w = {"cn": "W_cn", "nc": "W_nc", "fnn": "min(W_cn, W_nc)"}[n.witness]
+    kinds = [inst.spec["sources"][k]["kind"] for k in ("ab", "bc")]
+    free = [k for k in ("alice", "charlie") if getattr(inst, k) is None]
+    parts = [
+        f"sources {kinds[0]} v={n.v_ab:.4g}, {kinds[1]} v={n.v_bc:.4g}",
+        f"witness {w}",
+        "Bob " + ("partial BSM" if "bob" not in inst.spec else "given POVM"),
+    ]
+    if free:
+        parts.append(" and ".join(free) + " free")
+    return ", ".join(parts)

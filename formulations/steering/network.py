@@ -259,3 +259,331 @@ def active_sharing(steps: int = 13) -> tuple[float, dict]:
         if not improved:
             step /= 2
     return best
+
+
+# ------------------------------------------------------------------ the network-fnn quantity
+#
+# An instance gives the two sources (any two-qubit states with visibilities), Bob's three-outcome
+# measurement (default the partial BSM) and, optionally, Alice's and Charlie's ±1 settings. A ±1
+# qubit observable is written in Pauli coordinates O = Σ_i o_i σ_i (σ_0 = I), and every
+# correlator is a contraction of the tensor T[b, i, j] = tr[(σ_i ⊗ B_b ⊗ σ_j) ρ_AB1 ⊗ ρ_B2C]
+# (b = I, B0, B1): <A_x B_b C_z> = a_x^T T[b] c_z. With all four settings given the witness is a
+# computation (`sdp` answers it as optimal, the evaluator repeats it). With settings free, the
+# maximum over projective qubit measurements (O² = I: ±I or n·σ, |n| = 1) is sought by block
+# ascent (`ascent`); no upper bound tighter than the following is proven, so `sdp` returns it
+# as `feasible`: every expectation of a product of observables of norm ≤ 1 lies in [-1, 1],
+# so W ≤ Σ|coefficients| (11 for W_cn, 13 for W_nc), and W_cn ≤ 3 (W_nc ≤ 3) whenever the A-B
+# (B-C) source is separable -- for two qubits exactly when it is PPT -- since the witness bounds
+# every model with that source classical.
+
+PAULIS = (np.eye(2, dtype=complex), SX, np.array([[0, -1j], [1j, 0]]), SZ)
+TRIVIAL = {"cn": 11.0, "nc": 13.0}  # Σ |coefficients| of the witnesses
+PPT_TOL = 1e-12
+
+
+def pauli_vector(obs: np.ndarray) -> np.ndarray:
+    """(o_0, o_x, o_y, o_z) with O = Σ o_i σ_i (O Hermitian)."""
+    return np.array([float(np.real(np.trace(p @ obs))) / 2 for p in PAULIS])
+
+
+def from_pauli(o: np.ndarray) -> np.ndarray:
+    return sum(float(c) * p for c, p in zip(o, PAULIS, strict=True))
+
+
+def bob_observables(bob) -> tuple[np.ndarray, np.ndarray]:
+    """B0 = E0 + E1 - E2, B1 = E0 - E1 of a three-outcome measurement (E0, E1, E2)."""
+    e0, e1, e2 = bob.effects
+    return e0 + e1 - e2, e0 - e1
+
+
+def correlation_tensor(rho_ab: np.ndarray, rho_bc: np.ndarray, bob) -> np.ndarray:
+    rho = np.kron(rho_ab, rho_bc)
+    bs = (np.eye(4), *bob_observables(bob))
+    t = np.zeros((3, 4, 4))
+    for b, bo in enumerate(bs):
+        for i, pa in enumerate(PAULIS):
+            for j, pc in enumerate(PAULIS):
+                t[b, i, j] = float(np.real(np.trace(rho @ np.kron(np.kron(pa, bo), pc))))
+    return t
+
+
+E0 = np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def tensor_witnesses(t: np.ndarray, a: Sequence[np.ndarray], c: Sequence[np.ndarray]):
+    """(W_cn, W_nc) for Alice's and Charlie's settings in Pauli coordinates."""
+
+    def e(label: str) -> float:
+        vec = {"A": E0, "C": E0}
+        b = 0
+        for party, idx in zip(label[::2], label[1::2], strict=True):
+            i = int(idx)
+            if party == "B":
+                b = i + 1
+            else:
+                vec[party] = (a if party == "A" else c)[i]
+        return float(vec["A"] @ t[b] @ vec["C"])
+
+    return witnesses(e)
+
+
+def objective(w: tuple[float, float], witness: str) -> float:
+    return {"cn": w[0], "nc": w[1], "fnn": min(w)}[witness]
+
+
+def _sphere_max_min(cs: list[float], gs: list[np.ndarray]) -> list[np.ndarray]:
+    """Candidate maximisers on the unit sphere of min_k (c_k + g_k·u), k ≤ 2: each g_k/|g_k|
+    and, for two, the best point of the circle where both are equal."""
+    out = [g / np.linalg.norm(g) for g in gs if np.linalg.norm(g) > 1e-15]
+    if len(gs) == 2:
+        d, e = gs[0] - gs[1], cs[1] - cs[0]
+        nd = float(np.linalg.norm(d))
+        if nd > 1e-15 and abs(e) <= nd:
+            dh = d / nd
+            p = e / nd * dh
+            r = math.sqrt(max(0.0, 1 - float(p @ p)))
+            perp = gs[0] - float(gs[0] @ dh) * dh
+            npp = float(np.linalg.norm(perp))
+            if npp > 1e-15:
+                out.append(p + r * perp / npp)
+    return out
+
+
+def ascent(
+    t: np.ndarray,
+    witness: str,
+    a: list[np.ndarray],
+    c: list[np.ndarray],
+    free: tuple[bool, bool],
+    iterations: int = 100,
+    deadline: Callable[[], bool] = lambda: False,
+    weights: Sequence[tuple[float, float]] | None = None,
+) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    """Block ascent over the free parties' projective settings (a, c in Pauli coordinates):
+    each block (one setting) moves to the best projective point of the witnesses' linear model
+    at the current point (exact where the witness is linear in that setting, all but A1 in W_nc,
+    where it is quadratic: then the move is kept only if the true objective improves, with
+    halved geodesic steps). Never decreases the objective.
+
+    ``weights``: maximise min_k (λ_k W_cn + μ_k W_nc) instead of the instance's witness (a
+    weighted sum is smooth where the minimum has a ridge that blockwise moves cannot follow)."""
+    rows = (
+        weights
+        or {"cn": [(1.0, 0.0)], "nc": [(0.0, 1.0)], "fnn": [(1.0, 0.0), (0.0, 1.0)]}[witness]
+    )
+    kinds = range(len(rows))
+    a, c = [x.copy() for x in a], [x.copy() for x in c]
+
+    def values(aa, cc) -> list[float]:
+        w = tensor_witnesses(t, aa, cc)
+        return [lam * w[0] + mu * w[1] for lam, mu in rows]
+
+    best = min(values(a, c))
+    blocks = [(p, i) for p, f in zip("AC", free, strict=True) if f for i in (0, 1)]
+    for _ in range(iterations):
+        if deadline():
+            break
+        start = best
+        for party, i in blocks:
+            vecs = a if party == "A" else c
+
+            def at(o, vecs=vecs, i=i):
+                old = vecs[i]
+                vecs[i] = o
+                v = values(a, c)
+                vecs[i] = old
+                return v
+
+            cur = vecs[i]
+            f0 = at(cur)
+            grads = []
+            for k in range(len(kinds)):
+                g = np.zeros(4)
+                for j in range(4):
+                    step = np.eye(4)[j]
+                    g[j] = (at(cur + step)[k] - at(cur - step)[k]) / 2
+                grads.append(g)
+            consts = [f0[k] - float(grads[k] @ cur) for k in range(len(kinds))]
+            cands = [E0, -E0]
+            for u in _sphere_max_min(consts, [g[1:] for g in grads]):
+                cands.append(np.concatenate(([0.0], u)))
+            scored = [(min(at(o)), j) for j, o in enumerate(cands)]
+            val, j = max(scored)
+            o = cands[j]
+            if val <= best + 1e-13 and cur[0] == 0 and o[0] == 0:
+                for h in (0.5, 0.25, 0.125):  # a shorter step along the sphere
+                    m = cur[1:] + h * (o[1:] - cur[1:])
+                    if np.linalg.norm(m) < 1e-12:
+                        continue
+                    cand = np.concatenate(([0.0], m / np.linalg.norm(m)))
+                    v2 = min(at(cand))
+                    if v2 > val:
+                        val, o = v2, cand
+            if val > best + 1e-13:
+                vecs[i] = o
+                best = val
+        if best <= start + 1e-12:
+            break
+    return best, a, c
+
+
+STANDARD_PAULI = (
+    [pauli_vector(m) for m in STANDARD_A],
+    [pauli_vector(m) for m in STANDARD_C],
+)
+
+
+def is_ppt(rho: np.ndarray) -> bool:
+    """λ_min(ρ^{T_B}) ≥ -PPT_TOL: separable, for two qubits (Horodecki 1996)."""
+    pt = rho.reshape(2, 2, 2, 2).transpose(0, 3, 2, 1).reshape(4, 4)
+    return float(np.linalg.eigvalsh((pt + pt.conj().T) / 2)[0]) >= -PPT_TOL
+
+
+def proven_bound(net) -> float:
+    """The upper bound over all measurements proven here (see above)."""
+    b = {
+        "cn": 3.0 if is_ppt(net.rho_ab) else TRIVIAL["cn"],
+        "nc": 3.0 if is_ppt(net.rho_bc) else TRIVIAL["nc"],
+    }
+    return min(b.values()) if net.witness == "fnn" else b[net.witness]
+
+
+def critical_visibility_of(net, a, c, grid: int = 64, tol: float = 1e-12) -> float | None:
+    """The common visibility v* of both sources (from their noiseless states) above which the
+    instance's witness exceeds 3, for fixed settings: the largest v on a grid with value ≤ 3,
+    then bisection up to the next grid point. None when even v = 1 does not exceed 3."""
+    bob = net.bob
+
+    def fn(v: float) -> float:
+        rab = v * net.base_ab + (1 - v) * np.eye(4) / 4
+        rbc = v * net.base_bc + (1 - v) * np.eye(4) / 4
+        return objective(tensor_witnesses(correlation_tensor(rab, rbc, bob), a, c), net.witness)
+
+    if fn(1.0) <= BOUND:
+        return None
+    vs = np.linspace(0, 1, grid + 1)
+    below = [float(v) for v in vs if fn(float(v)) <= BOUND]
+    if not below:
+        return 0.0
+    lo = max(below)
+    hi = float(vs[vs > lo][0])
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if fn(mid) > BOUND else (mid, hi)
+    return hi
+
+
+def network_solution(inst, a, c) -> tuple[dict, float, dict]:
+    """(solution, value, stats) for settings a, c (Pauli coordinates): the free parties'
+    observables as matrices, with the witness values and the visibilities as claims."""
+    net = inst.network
+    t = correlation_tensor(net.rho_ab, net.rho_bc, net.bob)
+    w = tensor_witnesses(t, a, c)
+    sol: dict = {}
+    from optgap.formulations.steering.instance import matrix_to_json
+
+    if inst.alice is None:
+        sol["alice"] = [matrix_to_json(from_pauli(o)) for o in a]
+    if inst.charlie is None:
+        sol["charlie"] = [matrix_to_json(from_pauli(o)) for o in c]
+    sol["witnesses"] = {"cn": w[0], "nc": w[1]}
+    sol["visibilities"] = {"ab": net.v_ab, "bc": net.v_bc}
+    stats = {"W_cn": w[0], "W_nc": w[1]}
+    return sol, objective(w, net.witness), stats
+
+
+def given_settings(inst) -> tuple[list[np.ndarray] | None, list[np.ndarray] | None]:
+    def vecs(ms):
+        return None if ms is None else [pauli_vector(m.observable) for m in ms]
+
+    return vecs(inst.alice), vecs(inst.charlie)
+
+
+def solve(inst, options):
+    """The exact method for network-fnn (called by formulations/steering/sdp.py): with every
+    setting given, the witness value (a computation; OPTIMAL, its own bound); otherwise block
+    ascent (`search`) from the standard settings and from 3 seeded random ones, FEASIBLE with the
+    proven bound above (OPTIMAL only if the value meets it to 1e-6, as the evaluator requires)."""
+    from optgap.formulations.steering.instance import check_params
+    from optgap.solvers.result import Result, Status
+
+    check_params(options.params)
+    net = inst.network
+    ga, gc = given_settings(inst)
+    if ga is not None and gc is not None:
+        a, c = ga, gc
+        sol, value, stats = network_solution(inst, a, c)
+        bound = value
+        backend = "computation"
+    else:
+        t = correlation_tensor(net.rho_ab, net.rho_bc, net.bob)
+        rng = np.random.default_rng(options.seed)
+        starts = [STANDARD_PAULI] + [random_start(rng) for _ in range(3)]
+        best = search(t, net.witness, starts, ga, gc, deadline=_clock(options.time_limit_s))
+        _, a, c = best
+        sol, value, stats = network_solution(inst, a, c)
+        bound = proven_bound(net)
+        backend = "ascent"
+    status = Status.OPTIMAL if bound - value <= 1e-6 else Status.FEASIBLE
+    sol["bound"] = bound
+    sol["status"] = str(status)
+    v_star = critical_visibility_of(net, a, c)
+    stats["critical_visibility"] = v_star
+    stats["certified_bound"] = bound
+    msg = f"W_cn = {stats['W_cn']:.6f}, W_nc = {stats['W_nc']:.6f}" + (
+        f", critical visibility {v_star:.6f}" if v_star is not None else ""
+    )
+    if status == Status.FEASIBLE:
+        msg += (
+            f"; no upper bound over the free measurements below {bound:g} is proven "
+            "(Σ|coefficients|, or 3 for a separable source)"
+        )
+    return Result("", "", backend, status, value, bound, solution=sol, stats=stats, message=msg)
+
+
+def _clock(limit_s: float) -> Callable[[], bool]:
+    import time
+
+    t0 = time.perf_counter()
+    return lambda: time.perf_counter() - t0 > limit_s
+
+
+def random_start(rng) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    return [random_projective(rng) for _ in range(2)], [random_projective(rng) for _ in range(2)]
+
+
+def search(
+    t: np.ndarray,
+    witness: str,
+    starts: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
+    ga: list[np.ndarray] | None,
+    gc: list[np.ndarray] | None,
+    iterations: int = 100,
+    deadline: Callable[[], bool] = lambda: False,
+) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    """The best of `ascent` from each start (given settings ga / gc stay fixed). For the FNN
+    minimum each start first climbs the weighted sums λ W_cn + (1 - λ) W_nc, λ ∈ {1/2, 1/4, 3/4}
+    (from the standard settings the minimum alone is stuck at 5/√2: no single setting can raise
+    both witnesses), then the minimum itself."""
+    free = (ga is None, gc is None)
+    best = None
+    for a0, c0 in starts:
+        a0, c0 = ga or list(a0), gc or list(c0)
+        paths = [None] + (
+            [[(0.5, 0.5)], [(0.25, 0.75)], [(0.75, 0.25)]] if witness == "fnn" else []
+        )
+        for wts in paths:
+            if deadline() and best is not None:
+                return best
+            a1, c1 = a0, c0
+            if wts is not None:
+                _, a1, c1 = ascent(t, witness, a0, c0, free, iterations, deadline, weights=wts)
+            cand = ascent(t, witness, a1, c1, free, iterations, deadline)
+            if best is None or cand[0] > best[0]:
+                best = cand
+    return best
+
+
+def random_projective(rng) -> np.ndarray:
+    u = rng.normal(size=3)
+    return np.concatenate(([0.0], u / np.linalg.norm(u)))

@@ -105,6 +105,10 @@ def solve(inst: SteeringInstance, options: SolveOptions) -> Result:
         return _lhs_bound(inst)
     if q == "bell-local":
         return _bell_local_full(inst) if inst.bell is not None else _bell_local(inst)
+    if q == "network-fnn":  # a computation or a proven bound, no SDP: steering/network.py
+        from optgap.formulations.steering.network import solve as network_solve
+
+        return network_solve(inst, options)
     one_time = warm_up()
     _DEADLINE = time.perf_counter() + options.time_limit_s
     try:

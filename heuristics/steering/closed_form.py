@@ -28,6 +28,10 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 def closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)  # family-wide keys; none applies here
+    if inst.quantity == "network-fnn":  # heuristics/steering/network_seesaw.py
+        from optgap.heuristics.steering.network_seesaw import network_closed_form
+
+        return network_closed_form(inst, options)
     sol, value, note = _solve(inst)
     return Result("", "", "python", Status.FEASIBLE, value, solution=sol, stats={"strategy": note})
 

@@ -43,6 +43,10 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)
+    if inst.quantity == "network-fnn":  # heuristics/steering/network_seesaw.py
+        from optgap.heuristics.steering.network_seesaw import network_seesaw
+
+        return network_seesaw(inst, options)
     restarts = options.int_param("restarts", 8)
     iters = options.int_param("iterations", 50)
     rng = np.random.default_rng(options.seed)
