@@ -344,6 +344,9 @@ def _steering() -> dict:
                 "description": "sequential strategies (see formulations/steering/instance.py)",
             },
             "identity_bound": {"enum": ["trusted", "declared"]},
+            # network-fnn: the two sources of the bilocal network and the witness wanted
+            "sources": _obj({"ab": state, "bc": state}),
+            "witness": {"enum": ["cn", "nc", "fnn"]},
         },
         version_required=True,
     )
