@@ -22,6 +22,10 @@ File format (JSON, ``"family": "steering"``, ``"version": 1``)::
                 the trivial observable I Bob really measures ("trusted", sound), or with the
                 declared Pauli observable ("declared": the convention under which an LHS model
                 can violate, kept to show the artefact)
+    sources:    {ab: state, bc: state} (network-fnn: the two two-qubit sources of A - B - C)
+    witness:    "cn" | "nc" | "fnn" (network-fnn; default "fnn", the minimum of both)
+                network-fnn takes alice / charlie (2 ±1 qubit settings each, optional) and bob
+                (one three-outcome POVM on B1 ⊗ B2, default the partial BSM): see read_network
     name, meta: free text / free object
 
 A measurement is an object with exactly one of ``pauli`` ("x"|"y"|"z"), ``bloch`` ([x, y, z],
@@ -34,7 +38,7 @@ Two-outcome measurements carry the outcome values (+1, -1).
 
 Quantities (every one is a maximisation; see formulations/steering/__init__.py):
     lhs-bound, quantum-max, steering-value, robustness, weight, lhs-distance, bell-quantum,
-    bell-local, double-violation.
+    bell-local, double-violation, bell-npa, bell-nosignalling, network-fnn.
 
 Numbers are validated: a density matrix must be Hermitian, PSD and of trace 1 (to 1e-9), an
 effect PSD, a POVM complete, an observable Hermitian with spectrum in [-1, 1].
