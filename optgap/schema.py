@@ -347,6 +347,9 @@ def _steering() -> dict:
             # network-fnn: the two sources of the bilocal network and the witness wanted
             "sources": _obj({"ab": state, "bc": state}),
             "witness": {"enum": ["cn", "nc", "fnn"]},
+            "sequential": _obj(
+                {}, {"mode": {"enum": ["passive", "cooperating"]}, "charlie2": settings}
+            ),
         },
         version_required=True,
     )

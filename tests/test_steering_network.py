@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from optgap.formulations.steering import evaluate as E
 from optgap.formulations.steering.instance import load, matrix_to_json
 from optgap.instances.steering.strategies import network_fields
@@ -163,11 +164,8 @@ def _grid_max(inst, steps: int) -> float:
         k: sum(cf * np.prod([corr(*f) for f in fs], axis=0) for cf, fs in terms)
         for k, terms in E._W_TERMS.items()
     }
-    return float(
-        E._net_value(w, net.witness).max()
-        if net.witness != "fnn"
-        else np.minimum(w["cn"], w["nc"]).max()
-    )
+    top = np.minimum(w["cn"], w["nc"]) if net.witness == "fnn" else w[net.witness]
+    return float(top.max())
 
 
 @pytest.mark.parametrize("witness", ["cn", "fnn"])
@@ -234,12 +232,15 @@ def test_separable_source_never_exceeds_3():
     )
 
 
-@given(network_fields(free=True))
-@settings(max_examples=12)
+@given(st.one_of(network_fields(free=True, sequential=False), network_fields(True, True)))
+@settings(max_examples=16)
 def test_methods_and_evaluator_on_random_networks(data):
     inst = load({"family": "steering", "version": 1, "quantity": "network-fnn", **data})
+    seq = inst.network.sequential
     given_all = inst.alice is not None and inst.charlie is not None
+    given_all = given_all and (seq is None or seq.charlie2 is not None)
     event(f"settings given: {given_all}")
+    event(f"sequential: {seq.mode if seq else None}")
     r = _run(inst)
     ev = E.evaluate(inst, _sol(r))
     assert ev.feasible, ev.violations
@@ -392,3 +393,76 @@ def test_compare_runs_the_network_files(tmp_path):
     by = {(r["instance"].split("/")[-1], r["method"]): r for r in records}
     assert by[("network-fnn-phi-plus.json", "sdp")]["status"] == "optimal"
     assert by[("network-fnn-noisy-free.json", "sdp")]["status"] == "feasible"
+
+
+# ------------------------------------------------------------------ sequential Charlie
+
+
+def _seq(eta: float, mode: str, **kw):
+    c1 = [{**c, "sharpness": eta} for c in STD_C]
+    seq = {"mode": mode, **({"charlie2": STD_C} if kw.pop("c2", True) else {})}
+    return _net(1.0, 1.0, charlie=c1, sequential=seq, **kw)
+
+
+@pytest.mark.parametrize("mode", ["passive", "cooperating"])
+@pytest.mark.parametrize("eta", [0.8, 0.9])
+def test_sequential_charlie_by_hand(mode, eta):
+    # Charlie1's unsharp observables η C_z scale his witnesses to 5η/√2. Lüders along c keeps
+    # the correlations along c and shrinks the orthogonal ones by F = √(1 - η²); C0 ⊥ C1, so a
+    # passive Charlie2 (input independent) keeps (1 + F)/2 of each: 5(1 + F)/(2√2); cooperating
+    # (the same setting as Charlie1) keeps all: 5/√2
+    inst = _seq(eta, mode, alice=STD_A)
+    r = _run(inst)
+    assert r.status == Status.OPTIMAL
+    ev = E.evaluate(inst, _sol(r))
+    f = math.sqrt(1 - eta * eta)
+    w1, w2 = 5 * eta / S2, (5 / S2 if mode == "cooperating" else 5 * (1 + f) / (2 * S2))
+    for k, want in (("cn", w1), ("nc", w1), ("cn2", w2), ("nc2", w2)):
+        assert ev.metrics[f"W_{k}"] == pytest.approx(want, abs=1e-12)
+    assert ev.objective == pytest.approx(min(w1, w2), abs=1e-12)
+    # FNN sharing (all four > 3) iff cooperating and η > 3√2/5 = 0.8485
+    assert (ev.objective > 3) == (mode == "cooperating" and eta > 3 * S2 / 5)
+    # every term scales as v²: the smallest witness, 5ηv²/√2 or 5(1+F)v²/(2√2), meets 3 at v*
+    crit = math.sqrt(3 / min(w1, w2)) if min(w1, w2) > 3 else None
+    assert ev.metrics["critical_visibility"] == pytest.approx(crit, abs=1e-9)
+    assert r.stats["critical_visibility"] == pytest.approx(crit, abs=1e-9)
+
+
+def test_sequential_free_settings_and_violations():
+    inst = _seq(0.9, "passive", c2=False)  # Alice and Charlie2 free
+    r, c = _run(inst, "seesaw", params=(("restarts", "2"),)), _run(inst, "closed-form")
+    assert r.status == c.status == Status.FEASIBLE
+    sol = _sol(r)
+    ev = E.evaluate(inst, sol)
+    assert ev.feasible and set(sol) >= {"alice", "charlie2"} and "charlie" not in sol
+    # the standard settings give the hand value 5(1 + F)/(2√2); the ascent does not do worse
+    assert c.objective == pytest.approx(5 * (1 + math.sqrt(0.19)) / (2 * S2), abs=1e-12)
+    assert r.objective >= c.objective - 1e-12 and ev.certified_bound == 11.0
+    bad = _set(sol, ["charlie2", 0], matrix_to_json(np.diag([1.0, 0.5])))
+    assert "solution.charlie2[0]: not a ±1 observable" in E.evaluate(inst, bad).violations[0]
+    bad = _set(sol, ["witnesses", "nc2"], sol["witnesses"]["nc2"] - 1e-6)
+    assert "solution.witnesses.nc2" in E.evaluate(inst, bad).violations[0]
+
+
+@pytest.mark.parametrize(
+    "seq, message",
+    [
+        ({"mode": "active"}, "instance.sequential.mode"),
+        ({"charlie2": STD_C + STD_C}, "instance.sequential.charlie2: the network witnesses need 2"),
+        ({"eta": 0.9}, "instance.sequential"),
+    ],
+)
+def test_bad_sequential_fields(seq, message):
+    with pytest.raises(InputError, match=message.replace(".", r"\.")):
+        _net(charlie=STD_C, sequential=seq)
+    with pytest.raises(InputError, match="needs charlie"):
+        _net(sequential={"mode": "passive"})
+
+
+def test_cli_prints_the_four_sequential_witnesses(capsys):
+    from optgap.solvers.cli import main
+
+    f = "instances/steering/network-fnn-sequential-cooperating.json"
+    assert main(["solve", f, "--method", "sdp"]) == 0
+    text = capsys.readouterr().out
+    assert "W_cn = 3.181981, W_nc = 3.181981, W_cn2 = 3.535534, W_nc2 = 3.535534" in text

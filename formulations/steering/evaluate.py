@@ -57,6 +57,11 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
                    W_nc, the visibilities and the critical visibility (the common visibility
                    of both sources above which the witness exceeds 3, from the exact
                    polynomial in v of degree ≤ 4, None if v = 1 does not exceed 3).
+                   A sequential Charlie adds "charlie2" (when free) and the witnesses "cn2",
+                   "nc2" of A-B-C2, computed on the B-C state after Charlie1's Lüders channel
+                   (Kraus √E of the instance's charlie effects): averaged over his setting
+                   (passive), or per setting for the C_z terms (cooperating); the value is
+                   the minimum over both Charlies.
 - double-violation: {"weights": q_s, "alice": [[A^s_x]] (iff the instance leaves Alice free),
                    "dual": {"w": w}}; value min_{AB, AC} Σ_s q_s (W(s, A^s) - C(s)).
 
@@ -984,12 +989,15 @@ def _net_expect(r_ab, r_bc, a_ops, b_ops, c_ops, x, b, z) -> float:
     return float(np.real(val))
 
 
-def _net_witnesses(r_ab, r_bc, a_ops, b_ops, c_ops) -> dict[str, float]:
+def _net_witnesses(r_ab, r_bc, a_ops, b_ops, c_ops, bc_for_c=None) -> dict[str, float]:
+    """{"cn", "nc"}; ``bc_for_c[z]``: the B-C state of the terms with C_z (cooperating
+    Charlie2: the state Charlie1's setting z left)."""
     cache: dict = {}
 
     def e(f):
         if f not in cache:
-            cache[f] = _net_expect(r_ab, r_bc, a_ops, b_ops, c_ops, *f)
+            st = r_bc if bc_for_c is None or f[2] is None else bc_for_c[f[2]]
+            cache[f] = _net_expect(r_ab, st, a_ops, b_ops, c_ops, *f)
         return cache[f]
 
     return {
@@ -997,24 +1005,52 @@ def _net_witnesses(r_ab, r_bc, a_ops, b_ops, c_ops) -> dict[str, float]:
     }
 
 
-def _net_value(w: dict[str, float], witness: str) -> float:
-    return min(w["cn"], w["nc"]) if witness == "fnn" else w[witness]
+def _net_keys(net) -> list[str]:
+    keys = {"cn": ["cn"], "nc": ["nc"], "fnn": ["cn", "nc"]}[net.witness]
+    return keys + [k + "2" for k in keys] if net.sequential is not None else keys
 
 
-def _net_critical(net, a_ops, b_ops, c_ops) -> float | None:
-    """Largest root in [0, 1] of W(v) - 3, W(v) the witness with both sources at visibility v:
-    each correlator is affine in each source's visibility, so each witness is a polynomial of
-    degree ≤ 4 in v, found exactly from 5 values; the FNN threshold is the larger of the two."""
+def _net_luders(r_bc: np.ndarray, effects) -> np.ndarray:
+    """C's qubit after Charlie1's measurement (Kraus √E on C, outcome forgotten)."""
+    out = np.zeros((4, 4), dtype=complex)
+    for eff in effects:
+        w, u = np.linalg.eigh(_h(eff))
+        k = np.kron(np.eye(2), (u * np.sqrt(np.clip(w, 0, None))) @ u.conj().T)
+        out = out + k @ r_bc @ k.conj().T
+    return out
+
+
+def _net_all(inst, r_ab, r_bc, parties, b_ops) -> dict[str, float]:
+    """The witnesses of A-B-C(1) ("cn", "nc") and, for a sequential Charlie, of A-B-C2."""
+    net = inst.network
+    w = _net_witnesses(r_ab, r_bc, parties["alice"], b_ops, parties["charlie"])
+    if net.sequential is not None:
+        after = [_net_luders(r_bc, m.effects) for m in inst.charlie]  # per Charlie1 setting
+        if net.sequential.mode == "passive":  # Charlie2's input independent: the average state
+            w2 = _net_witnesses(
+                r_ab, sum(after) / len(after), parties["alice"], b_ops, parties["charlie2"]
+            )
+        else:
+            w2 = _net_witnesses(r_ab, r_bc, parties["alice"], b_ops, parties["charlie2"], after)
+        w |= {"cn2": w2["cn"], "nc2": w2["nc"]}
+    return w
+
+
+def _net_critical(inst, parties, b_ops) -> float | None:
+    """Largest root in [0, 1] of W(v) - 3, W(v) each witness of the value with both sources at
+    visibility v: each correlator is affine in each source's visibility (Charlie1's channel is
+    linear), so each witness is a polynomial of degree ≤ 4 in v, found exactly from 5 values;
+    the threshold of the minimum is the largest of the witnesses' thresholds."""
+    net = inst.network
     vs = np.linspace(0.0, 1.0, 5)
-    kinds = ("cn", "nc") if net.witness == "fnn" else (net.witness,)
+    rows = []
+    for v in vs:
+        ab = v * net.base_ab + (1 - v) * np.eye(4) / 4
+        bc = v * net.base_bc + (1 - v) * np.eye(4) / 4
+        rows.append(_net_all(inst, ab, bc, parties, b_ops))
     out = 0.0
-    for k in kinds:
-        ys = []
-        for v in vs:
-            ab = v * net.base_ab + (1 - v) * np.eye(4) / 4
-            bc = v * net.base_bc + (1 - v) * np.eye(4) / 4
-            ys.append(_net_witnesses(ab, bc, a_ops, b_ops, c_ops)[k])
-        coef = np.linalg.solve(np.vander(vs, 5), np.array(ys))
+    for k in _net_keys(net):
+        coef = np.linalg.solve(np.vander(vs, 5), np.array([r[k] for r in rows]))
         if np.polyval(coef, 1.0) <= 3:
             return None
         shifted = coef.copy()
@@ -1040,8 +1076,9 @@ def _network(inst, sol, metrics):
     net = inst.network
     v = []
     parties = {}
-    for key in ("alice", "charlie"):
-        given = getattr(inst, key)
+    keys = ["alice", "charlie"] + (["charlie2"] if net.sequential is not None else [])
+    for key in keys:
+        given = net.sequential.charlie2 if key == "charlie2" else getattr(inst, key)
         if given is not None:
             ops = [_obs(m) for m in given]
             if key in sol:
@@ -1065,18 +1102,19 @@ def _network(inst, sol, metrics):
         parties[key] = ops
     e = net.bob.effects
     b_ops = [e[0] + e[1] - e[2], e[0] - e[1]]
-    w = _net_witnesses(net.rho_ab, net.rho_bc, parties["alice"], b_ops, parties["charlie"])
-    value = _net_value(w, net.witness)
-    metrics["W_cn"], metrics["W_nc"] = w["cn"], w["nc"]
+    w = _net_all(inst, net.rho_ab, net.rho_bc, parties, b_ops)
+    value = min(w[k] for k in _net_keys(net))
+    for k, x in w.items():
+        metrics[f"W_{k}"] = x
     metrics["visibility_ab"], metrics["visibility_bc"] = net.v_ab, net.v_bc
-    metrics["critical_visibility"] = _net_critical(net, parties["alice"], b_ops, parties["charlie"])
+    metrics["critical_visibility"] = _net_critical(inst, parties, b_ops)
     if "witnesses" in sol:
         claims = sol["witnesses"]
         if not isinstance(claims, dict):
             raise _Bad("solution.witnesses: expected an object {cn, nc}")
         for k, x in claims.items():
             if k not in w:
-                raise _Bad(f"solution.witnesses.{k}: unknown witness (cn, nc)")
+                raise _Bad(f"solution.witnesses.{k}: unknown witness ({', '.join(w)})")
             c = _num(x, f"solution.witnesses.{k}")
             if abs(c - w[k]) > 1e-9 * max(1.0, abs(w[k])):
                 v.append(f"solution.witnesses.{k}: claims {c:.12g}, the settings give {w[k]:.12g}")
@@ -1102,7 +1140,8 @@ def _network(inst, sol, metrics):
             ref = net.rho_ab if k == "ab" else net.rho_bc
             if float(np.abs(m - ref).max()) > FEAS_TOL:
                 v.append(f"solution.sources.{k}: differs from the instance's source")
-    if inst.alice is not None and inst.charlie is not None:
+    c2_given = net.sequential is None or net.sequential.charlie2 is not None
+    if inst.alice is not None and inst.charlie is not None and c2_given:
         metrics["certificate"] = "computation"
         metrics["certified_bound"] = value
     else:
@@ -1114,5 +1153,7 @@ def _network(inst, sol, metrics):
             f"settings free: W_cn <= {bound['cn']:g}, W_nc <= {bound['nc']:g} "
             "(3 for a separable source, else the sum of |coefficients|)"
         )
-        metrics["certified_bound"] = _net_value(bound, net.witness)
+        # a separable source stays separable through Charlie1's local channel: the same
+        # bounds hold for the A-B-C2 witnesses
+        metrics["certified_bound"] = min(bound[k.rstrip("2")] for k in _net_keys(net))
     return value, v

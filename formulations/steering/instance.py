@@ -397,7 +397,7 @@ OPTIONAL = {
     "double-violation": {"alice", "expression", "identity_bound"},
     "bell-npa": {"dim"},
     "bell-nosignalling": set(),
-    "network-fnn": {"alice", "bob", "charlie", "witness"},
+    "network-fnn": {"alice", "bob", "charlie", "witness", "sequential"},
 }
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
@@ -657,6 +657,17 @@ class NetworkScenario:
     v_bc: float
     bob: Measurement  # effects (E0, E1, E2) on B1 ⊗ B2: B0 = E0 + E1 - E2, B1 = E0 - E1
     witness: str  # "cn" | "nc" | "fnn"
+    sequential: SequentialCharlie | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SequentialCharlie:
+    """Charlie1 (the instance's ``charlie``, e.g. unsharp) passes C's qubit, Lüders-updated, to
+    Charlie2: "passive" (Charlie2's input independent of Charlie1's) or "cooperating" (Charlie2
+    measures Charlie1's setting). ``charlie2``: his two ±1 settings (None: chosen by the methods)."""
+
+    mode: str
+    charlie2: tuple[Measurement, ...] | None
 
 
 def partial_bsm() -> Measurement:
@@ -679,7 +690,8 @@ def read_network(
     """The network-fnn fields: ``sources`` {"ab": state, "bc": state} (two-qubit states as the
     ``state`` field, visibility included), optional ``alice`` / ``charlie`` (two ±1 qubit
     settings each), ``bob`` (one three-outcome POVM on B1 ⊗ B2, default the partial BSM) and
-    ``witness`` ("cn" | "nc" | "fnn", default "fnn")."""
+    ``witness`` ("cn" | "nc" | "fnn", default "fnn") and ``sequential`` {"mode": "passive" |
+    "cooperating", "charlie2": [2 settings] (optional)}, which needs ``charlie`` (Charlie1)."""
     src = F.obj(data["sources"], f"{path}.sources", {"ab", "bc"})
     states = {}
     for key in ("ab", "bc"):
@@ -719,8 +731,29 @@ def read_network(
     witness = "fnn"
     if "witness" in data:
         witness = F.string(data["witness"], f"{path}.witness", choices=WITNESSES)
+    seq = None
+    if "sequential" in data:
+        p = f"{path}.sequential"
+        spec = F.obj(data["sequential"], p, set(), {"mode", "charlie2"})
+        if charlie is None:
+            raise InputError(f"{p}: needs charlie, Charlie1's measurements (e.g. unsharp)")
+        mode = "passive"
+        if "mode" in spec:
+            mode = F.string(spec["mode"], f"{p}.mode", choices=("passive", "cooperating"))
+        c2 = None
+        if "charlie2" in spec:
+            items = F.array(spec["charlie2"], f"{p}.charlie2")
+            if len(items) != 2:
+                raise InputError(
+                    f"{p}.charlie2: the network witnesses need 2 settings, got {len(items)}"
+                )
+            c2 = tuple(read_measurement(m, f"{p}.charlie2[{i}]", 2) for i, m in enumerate(items))
+            for i, m in enumerate(c2):
+                if m.outcomes != 2:
+                    raise InputError(f"{p}.charlie2[{i}]: a ±1 qubit measurement is needed")
+        seq = SequentialCharlie(mode, c2)
     (rab, bab, vab), (rbc, bbc, vbc) = states["ab"], states["bc"]
-    return NetworkScenario(rab, rbc, bab, bbc, vab, vbc, b, witness)
+    return NetworkScenario(rab, rbc, bab, bbc, vab, vbc, b, witness, seq)
 
 
 def describe_network(inst: SteeringInstance) -> str:
@@ -728,11 +761,15 @@ def describe_network(inst: SteeringInstance) -> str:
     w = {"cn": "W_cn", "nc": "W_nc", "fnn": "min(W_cn, W_nc)"}[n.witness]
     kinds = [inst.spec["sources"][k]["kind"] for k in ("ab", "bc")]
     free = [k for k in ("alice", "charlie") if getattr(inst, k) is None]
+    if n.sequential is not None and n.sequential.charlie2 is None:
+        free.append("charlie2")
     parts = [
         f"sources {kinds[0]} v={n.v_ab:.4g}, {kinds[1]} v={n.v_bc:.4g}",
         f"witness {w}",
         "Bob " + ("partial BSM" if "bob" not in inst.spec else "given POVM"),
     ]
+    if n.sequential is not None:
+        parts.append(f"sequential Charlie ({n.sequential.mode})")
     if free:
         parts.append(" and ".join(free) + " free")
     return ", ".join(parts)

@@ -6,7 +6,8 @@ on the witness over Alice's and Charlie's projective qubit settings.
   the standard settings (A = σx, σz; C = (σz ± σx)/√2) and `restarts` seeded random ones;
   `iterations` sweeps at most per start. Settings the instance gives stay fixed.
 - closed-form: the instance's settings where given, the standard ones otherwise (5/√2 v_AB v_BC
-  for Φ+ sources, the value of Pozas-Kerstjens-Gisin-Tavakoli 2022).
+  for Φ+ sources, the value of Pozas-Kerstjens-Gisin-Tavakoli 2022); a free Charlie2 takes
+  Charlie's standard pair.
 
 Parameters (--param, seesaw only): restarts (default 8), iterations (default 100).
 """
@@ -27,30 +28,24 @@ def network_seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     iters = options.int_param("iterations", 100)
     rng = np.random.default_rng(options.seed)
     t0 = time.perf_counter()
-    net = inst.network
-    ga, gc = N.given_settings(inst)
-    t = N.correlation_tensor(net.rho_ab, net.rho_bc, net.bob)
-    starts = [N.STANDARD_PAULI] + [N.random_start(rng) for _ in range(restarts)]
-    if ga is not None and gc is not None:
+    given = N.given_settings(inst)
+    starts = [N.standard_settings()] + [N.random_start(rng) for _ in range(restarts)]
+    if all(v is not None for v in given.values()):
         starts = starts[:1]  # nothing to choose
-    _, a, c = N.search(
-        t,
-        net.witness,
-        starts,
-        ga,
-        gc,
-        iters,
-        deadline=lambda: time.perf_counter() - t0 > options.time_limit_s,
+    _, s = N.search(
+        inst, starts, iters, deadline=lambda: time.perf_counter() - t0 > options.time_limit_s
     )
-    sol, value, stats = N.network_solution(inst, a, c)
+    sol, value, stats = N.network_solution(inst, s)
     stats = {**stats, "restarts": restarts, "iterations": iters}
     return Result("", "", "python", Status.FEASIBLE, value, solution=sol, stats=stats)
 
 
 def network_closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)
-    ga, gc = N.given_settings(inst)
-    a, c = ga or list(N.STANDARD_PAULI[0]), gc or list(N.STANDARD_PAULI[1])
-    sol, value, stats = N.network_solution(inst, a, c)
-    stats["strategy"] = "given" if ga and gc else "standard settings"
+    given = N.given_settings(inst)
+    std = N.standard_settings()
+    s = {p: (g if g is not None else std[p]) for p, g in given.items()}
+    sol, value, stats = N.network_solution(inst, s)
+    free = any(g is None for g in given.values())
+    stats["strategy"] = "standard settings" if free else "given"
     return Result("", "", "python", Status.FEASIBLE, value, solution=sol, stats=stats)

@@ -172,11 +172,12 @@ def bell_functional(draw) -> dict:
 
 
 @st.composite
-def network_fields(draw, free: bool = False) -> dict:
+def network_fields(draw, free: bool = False, sequential: bool | None = None) -> dict:
     """network-fnn: two sources (Φ+ or a random density, each with a visibility in [0, 1]),
     Alice's and Charlie's settings (with ``free``, each party given or left to the methods; the
     default gives both, so that the exact answer is a computation), the witness, sometimes a
-    random Bob POVM (a unitary rotation of the partial BSM)."""
+    sequential Charlie (Charlie1 unsharp, passive or cooperating Charlie2) and sometimes a random
+    Bob POVM (a unitary rotation of the partial BSM). ``sequential``: True always, False never."""
 
     def source() -> dict:
         if draw(st.booleans()):
@@ -188,9 +189,16 @@ def network_fields(draw, free: bool = False) -> dict:
 
     out = {"sources": {"ab": source(), "bc": source()}}
     for key in ("alice", "charlie"):
-        if not free or draw(st.booleans()):
+        if not free or draw(st.booleans()) or (key == "charlie" and sequential):
             out[key] = draw(_settings(2))
     out["witness"] = draw(st.sampled_from(["cn", "nc", "fnn"]))
+    if sequential or (sequential is None and "charlie" in out and draw(st.booleans())):
+        eta = draw(st.floats(0.5, 1.0, allow_nan=False))
+        out["charlie"] = [draw(bloch()) | {"sharpness": eta} for _ in range(2)]
+        seq = {"mode": draw(st.sampled_from(["passive", "cooperating"]))}
+        if not free or draw(st.booleans()):
+            seq["charlie2"] = draw(_settings(2))
+        out["sequential"] = seq
     if draw(st.integers(0, 3)) == 0:
         g = np.array([[draw(_unit) + 1j * draw(_unit) for _ in range(4)] for _ in range(4)])
         u, _ = np.linalg.qr(g + 3 * np.eye(4))
