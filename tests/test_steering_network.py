@@ -246,6 +246,11 @@ def test_methods_and_evaluator_on_random_networks(data):
     assert ev.feasible, ev.violations
     assert ev.objective == pytest.approx(r.objective, abs=1e-9)  # two codes, one value
     assert (r.status == Status.OPTIMAL) == (given_all or r.bound - r.objective <= 1e-6)
+    # the critical visibility twice: polynomial roots (evaluator) and grid + bisection (sdp)
+    v1, v2 = ev.metrics["critical_visibility"], r.stats["critical_visibility"]
+    assert (v1 is None) == (v2 is None) and (v1 is None or abs(v1 - v2) <= 1e-6), (v1, v2)
+    if v1 is not None:
+        event("critical visibility found")
     h = _run(inst, "seesaw", params=(("restarts", "2"),))
     c = _run(inst, "closed-form")
     for x in (h, c):
@@ -466,3 +471,23 @@ def test_cli_prints_the_four_sequential_witnesses(capsys):
     assert main(["solve", f, "--method", "sdp"]) == 0
     text = capsys.readouterr().out
     assert "W_cn = 3.181981, W_nc = 3.181981, W_cn2 = 3.535534, W_nc2 = 3.535534" in text
+
+
+def test_block_step_is_exact_for_two_linear_witnesses():
+    # max over the unit sphere of min(c1 + g1·u, c2 + g2·u): the candidates (each g/|g|, and the
+    # best point of the circle where the two are equal) beat every one of 4000 sampled directions
+    from optgap.formulations.steering.network import _sphere_max_min
+
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=(4000, 3))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    on_circle = 0
+    for _ in range(40):
+        cs, gs = list(rng.normal(size=2) * 0.5), list(rng.normal(size=(2, 3)))
+        cands = _sphere_max_min(cs, gs)
+        best = max(min(c + g @ x for c, g in zip(cs, gs, strict=True)) for x in cands)
+        sampled = np.minimum(cs[0] + u @ gs[0], cs[1] + u @ gs[1]).max()
+        assert best >= sampled - 1e-12
+        ends = max(min(c + g @ x for c, g in zip(cs, gs, strict=True)) for x in cands[:2])
+        on_circle += best > ends + 1e-9  # the optimum needed the circle point
+    assert on_circle >= 5  # counted: the case that binds is reached
