@@ -82,7 +82,9 @@ rejection naming the field, never an exception.
 
 Trusted from the loader: the instance's state ρ (Hermitian, PSD, trace 1), its measurements'
 effects and outcome values (PSD, complete), the expression and the strategies, as validated by
-formulations/steering/instance.py; nothing else of the model is used.
+formulations/steering/instance.py (for network-fnn: the two sources with and without their
+visibility, Bob's three effects, the witness and the sequential mode); nothing else of the
+model is used.
 """
 
 from __future__ import annotations
