@@ -101,6 +101,10 @@ def solve(inst: SteeringInstance, options: SolveOptions) -> Result:
     global _DEADLINE
     _check_params(options)
     q = inst.quantity
+    if q == "lhs-bound" and inst.functional is not None:
+        from optgap.formulations.steering.assemblage import functional_lhs_bound
+
+        return functional_lhs_bound(inst)
     if q == "lhs-bound":
         return _lhs_bound(inst)
     if q == "bell-local":
@@ -126,8 +130,9 @@ LARGE = 200_000
 def model_size(inst: SteeringInstance) -> int:
     """Scalar entries of the model's PSD blocks, roughly."""
     if inst.quantity in ("robustness", "weight", "lhs-distance"):
-        d = inst.dims[1]
-        return math.prod(m.outcomes for m in inst.alice) * d * d * (1 if d == 2 else 3)
+        sig = Q.instance_assemblage(inst)
+        d = sig[0][0].shape[0]
+        return math.prod(len(sx) for sx in sig) * d * d * (1 if d == 2 else 3)
     if inst.quantity == "bell-npa":
         from optgap.formulations.steering import bell as B
 
@@ -162,6 +167,10 @@ def _in_child(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 def _solve_sdp(inst: SteeringInstance, options: SolveOptions) -> Result:
     q = inst.quantity
+    if q == "quantum-max" and inst.functional is not None:
+        from optgap.formulations.steering.assemblage import functional_quantum_max
+
+        return functional_quantum_max(inst, options)
     model = {
         "bell-npa": _bell_npa,
         "bell-nosignalling": _bell_nosignalling,
@@ -406,9 +415,9 @@ def _steering_value(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 def _witness(inst: SteeringInstance, options: SolveOptions) -> Result:
     q = inst.quantity
-    sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
-    d = inst.dims[1]
-    outcomes = [m.outcomes for m in inst.alice]
+    sig = Q.instance_assemblage(inst)
+    d = sig[0][0].shape[0]
+    outcomes = [len(sx) for sx in sig]
     lams = Q.deterministic_strategies(outcomes)
     if d == 2:
         fvals, out = _witness_qubit(q, sig, lams, options)
