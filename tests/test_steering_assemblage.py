@@ -136,6 +136,10 @@ def test_functional_equals_bob_route(n, bob):
         assert r.status == Status.OPTIMAL
         assert r.objective == pytest.approx(by_bob, abs=1e-7)
         assert r.objective == pytest.approx(expect, abs=1e-7)
+        # the see-saw's exact two-outcome step (sign projectors) reaches the optimum too
+        assert _solve(_inst(quantity=q, functional=f), "seesaw")[0].objective == pytest.approx(
+            expect, abs=1e-7
+        )
 
 
 def _mub_functional(d: int = 3):
