@@ -42,6 +42,9 @@ Quantities (every one is a maximisation; see formulations/steering/__init__.py):
     lhs-bound, quantum-max, steering-value, robustness, weight, lhs-distance, bell-quantum,
     bell-local, double-violation.
 
+robustness, weight and lhs-distance may be stated on an assemblage, lhs-bound and quantum-max on
+a functional (the ALTERNATIVE table; read_operator_table checks them).
+
 Numbers are validated: a density matrix must be Hermitian, PSD and of trace 1 (to 1e-9), an
 effect PSD, a POVM complete, an observable Hermitian with spectrum in [-1, 1].
 """

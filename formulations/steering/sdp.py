@@ -30,6 +30,9 @@ tr_A[(M_{a|x} ⊗ I)ρ], λ the deterministic strategies, D(a|x,λ) = [λ(x) = a
   assemblage has an LHS model (then σ_λ, the certificate, reproduces it).
   For a qubit Bob all three (witness and LHS-model side) are written in Pauli coordinates,
   M = m0 I + m·σ ⪰ 0 ⟺ ||m|| ≤ m0: the same programs as vectorised second-order cones.
+- lhs-bound / quantum-max of a steering functional F_{a|x} given in the file, and
+  quantum-max's GHJW realisation: formulations/steering/assemblage.py. robustness, weight and
+  lhs-distance of an assemblage given in the file: the programs above on that σ_{a|x}.
 - bell-quantum (NPA level 1 = Tsirelson's theorem for correlator expressions, hence exact):
   max Σ c_xy Γ[A_x, B_y] s.t. Γ ⪰ 0 (rows 1, A_0.., B_0..), diag Γ = 1. Dual μ with
   Diag(μ) - W ⪰ 0 (W the symmetrised coefficients), bound Σ μ.
