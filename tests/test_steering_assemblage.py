@@ -330,6 +330,8 @@ def test_bad_functional_and_limits():
     many = {**base, "functional": [f[0]] * 12}
     with pytest.raises(InputError, match=r"531441 .*exceeds the limit 65536"):
         load(many)
+    with pytest.raises(InputError, match=r"instance.meta: expected an object"):
+        load({**base, "meta": 5})  # was a TypeError (set(5)) in both steering readers
     # neither form given: the loader names the missing field, and the schema refuses it too
     with pytest.raises(InputError, match=r"instance.bob: missing required field"):
         load({k: v for k, v in base.items() if k != "functional"})

@@ -447,7 +447,7 @@ def load(data: Any) -> SteeringInstance:
         common | REQUIRED[q] | OPTIONAL[q],
     )
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
-    meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
+    meta = _read_meta(data, path)
 
     bell = level = bell_dim = None
     if q in ("bell-npa", "bell-nosignalling", "bell-local"):
@@ -583,6 +583,14 @@ def load(data: Any) -> SteeringInstance:
         name=name,
         meta=dict(meta),
     )
+
+
+def _read_meta(data: dict, path: str) -> dict:
+    """The free-form meta object (a non-object is a clean error, not a TypeError)."""
+    if "meta" not in data:
+        return {}
+    m = data["meta"]
+    return F.obj(m, f"{path}.meta", set(), set(m) if isinstance(m, dict) else set())
 
 
 def _guess_dim(items: list) -> int:
@@ -734,7 +742,7 @@ def _load_given(data: dict, q: str, path: str) -> SteeringInstance:
                 f"(expected one of: {', '.join(sorted(allowed))})"
             )
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
-    meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
+    meta = _read_meta(data, path)
     table = read_operator_table(data[key], f"{path}.{key}", key)
     d_b = table[0][0].shape[0]
     alice_dim = None

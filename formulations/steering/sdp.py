@@ -132,6 +132,9 @@ LARGE = 200_000
 
 def model_size(inst: SteeringInstance) -> int:
     """Scalar entries of the model's PSD blocks, roughly."""
+    if inst.quantity == "quantum-max" and inst.functional is not None:
+        d = inst.functional[0][0].shape[0]
+        return sum(len(fx) for fx in inst.functional) * d * d * 3
     if inst.quantity in ("robustness", "weight", "lhs-distance"):
         sig = Q.instance_assemblage(inst)
         d = sig[0][0].shape[0]
