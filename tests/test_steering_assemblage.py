@@ -79,8 +79,9 @@ def test_given_assemblage_equals_state_route(quantity):
 
 
 def test_given_assemblage_published_robustness_and_membership():
-    # SR(Φ+, 2 Pauli settings) = (√2 - 1)/(√2 + 1) (Piani & Watrous PRL 114, 060404 (2015);
-    # Cavalcanti & Skrzypczyk, Rep. Prog. Phys. 80, 024001 (2017))
+    # SR(Φ+, 2 Pauli settings) = (√2 - 1)/(√2 + 1) (Skrzypczyk, Navascués, Cavalcanti PRL 112,
+    # 180404 (2014); Cavalcanti & Skrzypczyk, Rep. Prog. Phys. 80, 024001 (2017)), as the
+    # state route is tested in test_steering.py
     s2 = math.sqrt(2)
     rob = _inst(quantity="robustness", assemblage=_table(_assemblage({"kind": "phi-plus"}, P2)))
     assert _solve(rob)[0].objective == pytest.approx((s2 - 1) / (s2 + 1), abs=1e-6)
@@ -112,8 +113,8 @@ def lhs_assemblages(draw):
 
 @given(lhs_assemblages())
 @settings(max_examples=5)
-def test_lhs_assemblage_has_robustness_zero_and_is_a_member(sig):
-    for q in ("robustness", "lhs-distance"):
+def test_lhs_assemblage_has_robustness_and_weight_zero_and_is_a_member(sig):
+    for q in ("robustness", "weight", "lhs-distance"):
         r, ev = _solve(_inst(quantity=q, assemblage=_table(sig)))
         assert abs(r.objective) <= 1e-6 and ev.metrics["certified_bound"] <= 1e-6
     assert ev.metrics["lhs_member"]

@@ -43,6 +43,7 @@ import numpy as np
 from optgap.formulations.steering import quantum as Q
 from optgap.formulations.steering.instance import SteeringInstance, matrix_to_json
 from optgap.formulations.steering.sdp import _backend, _finish, _hvar, _tr, _val, solve_cvxpy
+from optgap.solvers.fields import limit
 from optgap.solvers.result import Result, SolveOptions, Status
 
 RANK_TOL = 1e-10  # eigenvalues of ρ_B below this are dropped in the GHJW realisation
@@ -80,7 +81,7 @@ def functional_lhs_bound(inst: SteeringInstance) -> Result:
     sol, obj = lhs_solution(f, lam, vec)
     sol["bound"] = value
     sol["status"] = "optimal"
-    stats = {"strategies": math.prod(len(fx) for fx in f), "limit": "steering.strategies"}
+    stats = {"strategies": math.prod(len(fx) for fx in f), "limit": limit("steering.strategies")}
     return Result("", "", "enumeration", Status.OPTIMAL, obj, value, solution=sol, stats=stats)
 
 
