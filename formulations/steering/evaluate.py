@@ -19,6 +19,17 @@ Solutions (matrices are {"re": [[..]], "im": [[..]]}):
                    made rigorous for robustness (σ_λ shifted to PSD, then ε I added to every
                    strategy until Σ_λ D σ_λ ⪰ σ_{a|x}) and distance (any PSD model); for the
                    weight its constraints are checked to CERT_TOL and the bound holds to that.
+- lhs-bound of a functional F[x][a] (instance field `functional`): {"strategy": [λ(x)] outcome
+                   indices, "vector": ψ (d_B×1)}; value <ψ|Σ_x F_{λ(x)|x}|ψ>, |ψ| = 1; the
+                   certified bound max_λ λ_max(Σ_x F_{λ(x)|x}) enumerated here.
+- quantum-max of a functional: {"strategy": {"state": ρ_AB ((d_A d_B)², d_A = the instance's
+                   alice_dim), "alice": [[M_{a|x}]] (POVMs on C^{d_A})}}: ρ a density matrix, M
+                   PSD summing to I; value Σ_{a,x} tr[(M_{a|x} ⊗ F_{a|x}) ρ]. "dual": {"Y": [Y_x]}
+                   Hermitian d_B×d_B: Y'_x = Y_x + s_x I with s_x the largest violation of
+                   Y_x ⪰ F_{a|x}, bound λ_max(Σ_x Y'_x) (valid over every no-signalling
+                   assemblage, hence over every quantum one in any dimension).
+- robustness, weight, lhs-distance of an assemblage given in the file (field `assemblage`): as
+                   above, with σ_{a|x} the given matrices instead of tr_A[(M_{a|x} ⊗ I) ρ].
 - bell-quantum:    {"gram": Γ} (PSD, unit diagonal, rows 1, A_x, B_y) or {"strategy": {"state":
                    ρ, "alice": [A_x], "bob": [B_y]}}; "dual": {"mu": μ}, bound Σ μ' (shifted).
 - bell-local:      {"a": [±1], "b": [±1]}; certified bound enumerated here.
@@ -82,9 +93,10 @@ rejection naming the field, never an exception.
 
 Trusted from the loader: the instance's state ρ (Hermitian, PSD, trace 1), its measurements'
 effects and outcome values (PSD, complete), the expression and the strategies, as validated by
-formulations/steering/instance.py (for network-fnn: the two sources with and without their
-visibility, Bob's three effects, the witness and the sequential mode); nothing else of the
-model is used.
+formulations/steering/instance.py, a given assemblage (Hermitian, PSD, no-signalling, trace
+1 to 1e-9) or functional (Hermitian), and for network-fnn the two sources with and without
+their visibility, Bob's three effects, the witness and the sequential mode; nothing else of
+the model is used.
 """
 
 from __future__ import annotations
@@ -259,6 +271,8 @@ def evaluate(
     }[inst.quantity]
     if inst.quantity == "bell-local" and inst.bell is not None:
         fn = _bell_local_full
+    if inst.functional is not None:
+        fn = {"lhs-bound": _functional_lhs, "quantum-max": _functional_qmax}[inst.quantity]
     metrics: dict[str, Any] = {}
     try:
         value, violations = fn(inst, solution, metrics)
@@ -419,9 +433,12 @@ def _steering_value(inst, sol, metrics):
 
 def _witness(inst, sol, metrics):
     q = inst.quantity
-    d = inst.dims[1]
-    sig = [[_bob_state(inst.rho, inst.dims, e) for e in m.effects] for m in inst.alice]
-    outs = [m.outcomes for m in inst.alice]
+    if inst.assemblage is not None:  # given in the file (checked by the loader)
+        sig = [[_h(s) for s in sx] for sx in inst.assemblage]
+    else:
+        sig = [[_bob_state(inst.rho, inst.dims, e) for e in m.effects] for m in inst.alice]
+    d = sig[0][0].shape[0]
+    outs = [len(sx) for sx in sig]
     raw = _list(sol.get("witness"), "solution.witness", len(outs))
     f = []
     for x, row in enumerate(raw):
@@ -945,6 +962,89 @@ def _povms(v: Any, path: str, m: int, o: int, viol: list) -> list[list[np.ndarra
     if len({r[0].shape[0] for r in out}) > 1:
         raise _Bad(f"{path}: all measurements must act on one dimension")
     return out
+
+
+# ------------------------------------------------------------------ steering functionals
+
+
+def _functional_lhs(inst, sol, metrics):
+    f = inst.functional
+    outs = [len(fx) for fx in f]
+    d = f[0][0].shape[0]
+    lam = _list(sol.get("strategy"), "solution.strategy", len(f))
+    if any(
+        isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < o
+        for a, o in zip(lam, outs, strict=True)
+    ):
+        return None, ["solution.strategy: every entry must be an outcome index of its setting"]
+    psi = _mat(sol.get("vector"), "solution.vector", (d, 1)).reshape(-1)
+    v = []
+    norm = float(np.linalg.norm(psi))
+    if abs(norm - 1) > FEAS_TOL:
+        v.append(f"solution.vector: must have norm 1, got {norm:.12g}")
+    op = _h(sum(f[x][a] for x, a in enumerate(lam)))
+    value = float(np.real(psi.conj() @ op @ psi))
+    metrics["certified_bound"] = max(
+        _emax(sum(f[x][a] for x, a in enumerate(ls)))
+        for ls in itertools.product(*(range(o) for o in outs))
+    )
+    metrics["certificate"] = "enumeration"
+    metrics["strategies"] = math.prod(outs)
+    return value, v
+
+
+def _functional_qmax(inst, sol, metrics):
+    f = inst.functional
+    d_b, d_a = f[0][0].shape[0], inst.alice_dim
+    st = sol.get("strategy")
+    if not isinstance(st, dict):
+        raise _Bad("solution.strategy: expected {state, alice}")
+    v = []
+    rows = _list(st.get("alice"), "strategy.alice", len(f))
+    povms = []
+    for x, row in enumerate(rows):
+        effects = [
+            _mat(e, f"strategy.alice[{x}][{a}]", (d_a, d_a))
+            for a, e in enumerate(_list(row, f"strategy.alice[{x}]", len(f[x])))
+        ]
+        for a, e in enumerate(effects):
+            if float(np.abs(e - e.conj().T).max()) > FEAS_TOL or _emin(e) < -FEAS_TOL:
+                v.append(f"strategy.alice[{x}][{a}]: effect not Hermitian PSD")
+        err = float(np.abs(sum(effects) - np.eye(d_a)).max())
+        if err > FEAS_TOL:
+            v.append(f"strategy.alice[{x}]: effects do not sum to I (off by {err:.3g})")
+        povms.append([_h(e) for e in effects])
+    n = d_a * d_b
+    rho = _mat(st.get("state"), "strategy.state", (n, n))
+    if (
+        float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
+        or abs(np.trace(rho) - 1) > FEAS_TOL
+        or _emin(rho) < -FEAS_TOL
+    ):
+        v.append("strategy.state: not a density matrix (Hermitian, PSD, trace 1)")
+    rho = _h(rho)
+    # the assemblage the strategy prepares, then the functional on it
+    sig = [[_bob_state(rho, (d_a, d_b), m) for m in mx] for mx in povms]
+    value = sum(
+        float(np.real(np.trace(fa @ s)))
+        for fx, sx in zip(f, sig, strict=True)
+        for fa, s in zip(fx, sx, strict=True)
+    )
+
+    def cert():
+        ys = [
+            _herm(y, f"dual.Y[{x}]", d_b)
+            for x, y in enumerate(_list(sol["dual"]["Y"], "dual.Y", len(f)))
+        ]
+        tot = np.zeros((d_b, d_b), dtype=complex)
+        for fx, y in zip(f, ys, strict=True):
+            shift = max([0.0] + [-_emin(y - fa) for fa in fx])
+            tot = tot + y + shift * np.eye(d_b)
+        return _emax(tot), []
+
+    if isinstance(sol.get("dual"), dict) and "Y" in sol["dual"]:
+        _certify(metrics, cert)
+    return value, v
 
 
 # ------------------------------------------------------------------ network-fnn (bilocal A-B-C)

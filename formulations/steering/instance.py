@@ -26,6 +26,12 @@ File format (JSON, ``"family": "steering"``, ``"version": 1``)::
     witness:    "cn" | "nc" | "fnn" (network-fnn; default "fnn", the minimum of both)
                 network-fnn takes alice / charlie (2 ±1 qubit settings each, optional) and bob
                 (one three-outcome POVM on B1 ⊗ B2, default the partial BSM): see read_network
+    assemblage: [[σ_{a|x}]] instead of state + alice (robustness, weight, lhs-distance): one
+                row per setting x, one {re, im} matrix per outcome a; checked positive,
+                no-signalling (Σ_a σ_{a|x} independent of x) and normalised, to 1e-9
+    functional: [[F_{a|x}]] instead of bob (lhs-bound, quantum-max): the steering functional
+                β(σ) = Σ_{a,x} tr(F_{a|x} σ_{a|x}), Hermitian {re, im} matrices
+    alice_dim:  d_A, Alice's dimension for quantum-max of a functional (default d_B)
     name, meta: free text / free object
 
 A measurement is an object with exactly one of ``pauli`` ("x"|"y"|"z"), ``bloch`` ([x, y, z],
@@ -39,6 +45,9 @@ Two-outcome measurements carry the outcome values (+1, -1).
 Quantities (every one is a maximisation; see formulations/steering/__init__.py):
     lhs-bound, quantum-max, steering-value, robustness, weight, lhs-distance, bell-quantum,
     bell-local, double-violation, bell-npa, bell-nosignalling, network-fnn.
+
+robustness, weight and lhs-distance may be stated on an assemblage, lhs-bound and quantum-max on
+a functional (the ALTERNATIVE table; read_operator_table checks them).
 
 Numbers are validated: a density matrix must be Hermitian, PSD and of trace 1 (to 1e-9), an
 effect PSD, a POVM complete, an observable Hermitian with spectrum in [-1, 1].
@@ -362,6 +371,11 @@ class SteeringInstance:
     level: str | None = None  # NPA level (bell-npa)
     dim: int | None = None  # see-saw dimension per party (bell-npa)
     network: Any = None  # NetworkScenario (network-fnn)
+    # a given assemblage σ[x][a] (robustness, weight, lhs-distance) or steering functional
+    # F[x][a] (lhs-bound, quantum-max), Hermitian d_B x d_B; alice_dim d_A (quantum-max)
+    assemblage: tuple[tuple[np.ndarray, ...], ...] | None = None
+    functional: tuple[tuple[np.ndarray, ...], ...] | None = None
+    alice_dim: int | None = None
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -399,6 +413,17 @@ OPTIONAL = {
     "bell-nosignalling": set(),
     "network-fnn": {"alice", "bob", "charlie", "witness", "sequential"},
 }
+# the other way to state a quantity: instead of REQUIRED[q] and OPTIONAL[q] a file may give
+# ALTERNATIVE[q] (and ALTERNATIVE_OPTIONAL[q]): an assemblage σ_{a|x} directly, or a steering
+# functional F_{a|x} (read by read_operator_table; see the module docstring)
+ALTERNATIVE = {
+    "robustness": {"assemblage"},
+    "weight": {"assemblage"},
+    "lhs-distance": {"assemblage"},
+    "lhs-bound": {"functional"},
+    "quantum-max": {"functional"},
+}
+ALTERNATIVE_OPTIONAL = {"quantum-max": {"alice_dim"}}
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
 
@@ -410,7 +435,9 @@ def load(data: Any) -> SteeringInstance:
         data,
         path,
         {"family", "version", "quantity"},
-        common | set().union(*OPTIONAL.values(), *REQUIRED.values()),
+        common
+        | set().union(*OPTIONAL.values(), *REQUIRED.values())
+        | set().union(*ALTERNATIVE.values(), *ALTERNATIVE_OPTIONAL.values()),
     )
     if data["family"] != FAMILY:
         raise InputError(f"{path}.family: expected {FAMILY!r}, got {data['family']!r}")
@@ -419,6 +446,8 @@ def load(data: Any) -> SteeringInstance:
             f"{path}.version: this reader knows version {VERSION}, got {data['version']!r}"
         )
     q = F.string(data["quantity"], f"{path}.quantity", choices=QUANTITIES)
+    if ALTERNATIVE.get(q, set()) & set(data):
+        return _load_given(data, q, path)
     F.obj(
         data,
         path,
@@ -426,7 +455,7 @@ def load(data: Any) -> SteeringInstance:
         common | REQUIRED[q] | OPTIONAL[q],
     )
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
-    meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
+    meta = _read_meta(data, path)
 
     bell = level = bell_dim = None
     if q in ("bell-npa", "bell-nosignalling", "bell-local"):
@@ -566,6 +595,14 @@ def load(data: Any) -> SteeringInstance:
     )
 
 
+def _read_meta(data: dict, path: str) -> dict:
+    """The free-form meta object (a non-object is a clean error, not a TypeError)."""
+    if "meta" not in data:
+        return {}
+    m = data["meta"]
+    return F.obj(m, f"{path}.meta", set(), set(m) if isinstance(m, dict) else set())
+
+
 def _guess_dim(items: list) -> int:
     """Dimension of settings given without a state: qubit unless a matrix says otherwise."""
     for m in items:
@@ -634,7 +671,105 @@ def describe(inst: SteeringInstance) -> str:
         parts.append(f"{inst.inequality}, {len(inst.strategies)} Bob strategies")
     if inst.network is not None:
         parts.append(describe_network(inst))
+    for key in ("assemblage", "functional"):
+        table = getattr(inst, key)
+        if table is not None:
+            outs = "x".join(str(len(r)) for r in table)
+            parts.append(
+                f"given {key}: {len(table)} settings, outcomes {outs}, d_B {len(table[0][0])}"
+            )
+    if inst.alice_dim is not None:
+        parts.append(f"Alice's dimension {inst.alice_dim}")
     return (inst.name + ": " if inst.name else "") + ", ".join(parts)
+
+
+# ------------------------------------------------------------------ given assemblages, functionals
+
+F.define_limit(
+    "steering.strategies", 65536, "deterministic strategies Π_x o_x of an assemblage or functional"
+)
+# Σ_a σ_{a|x} may differ between settings, and tr ρ_B from 1, by this much (as TOL for states)
+ASSEMBLAGE_TOL = TOL
+
+
+def read_operator_table(value: Any, path: str, kind: str) -> tuple[tuple[np.ndarray, ...], ...]:
+    """An assemblage σ[x][a] (kind "assemblage") or a steering functional F[x][a] ("functional"):
+    one row per setting x (at most MAX_SETTINGS), one Hermitian d_B x d_B matrix {re, im} per
+    outcome a, every matrix of one dimension. An assemblage must also be positive (each σ_{a|x}
+    PSD), no-signalling (Σ_a σ_{a|x} the same ρ_B for every x) and normalised (tr ρ_B = 1), each
+    to ASSEMBLAGE_TOL; the count of deterministic strategies Π_x o_x is checked against the limit
+    steering.strategies before anything is enumerated."""
+    rows = F.array(value, path, min_len=1)
+    if len(rows) > MAX_SETTINGS:
+        raise InputError(f"{path}: at most {MAX_SETTINGS} settings, got {len(rows)}")
+    for x, row in enumerate(rows):
+        F.array(row, f"{path}[{x}]", min_len=1)
+        F.check_size("steering.outcomes", len(row), f"{path}[{x}]")
+    F.check_size("steering.strategies", math.prod(len(r) for r in rows), path)
+    first = rows[0][0]
+    d = None
+    if isinstance(first, dict) and isinstance(first.get("re"), list):
+        d = len(first["re"])
+        F.check_size("steering.dim", d, f"{path}[0][0]")
+    out = []
+    for x, row in enumerate(rows):
+        mats = []
+        for a, m in enumerate(row):
+            p = f"{path}[{x}][{a}]"
+            mat = matrix_from_json(m, p, None if d is None else (d, d))
+            _check_hermitian(mat, p)
+            d = mat.shape[0]
+            F.check_size("steering.dim", d, p)
+            mat = (mat + mat.conj().T) / 2
+            if kind == "assemblage":
+                lo = float(np.linalg.eigvalsh(mat)[0])
+                if lo < -ASSEMBLAGE_TOL:
+                    raise InputError(f"{p}: not positive semidefinite (λ_min = {lo:.3g})")
+            mats.append(mat)
+        out.append(tuple(mats))
+    if kind == "assemblage":
+        rho_b = sum(out[0])
+        for x in range(1, len(out)):
+            err = float(np.abs(sum(out[x]) - rho_b).max())
+            if err > ASSEMBLAGE_TOL:
+                raise InputError(
+                    f"{path}[{x}]: signalling: Σ_a σ_(a|{x}) differs from Σ_a σ_(a|0) by {err:.3g}"
+                )
+        tr = float(np.real(np.trace(rho_b)))
+        if abs(tr - 1) > ASSEMBLAGE_TOL:
+            raise InputError(f"{path}: not normalised: tr Σ_a σ_(a|x) = {tr:.9g}, must be 1")
+    return tuple(out)
+
+
+def _load_given(data: dict, q: str, path: str) -> SteeringInstance:
+    """The quantity stated on a given assemblage or functional (ALTERNATIVE[q])."""
+    (key,) = ALTERNATIVE[q]
+    allowed = {"family", "version", "quantity", "name", "meta", key} | ALTERNATIVE_OPTIONAL.get(
+        q, set()
+    )
+    for k in data:
+        if k not in allowed:
+            raise InputError(
+                f"{path}.{k}: not a field of {q} on a given {key} "
+                f"(expected one of: {', '.join(sorted(allowed))})"
+            )
+    name = F.string(data["name"], f"{path}.name") if "name" in data else ""
+    meta = _read_meta(data, path)
+    table = read_operator_table(data[key], f"{path}.{key}", key)
+    d_b = table[0][0].shape[0]
+    alice_dim = None
+    if q == "quantum-max":
+        alice_dim = _dim(data.get("alice_dim", d_b), f"{path}.alice_dim", 1)
+        F.check_size("steering.joint_dim", alice_dim * d_b, f"{path}.alice_dim x d_B")
+    return SteeringInstance(
+        quantity=q,
+        spec={k: data[k] for k in data},
+        assemblage=table if key == "assemblage" else None,
+        functional=table if key == "functional" else None,
+        alice_dim=alice_dim,
+        name=name,
+        meta=dict(meta),
+    )
 
 
 # ------------------------------------------------------------------ networks (network-fnn)
