@@ -51,6 +51,7 @@ Objectives: latency -> makespan in ms; memory -> total memory of operators on GP
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import Any
@@ -154,7 +155,7 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
             by_lane.setdefault(lane, []).append((t, t + c, f"{a}->{b}"))
         for lane, items in by_lane.items():
             items.sort()
-            for (s1, f1, n1), (s2, _, n2) in zip(items, items[1:], strict=False):
+            for (_, f1, n1), (s2, _, n2) in itertools.pairwise(items):
                 if s2 < f1:
                     v.append(
                         f"lane {'-'.join(sorted(lane))}: transfers {n1} and {n2} overlap at "
