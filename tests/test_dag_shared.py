@@ -135,6 +135,41 @@ def test_a_pair_lane_is_only_that_pair():
     assert brute_force(inst) == 3000 and _solve(inst, "milp").objective == 3
 
 
+def test_both_directions_are_one_lane():
+    """a (cpu0) -> c (gpu0) and b (gpu0) -> d (cpu0), 1 ms each way: the two transfers share the
+    lane cpu0-gpu0 although they go opposite ways; 3 ms delay-only, 4 ms shared."""
+    data = copy.deepcopy(FORK)
+    data["operators"] = [
+        {"id": "a", "time_ms": {"cpu": 1}, "devices": ["cpu0"]},
+        {"id": "b", "time_ms": {"gpu": 1}},
+        {"id": "c", "time_ms": {"gpu": 1}},
+        {"id": "d", "time_ms": {"cpu": 1}},
+    ]
+    data["edges"] = [
+        {"src": "a", "dst": "c", "bytes": 1000000},
+        {"src": "b", "dst": "d", "bytes": 1000000},
+    ]
+    inst = load(data)
+    assert brute_force(inst) == 4000 and brute_force(load(_plain(data))) == 3000
+    for method, backend in (("cpsat", None), ("milp", "cbc"), ("heft", None)):
+        r = _solve(inst, method, backend)
+        assert r.objective == 4 and evaluate(inst, r.solution, None).feasible, method
+    both = {
+        "schedule": {
+            "a": {"device": "cpu0", "start_ms": 0},
+            "b": {"device": "gpu0", "start_ms": 0},
+            "c": {"device": "gpu0", "start_ms": 2},
+            "d": {"device": "cpu0", "start_ms": 2},
+        },
+        "transfers": [
+            {"edge": ["a", "c"], "start_ms": 1},
+            {"edge": ["b", "d"], "start_ms": 1},
+        ],
+    }
+    v = evaluate(inst, both, None).violations
+    assert any("lane cpu0-gpu0: transfers" in x for x in v), v
+
+
 def test_zero_delay_transfers_take_no_lane():
     data = copy.deepcopy(FORK)
     for e in data["edges"]:
