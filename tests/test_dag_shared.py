@@ -22,6 +22,11 @@ from optgap.formulations.dag import cpsat, milp
 from optgap.formulations.dag.evaluate import evaluate
 from optgap.formulations.dag.instance import dump, load
 from optgap.formulations.dag.schedule import left_shift_all
+from optgap.heuristics.dag.common import HeuristicFailure, solution_of
+from optgap.heuristics.dag.cpls import cpls_schedule
+from optgap.heuristics.dag.cpop import cpop_schedule
+from optgap.heuristics.dag.heft import heft_schedule
+from optgap.heuristics.dag.peft import peft_schedule
 from optgap.instances.dag.generate import generate, generate_json
 from optgap.instances.dag.strategies import dag_json
 from optgap.solvers import registry
@@ -80,6 +85,35 @@ def _good():
     }
 
 
+RAW = {
+    "heft": heft_schedule,
+    "peft": peft_schedule,
+    "cpop": cpop_schedule,
+    "cpls": cpls_schedule,
+    "gpu-only": lambda inst: heft_schedule(inst, "gpu"),
+    "cpu-only": lambda inst: heft_schedule(inst, "cpu"),
+}
+
+
+def _check_raw_schedules(inst) -> None:
+    """Every list scheduler's own schedule, before the left shift (which would hide a lane it
+    failed to reserve), is feasible: the lane reservations are the heuristics' own."""
+    for name, build in RAW.items():
+        try:
+            sched = build(inst)
+        except HeuristicFailure:
+            continue
+        ev = evaluate(inst, solution_of(inst, sched, OPTS), None)
+        assert ev.feasible and ev.objective * 1000 == sched.makespan, (name, ev.violations)
+
+
+def _check_model_optimum(rs, truth: int) -> None:
+    """The models' own optimum (before the left shift and repair) is the truth too."""
+    cp, mi = rs
+    assert round(cp.stats["solver_makespan_ms"] * 1000) == truth, cp.stats
+    assert round(mi.stats["solver_objective"]) == truth, mi.stats
+
+
 def _plain(data: dict) -> dict:
     """The same instance with every link delay-only."""
     data = copy.deepcopy(data)
@@ -111,6 +145,7 @@ def test_fork_by_hand_every_method():
         ev = evaluate(inst, r.solution, None)
         assert ev.feasible and ev.objective == r.objective == 4, (name, ev.violations)
         assert len(r.solution["transfers"]) == 2, name
+    _check_raw_schedules(inst)
     assert load(json.loads(json.dumps(dump(inst)))) == inst
 
 
@@ -393,6 +428,8 @@ def test_shared_links_brute_force_and_both_models_agree():
         rs = [_solve(inst, "cpsat"), _solve(inst, "milp", "cbc")]
         assert all(r.status == Status.OPTIMAL for r in rs), [(r.backend, r.status) for r in rs]
         assert [round(r.objective * 1000) for r in rs] == [truth] * 2, [r.objective for r in rs]
+        _check_model_optimum(rs, truth)
+        _check_raw_schedules(inst)
         for r in rs:
             ev = evaluate(inst, r.solution, None)
             assert ev.feasible and ev.metrics["left_shifted"], ev.violations
