@@ -390,6 +390,8 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
     legend = [
         "x_<op>_<device>: 1 if the operator runs on the device (ids as in the instance file)",
         "S_<op>, E_<op>: start and end of the operator in model time units; I_*: its interval",
+        "shared links only: T_<src>_<dst> transfer start of the edge, z_<src>_<dst>_<d>_<e> it "
+        "crosses the lane d-e, L_*: its interval on that lane",
     ]
     mdl = build(inst, options)
     # the model runs on the data's own grid (durations / their GCD): one time unit is g_time µs,

@@ -164,8 +164,10 @@ class DagInstance:
         to the GPUs (an operator no GPU may run keeps its allowed devices), i.e. operators by
         decreasing upward rank (mean time + costliest mean transfer path to an exit, ties by
         topological position), each on the slot where it finishes earliest with insertion into
-        idle gaps, a device skipped once its memory is full. tests/test_dag.py checks that it
-        equals the `gpu-only` heuristic's makespan.
+        idle gaps, a device skipped once its memory is full; with shared links, each input over a
+        lane takes the lane's first free gap from its producer's end (inputs by producer end).
+        tests/test_dag_trust.py and tests/test_dag_shared.py check that it equals the `gpu-only`
+        heuristic's makespan.
         """
         makespan = _gpu_only_makespan(self)
         if makespan is None:

@@ -479,6 +479,8 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
         "operators and devices are numbered in file order: op k = operators[k], dev j = devices[j]",
         "x_k_j_s: 1 if operator k runs on slot s of device j",
         "S_k: start of operator k in µs; C: makespan in µs; y_*: order of two operators",
+        "shared links only: T_k_l transfer start of edge op k -> op l (µs), w_k_l_i_j it crosses "
+        "the lane dev i - dev j, q_*: order of two transfers on a lane",
         "the objective is written as (model objective) / 1000: µs -> ms, kB -> MB",
     ]
     header = export_header("dag", "milp", pattern, unit, legend)
