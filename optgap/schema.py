@@ -304,7 +304,10 @@ def _steering() -> dict:
         },
     )
     # the quantity names and the fields each needs are the loader's own tables (one source)
-    from optgap.formulations.steering.instance import QUANTITIES, REQUIRED
+    from optgap.formulations.steering.instance import ALTERNATIVE, QUANTITIES, REQUIRED
+
+    complex_matrix = _obj({"re": real_matrix}, {"im": real_matrix})
+    operator_table = _arr(_arr(complex_matrix, 1), 1, maxItems=12)
 
     quantities = list(QUANTITIES)
     pair = _arr(POS_INT, 2, maxItems=2)
@@ -345,17 +348,33 @@ def _steering() -> dict:
                 "description": "sequential strategies (see formulations/steering/instance.py)",
             },
             "identity_bound": {"enum": ["trusted", "declared"]},
+            # network-fnn: the two sources of the bilocal network and the witness wanted
+            "sources": _obj({"ab": state, "bc": state}),
+            "witness": {"enum": ["cn", "nc", "fnn"]},
+            "sequential": _obj(
+                {}, {"mode": {"enum": ["passive", "cooperating"]}, "charlie2": settings}
+            ),
+            # a given assemblage σ[x][a] / steering functional F[x][a] ({re, im} matrices)
+            "assemblage": operator_table,
+            "functional": operator_table,
+            "alice_dim": POS_INT,
         },
         version_required=True,
     )
-    # which fields each quantity needs (REQUIRED in the loader)
+    # which fields each quantity needs (REQUIRED in the loader, or its ALTERNATIVE)
     needs = {q: sorted(REQUIRED[q]) for q in QUANTITIES}
+
+    def then(q: str) -> dict:
+        if q not in ALTERNATIVE:
+            return {"required": needs[q]}
+        return {"anyOf": [{"required": needs[q]}, {"required": sorted(ALTERNATIVE[q])}]}
+
     schema["allOf"] = [
         {
             "if": {"properties": {"quantity": {"const": q}}, "required": ["quantity"]},
-            "then": {"required": req},
+            "then": then(q),
         }
-        for q, req in needs.items()
+        for q in needs
     ]
     return schema
 

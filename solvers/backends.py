@@ -305,6 +305,9 @@ def _solve_cbc(
         return Outcome(Status.FEASIBLE, objective, bound)
     if "Stopped on time" in log or "time limit" in log.lower():
         return Outcome(Status.TIME_LIMIT, message="CBC found no solution within the time limit")
+    if re.search(r"^Result - Stopped on (node|solutions|iterations)", log, re.MULTILINE):
+        # a node, solution or iteration limit before any solution: a time-out, not an error
+        return Outcome(Status.TIME_LIMIT, message="CBC stopped by a limit before any solution")
     if "infeasible" in log.lower():
         return Outcome(Status.INFEASIBLE, message="CBC proved the model infeasible")
     return Outcome(Status.ERROR, message=f"CBC status {pulp.LpStatus[prob.status]}")
@@ -350,6 +353,13 @@ def _solve_highs(prob, options: SolveOptions, limits: dict[str, Any] | None = No
         return Outcome(Status.FEASIBLE, objective, bound)
     if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
         return Outcome(Status.TIME_LIMIT, bound=bound, message="HiGHS found no solution in time")
+    if ms in (highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kIterationLimit):
+        # a node, solution or iteration limit: stopped before any solution, like a time-out
+        return Outcome(
+            Status.TIME_LIMIT,
+            bound=bound,
+            message=f"HiGHS stopped by a limit before any solution ({h.modelStatusToString(ms)})",
+        )
     return Outcome(Status.ERROR, message=f"HiGHS: {h.modelStatusToString(ms)}")
 
 

@@ -257,6 +257,33 @@ def test_milp_stopped_with_an_incumbent_is_feasible_with_a_valid_bound(backend, 
     assert out.bound <= opt + 1e-6  # and valid
 
 
+@pytest.mark.parametrize(
+    "backend,limits",
+    [
+        ("cbc", {"maxNodes": 0}),
+        ("highs", {"mip_max_nodes": 1, "mip_heuristic_effort": 0.0}),
+    ],
+)
+def test_milp_stopped_by_a_limit_before_any_solution_is_time_limit(backend, limits):
+    """A node limit that ends the search without an incumbent is a time-out, not an error."""
+    import random
+
+    import pulp
+
+    rng = random.Random(1)
+    w = [2 * rng.randint(10**5, 10**6) + 1 for _ in range(30)]
+    prob = pulp.LpProblem("subset_sum", pulp.LpMinimize)
+    x = [pulp.LpVariable(f"x{i}", cat="Binary") for i in range(30)]
+    prob += pulp.lpSum(x)
+    prob += pulp.lpSum(wi * xi for wi, xi in zip(w, x, strict=True)) == sum(w[:15])  # feasible
+    out = solve_pulp(prob, SolveOptions(time_limit_s=60, threads=1, seed=0), backend, limits=limits)
+    assert out.status in (Status.TIME_LIMIT, Status.FEASIBLE), out
+    if out.status == Status.FEASIBLE:  # CBC's root heuristics may find one: then it must be real
+        assert sum(wi * xi.value() for wi, xi in zip(w, x, strict=True)) == sum(w[:15])
+    else:
+        assert out.objective is None
+
+
 def _subset_sum_model():
     """min Σ w x s.t. Σ w x >= target: the first solution CP-SAT finds is not proven optimal."""
     import random

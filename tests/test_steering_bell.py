@@ -82,7 +82,9 @@ def _certified(inst, r):
         # NPA, NJP 10, 073013 (2008), Sec. 6: I3322 Q_1+AB 0.2515, Q_2 0.2509 (quantum
         # 0.25087, Pál & Vértesi PRA 82, 022116 (2010)); level 1 0.375 (= 3/8, derived below)
         (I3322, "1+AB", 0.25147, 1e-5, "NPA 2008"),
-        (I3322, "2", 0.25094, 1e-5, "NPA 2008"),
+        # level 2 also: 0.2509397976 by NCTSSOS (dense, order 2, Mosek), the test oracle
+        # I3322_Dense_d2 of github.com/QuantumSOS/NCTSSoS.jl (test/oracles/results/)
+        (I3322, "2", 0.2509397976, 1e-6, "NPA 2008; NCTSSOS"),
         (I3322, "1", 0.375, 1e-6, "by hand"),
         # CGLMP d = 3: Q_1+AB = 2.9149 = the quantum maximum 2.914854 of Acín, Durt, Gisin,
         # Latorre PRA 65, 052325 (2002) (NPA 2008 Sec. 6; proven exact: Ioannou & Rosset 2021)

@@ -22,6 +22,16 @@ File format (JSON, ``"family": "steering"``, ``"version": 1``)::
                 the trivial observable I Bob really measures ("trusted", sound), or with the
                 declared Pauli observable ("declared": the convention under which an LHS model
                 can violate, kept to show the artefact)
+    sources:    {ab: state, bc: state} (network-fnn: the two two-qubit sources of A - B - C)
+    witness:    "cn" | "nc" | "fnn" (network-fnn; default "fnn", the minimum of both)
+                network-fnn takes alice / charlie (2 ±1 qubit settings each, optional) and bob
+                (one three-outcome POVM on B1 ⊗ B2, default the partial BSM): see read_network
+    assemblage: [[σ_{a|x}]] instead of state + alice (robustness, weight, lhs-distance): one
+                row per setting x, one {re, im} matrix per outcome a; checked positive,
+                no-signalling (Σ_a σ_{a|x} independent of x) and normalised, to 1e-9
+    functional: [[F_{a|x}]] instead of bob (lhs-bound, quantum-max): the steering functional
+                β(σ) = Σ_{a,x} tr(F_{a|x} σ_{a|x}), Hermitian {re, im} matrices
+    alice_dim:  d_A, Alice's dimension for quantum-max of a functional (default d_B)
     name, meta: free text / free object
 
 A measurement is an object with exactly one of ``pauli`` ("x"|"y"|"z"), ``bloch`` ([x, y, z],
@@ -34,7 +44,10 @@ Two-outcome measurements carry the outcome values (+1, -1).
 
 Quantities (every one is a maximisation; see formulations/steering/__init__.py):
     lhs-bound, quantum-max, steering-value, robustness, weight, lhs-distance, bell-quantum,
-    bell-local, double-violation.
+    bell-local, double-violation, bell-npa, bell-nosignalling, network-fnn.
+
+robustness, weight and lhs-distance may be stated on an assemblage, lhs-bound and quantum-max on
+a functional (the ALTERNATIVE table; read_operator_table checks them).
 
 Numbers are validated: a density matrix must be Hermitian, PSD and of trace 1 (to 1e-9), an
 effect PSD, a POVM complete, an observable Hermitian with spectrum in [-1, 1].
@@ -66,6 +79,7 @@ QUANTITIES = (
     "double-violation",
     "bell-npa",
     "bell-nosignalling",
+    "network-fnn",
 )
 STATE_KINDS = ("phi-plus", "singlet", "psi-theta", "density")
 INSTRUMENTS = ("projective", "identity", "unsharp")
@@ -356,6 +370,12 @@ class SteeringInstance:
     bell: Any = None  # formulations.steering.bell.BellFunctional (bell-npa, -nosignalling, -local)
     level: str | None = None  # NPA level (bell-npa)
     dim: int | None = None  # see-saw dimension per party (bell-npa)
+    network: Any = None  # NetworkScenario (network-fnn)
+    # a given assemblage σ[x][a] (robustness, weight, lhs-distance) or steering functional
+    # F[x][a] (lhs-bound, quantum-max), Hermitian d_B x d_B; alice_dim d_A (quantum-max)
+    assemblage: tuple[tuple[np.ndarray, ...], ...] | None = None
+    functional: tuple[tuple[np.ndarray, ...], ...] | None = None
+    alice_dim: int | None = None
     name: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -377,6 +397,7 @@ REQUIRED = {
     "double-violation": {"state", "bob", "charlie", "inequality", "strategies"},
     "bell-npa": {"bell", "level"},
     "bell-nosignalling": {"bell"},
+    "network-fnn": {"sources"},
 }
 OPTIONAL = {
     "lhs-bound": {"dim"},
@@ -390,7 +411,19 @@ OPTIONAL = {
     "double-violation": {"alice", "expression", "identity_bound"},
     "bell-npa": {"dim"},
     "bell-nosignalling": set(),
+    "network-fnn": {"alice", "bob", "charlie", "witness", "sequential"},
 }
+# the other way to state a quantity: instead of REQUIRED[q] and OPTIONAL[q] a file may give
+# ALTERNATIVE[q] (and ALTERNATIVE_OPTIONAL[q]): an assemblage σ_{a|x} directly, or a steering
+# functional F_{a|x} (read by read_operator_table; see the module docstring)
+ALTERNATIVE = {
+    "robustness": {"assemblage"},
+    "weight": {"assemblage"},
+    "lhs-distance": {"assemblage"},
+    "lhs-bound": {"functional"},
+    "quantum-max": {"functional"},
+}
+ALTERNATIVE_OPTIONAL = {"quantum-max": {"alice_dim"}}
 CHSH = [[1.0, 1.0], [1.0, -1.0]]
 MAX_SETTINGS = 12  # deterministic strategies are enumerated: keep 2^n (or Π outcomes) small
 
@@ -402,7 +435,9 @@ def load(data: Any) -> SteeringInstance:
         data,
         path,
         {"family", "version", "quantity"},
-        common | set().union(*OPTIONAL.values(), *REQUIRED.values()),
+        common
+        | set().union(*OPTIONAL.values(), *REQUIRED.values())
+        | set().union(*ALTERNATIVE.values(), *ALTERNATIVE_OPTIONAL.values()),
     )
     if data["family"] != FAMILY:
         raise InputError(f"{path}.family: expected {FAMILY!r}, got {data['family']!r}")
@@ -411,6 +446,8 @@ def load(data: Any) -> SteeringInstance:
             f"{path}.version: this reader knows version {VERSION}, got {data['version']!r}"
         )
     q = F.string(data["quantity"], f"{path}.quantity", choices=QUANTITIES)
+    if ALTERNATIVE.get(q, set()) & set(data):
+        return _load_given(data, q, path)
     F.obj(
         data,
         path,
@@ -418,7 +455,7 @@ def load(data: Any) -> SteeringInstance:
         common | REQUIRED[q] | OPTIONAL[q],
     )
     name = F.string(data["name"], f"{path}.name") if "name" in data else ""
-    meta = F.obj(data["meta"], f"{path}.meta", set(), set(data["meta"])) if "meta" in data else {}
+    meta = _read_meta(data, path)
 
     bell = level = bell_dim = None
     if q in ("bell-npa", "bell-nosignalling", "bell-local"):
@@ -535,6 +572,7 @@ def load(data: Any) -> SteeringInstance:
     if bob is not None and len({m.dim for m in bob}) > 1:
         raise InputError(f"{path}.bob: all settings must act on the same dimension")
 
+    network = read_network(data, path, alice, bob, charlie) if q == "network-fnn" else None
     spec = {k: data[k] for k in data}
     return SteeringInstance(
         quantity=q,
@@ -551,9 +589,18 @@ def load(data: Any) -> SteeringInstance:
         bell=bell,
         level=level,
         dim=bell_dim,
+        network=network,
         name=name,
         meta=dict(meta),
     )
+
+
+def _read_meta(data: dict, path: str) -> dict:
+    """The free-form meta object (a non-object is a clean error, not a TypeError)."""
+    if "meta" not in data:
+        return {}
+    m = data["meta"]
+    return F.obj(m, f"{path}.meta", set(), set(m) if isinstance(m, dict) else set())
 
 
 def _guess_dim(items: list) -> int:
@@ -622,4 +669,242 @@ def describe(inst: SteeringInstance) -> str:
         parts.append(f"expression {inst.expression.shape[0]}x{inst.expression.shape[1]}")
     if inst.strategies is not None:
         parts.append(f"{inst.inequality}, {len(inst.strategies)} Bob strategies")
+    if inst.network is not None:
+        parts.append(describe_network(inst))
+    for key in ("assemblage", "functional"):
+        table = getattr(inst, key)
+        if table is not None:
+            outs = "x".join(str(len(r)) for r in table)
+            parts.append(
+                f"given {key}: {len(table)} settings, outcomes {outs}, d_B {len(table[0][0])}"
+            )
+    if inst.alice_dim is not None:
+        parts.append(f"Alice's dimension {inst.alice_dim}")
     return (inst.name + ": " if inst.name else "") + ", ".join(parts)
+
+
+# ------------------------------------------------------------------ given assemblages, functionals
+
+F.define_limit(
+    "steering.strategies", 65536, "deterministic strategies Π_x o_x of an assemblage or functional"
+)
+# Σ_a σ_{a|x} may differ between settings, and tr ρ_B from 1, by this much (as TOL for states)
+ASSEMBLAGE_TOL = TOL
+
+
+def read_operator_table(value: Any, path: str, kind: str) -> tuple[tuple[np.ndarray, ...], ...]:
+    """An assemblage σ[x][a] (kind "assemblage") or a steering functional F[x][a] ("functional"):
+    one row per setting x (at most MAX_SETTINGS), one Hermitian d_B x d_B matrix {re, im} per
+    outcome a, every matrix of one dimension. An assemblage must also be positive (each σ_{a|x}
+    PSD), no-signalling (Σ_a σ_{a|x} the same ρ_B for every x) and normalised (tr ρ_B = 1), each
+    to ASSEMBLAGE_TOL; the count of deterministic strategies Π_x o_x is checked against the limit
+    steering.strategies before anything is enumerated."""
+    rows = F.array(value, path, min_len=1)
+    if len(rows) > MAX_SETTINGS:
+        raise InputError(f"{path}: at most {MAX_SETTINGS} settings, got {len(rows)}")
+    for x, row in enumerate(rows):
+        F.array(row, f"{path}[{x}]", min_len=1)
+        F.check_size("steering.outcomes", len(row), f"{path}[{x}]")
+    F.check_size("steering.strategies", math.prod(len(r) for r in rows), path)
+    first = rows[0][0]
+    d = None
+    if isinstance(first, dict) and isinstance(first.get("re"), list):
+        d = len(first["re"])
+        F.check_size("steering.dim", d, f"{path}[0][0]")
+    out = []
+    for x, row in enumerate(rows):
+        mats = []
+        for a, m in enumerate(row):
+            p = f"{path}[{x}][{a}]"
+            mat = matrix_from_json(m, p, None if d is None else (d, d))
+            _check_hermitian(mat, p)
+            d = mat.shape[0]
+            F.check_size("steering.dim", d, p)
+            mat = (mat + mat.conj().T) / 2
+            if kind == "assemblage":
+                lo = float(np.linalg.eigvalsh(mat)[0])
+                if lo < -ASSEMBLAGE_TOL:
+                    raise InputError(f"{p}: not positive semidefinite (λ_min = {lo:.3g})")
+            mats.append(mat)
+        out.append(tuple(mats))
+    if kind == "assemblage":
+        rho_b = sum(out[0])
+        for x in range(1, len(out)):
+            err = float(np.abs(sum(out[x]) - rho_b).max())
+            if err > ASSEMBLAGE_TOL:
+                raise InputError(
+                    f"{path}[{x}]: signalling: Σ_a σ_(a|{x}) differs from Σ_a σ_(a|0) by {err:.3g}"
+                )
+        tr = float(np.real(np.trace(rho_b)))
+        if abs(tr - 1) > ASSEMBLAGE_TOL:
+            raise InputError(f"{path}: not normalised: tr Σ_a σ_(a|x) = {tr:.9g}, must be 1")
+    return tuple(out)
+
+
+def _load_given(data: dict, q: str, path: str) -> SteeringInstance:
+    """The quantity stated on a given assemblage or functional (ALTERNATIVE[q])."""
+    (key,) = ALTERNATIVE[q]
+    allowed = {"family", "version", "quantity", "name", "meta", key} | ALTERNATIVE_OPTIONAL.get(
+        q, set()
+    )
+    for k in data:
+        if k not in allowed:
+            raise InputError(
+                f"{path}.{k}: not a field of {q} on a given {key} "
+                f"(expected one of: {', '.join(sorted(allowed))})"
+            )
+    name = F.string(data["name"], f"{path}.name") if "name" in data else ""
+    meta = _read_meta(data, path)
+    table = read_operator_table(data[key], f"{path}.{key}", key)
+    d_b = table[0][0].shape[0]
+    alice_dim = None
+    if q == "quantum-max":
+        alice_dim = _dim(data.get("alice_dim", d_b), f"{path}.alice_dim", 1)
+        F.check_size("steering.joint_dim", alice_dim * d_b, f"{path}.alice_dim x d_B")
+    return SteeringInstance(
+        quantity=q,
+        spec={k: data[k] for k in data},
+        assemblage=table if key == "assemblage" else None,
+        functional=table if key == "functional" else None,
+        alice_dim=alice_dim,
+        name=name,
+        meta=dict(meta),
+    )
+
+
+# ------------------------------------------------------------------ networks (network-fnn)
+
+WITNESSES = ("cn", "nc", "fnn")
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkScenario:
+    """The bilocal network A - B - C: sources ρ_{AB1}, ρ_{B2C} (two qubits each, visibility v
+    mixing with white noise), Bob's three-outcome measurement on B1 B2 and the witness wanted
+    (W_cn, W_nc, or "fnn": their minimum). Alice's and Charlie's two ±1 settings are the
+    instance's ``alice`` / ``charlie`` (None: the methods choose them)."""
+
+    rho_ab: np.ndarray  # on (A, B1), with the visibility applied
+    rho_bc: np.ndarray  # on (B2, C)
+    base_ab: np.ndarray  # the same states before the visibility (the critical visibility)
+    base_bc: np.ndarray
+    v_ab: float
+    v_bc: float
+    bob: Measurement  # effects (E0, E1, E2) on B1 ⊗ B2: B0 = E0 + E1 - E2, B1 = E0 - E1
+    witness: str  # "cn" | "nc" | "fnn"
+    sequential: SequentialCharlie | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SequentialCharlie:
+    """Charlie1 (the instance's ``charlie``, e.g. unsharp) passes C's qubit, Lüders-updated, to
+    Charlie2: "passive" (Charlie2's input independent of Charlie1's) or "cooperating" (Charlie2
+    measures Charlie1's setting). ``charlie2``: his two ±1 settings (None: chosen by the methods)."""
+
+    mode: str
+    charlie2: tuple[Measurement, ...] | None
+
+
+def partial_bsm() -> Measurement:
+    """{Φ+, Φ-, Ψ+ + Ψ-} on B1 ⊗ B2 (basis |00>, |01>, |10>, |11>, B1 first)."""
+    phi_p = np.zeros((4, 4), dtype=complex)
+    phi_p[np.ix_([0, 3], [0, 3])] = [[0.5, 0.5], [0.5, 0.5]]
+    phi_m = np.zeros((4, 4), dtype=complex)
+    phi_m[np.ix_([0, 3], [0, 3])] = [[0.5, -0.5], [-0.5, 0.5]]
+    psi = np.diag([0, 1, 1, 0]).astype(complex)
+    return Measurement((phi_p, phi_m, psi), (0.0, 1.0, 2.0), "projective", {"bsm": "partial"})
+
+
+def read_network(
+    data: dict,
+    path: str,
+    alice: tuple[Measurement, ...] | None,
+    bob: tuple[Measurement, ...] | None,
+    charlie: tuple[Measurement, ...] | None,
+) -> NetworkScenario:
+    """The network-fnn fields: ``sources`` {"ab": state, "bc": state} (two-qubit states as the
+    ``state`` field, visibility included), optional ``alice`` / ``charlie`` (two ±1 qubit
+    settings each), ``bob`` (one three-outcome POVM on B1 ⊗ B2, default the partial BSM) and
+    ``witness`` ("cn" | "nc" | "fnn", default "fnn") and ``sequential`` {"mode": "passive" |
+    "cooperating", "charlie2": [2 settings] (optional)}, which needs ``charlie`` (Charlie1)."""
+    src = F.obj(data["sources"], f"{path}.sources", {"ab", "bc"})
+    states = {}
+    for key in ("ab", "bc"):
+        p = f"{path}.sources.{key}"
+        rho, dims = read_state(src[key], p)
+        if dims != (2, 2):
+            raise InputError(f"{p}: a network source is a two-qubit state, got dims {dims}")
+        spec = src[key]
+        base = rho
+        v = 1.0
+        if "visibility" in spec:
+            base, _ = read_state({k: x for k, x in spec.items() if k != "visibility"}, p)
+            v = float(spec["visibility"])
+        states[key] = (rho, base, v)
+    for key, ms in (("alice", alice), ("charlie", charlie)):
+        if ms is None:
+            continue
+        if len(ms) != 2:
+            raise InputError(f"{path}.{key}: the network witnesses need 2 settings, got {len(ms)}")
+        for i, m in enumerate(ms):
+            if m.dim != 2 or m.outcomes != 2:
+                raise InputError(
+                    f"{path}.{key}[{i}]: a ±1 qubit measurement is needed "
+                    f"(got {m.outcomes} outcomes on d={m.dim})"
+                )
+    if bob is None:
+        b = partial_bsm()
+    else:
+        if len(bob) != 1:
+            raise InputError(f"{path}.bob: the network has one Bob measurement, got {len(bob)}")
+        b = bob[0]
+        if b.dim != 4 or b.outcomes != 3:
+            raise InputError(
+                f"{path}.bob[0]: a three-outcome POVM on B1 ⊗ B2 (4x4 effects) is needed "
+                f"(got {b.outcomes} outcomes on d={b.dim})"
+            )
+    witness = "fnn"
+    if "witness" in data:
+        witness = F.string(data["witness"], f"{path}.witness", choices=WITNESSES)
+    seq = None
+    if "sequential" in data:
+        p = f"{path}.sequential"
+        spec = F.obj(data["sequential"], p, set(), {"mode", "charlie2"})
+        if charlie is None:
+            raise InputError(f"{p}: needs charlie, Charlie1's measurements (e.g. unsharp)")
+        mode = "passive"
+        if "mode" in spec:
+            mode = F.string(spec["mode"], f"{p}.mode", choices=("passive", "cooperating"))
+        c2 = None
+        if "charlie2" in spec:
+            items = F.array(spec["charlie2"], f"{p}.charlie2")
+            if len(items) != 2:
+                raise InputError(
+                    f"{p}.charlie2: the network witnesses need 2 settings, got {len(items)}"
+                )
+            c2 = tuple(read_measurement(m, f"{p}.charlie2[{i}]", 2) for i, m in enumerate(items))
+            for i, m in enumerate(c2):
+                if m.outcomes != 2:
+                    raise InputError(f"{p}.charlie2[{i}]: a ±1 qubit measurement is needed")
+        seq = SequentialCharlie(mode, c2)
+    (rab, bab, vab), (rbc, bbc, vbc) = states["ab"], states["bc"]
+    return NetworkScenario(rab, rbc, bab, bbc, vab, vbc, b, witness, seq)
+
+
+def describe_network(inst: SteeringInstance) -> str:
+    n = inst.network
+    w = {"cn": "W_cn", "nc": "W_nc", "fnn": "min(W_cn, W_nc)"}[n.witness]
+    kinds = [inst.spec["sources"][k]["kind"] for k in ("ab", "bc")]
+    free = [k for k in ("alice", "charlie") if getattr(inst, k) is None]
+    if n.sequential is not None and n.sequential.charlie2 is None:
+        free.append("charlie2")
+    parts = [
+        f"sources {kinds[0]} v={n.v_ab:.4g}, {kinds[1]} v={n.v_bc:.4g}",
+        f"witness {w}",
+        "Bob " + ("partial BSM" if "bob" not in inst.spec else "given POVM"),
+    ]
+    if n.sequential is not None:
+        parts.append(f"sequential Charlie ({n.sequential.mode})")
+    if free:
+        parts.append(" and ".join(free) + " free")
+    return ", ".join(parts)

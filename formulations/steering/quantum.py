@@ -42,6 +42,13 @@ def assemblage(
     return [[herm(np.einsum("ki,ijkl->jl", e, r)) for e in m.effects] for m in alice]
 
 
+def instance_assemblage(inst: SteeringInstance) -> list[list[np.ndarray]]:
+    """The instance's assemblage: given in the file, or tr_A[(M_{a|x} ⊗ I) ρ] of its state."""
+    if inst.assemblage is not None:
+        return [list(sx) for sx in inst.assemblage]
+    return assemblage(inst.rho, inst.dims, inst.alice)
+
+
 def alice_operators(
     rho: np.ndarray, dims: tuple[int, int], bob_obs: Sequence[np.ndarray], c: np.ndarray
 ) -> list[np.ndarray]:

@@ -30,6 +30,9 @@ tr_A[(M_{a|x} ⊗ I)ρ], λ the deterministic strategies, D(a|x,λ) = [λ(x) = a
   assemblage has an LHS model (then σ_λ, the certificate, reproduces it).
   For a qubit Bob all three (witness and LHS-model side) are written in Pauli coordinates,
   M = m0 I + m·σ ⪰ 0 ⟺ ||m|| ≤ m0: the same programs as vectorised second-order cones.
+- lhs-bound / quantum-max of a steering functional F_{a|x} given in the file, and
+  quantum-max's GHJW realisation: formulations/steering/assemblage.py. robustness, weight and
+  lhs-distance of an assemblage given in the file: the programs above on that σ_{a|x}.
 - bell-quantum (NPA level 1 = Tsirelson's theorem for correlator expressions, hence exact):
   max Σ c_xy Γ[A_x, B_y] s.t. Γ ⪰ 0 (rows 1, A_0.., B_0..), diag Γ = 1. Dual μ with
   Diag(μ) - W ⪰ 0 (W the symmetrised coefficients), bound Σ μ.
@@ -101,10 +104,18 @@ def solve(inst: SteeringInstance, options: SolveOptions) -> Result:
     global _DEADLINE
     _check_params(options)
     q = inst.quantity
+    if q == "lhs-bound" and inst.functional is not None:
+        from optgap.formulations.steering.assemblage import functional_lhs_bound
+
+        return functional_lhs_bound(inst)
     if q == "lhs-bound":
         return _lhs_bound(inst)
     if q == "bell-local":
         return _bell_local_full(inst) if inst.bell is not None else _bell_local(inst)
+    if q == "network-fnn":  # a computation or a proven bound, no SDP: steering/network.py
+        from optgap.formulations.steering.network import solve as network_solve
+
+        return network_solve(inst, options)
     one_time = warm_up()
     _DEADLINE = time.perf_counter() + options.time_limit_s
     try:
@@ -125,9 +136,13 @@ LARGE = 200_000
 
 def model_size(inst: SteeringInstance) -> int:
     """Scalar entries of the model's PSD blocks, roughly."""
+    if inst.quantity == "quantum-max" and inst.functional is not None:
+        d = inst.functional[0][0].shape[0]
+        return sum(len(fx) for fx in inst.functional) * d * d * 3
     if inst.quantity in ("robustness", "weight", "lhs-distance"):
-        d = inst.dims[1]
-        return math.prod(m.outcomes for m in inst.alice) * d * d * (1 if d == 2 else 3)
+        sig = Q.instance_assemblage(inst)
+        d = sig[0][0].shape[0]
+        return math.prod(len(sx) for sx in sig) * d * d * (1 if d == 2 else 3)
     if inst.quantity == "bell-npa":
         from optgap.formulations.steering import bell as B
 
@@ -162,6 +177,10 @@ def _in_child(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 def _solve_sdp(inst: SteeringInstance, options: SolveOptions) -> Result:
     q = inst.quantity
+    if q == "quantum-max" and inst.functional is not None:
+        from optgap.formulations.steering.assemblage import functional_quantum_max
+
+        return functional_quantum_max(inst, options)
     model = {
         "bell-npa": _bell_npa,
         "bell-nosignalling": _bell_nosignalling,
@@ -406,9 +425,9 @@ def _steering_value(inst: SteeringInstance, options: SolveOptions) -> Result:
 
 def _witness(inst: SteeringInstance, options: SolveOptions) -> Result:
     q = inst.quantity
-    sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
-    d = inst.dims[1]
-    outcomes = [m.outcomes for m in inst.alice]
+    sig = Q.instance_assemblage(inst)
+    d = sig[0][0].shape[0]
+    outcomes = [len(sx) for sx in sig]
     lams = Q.deterministic_strategies(outcomes)
     if d == 2:
         fvals, out = _witness_qubit(q, sig, lams, options)

@@ -14,6 +14,8 @@
 - bell-quantum: the instance's strategy if given, else the best deterministic strategy (a Gram
   matrix of rank one). bell-local: a = (+1, ...), b = sign(c^T a).
 - bell-npa, bell-nosignalling, bell-local of a full functional: the best deterministic strategy.
+- lhs-bound / quantum-max of a steering functional: the best deterministic strategy
+  (functional_seesaw.closed_form).
 - double-violation: the best single pure strategy, Alice's observables chosen for it.
 """
 
@@ -28,12 +30,20 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 def closed_form(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)  # family-wide keys; none applies here
+    if inst.quantity == "network-fnn":  # heuristics/steering/network_seesaw.py
+        from optgap.heuristics.steering.network_seesaw import network_closed_form
+
+        return network_closed_form(inst, options)
     sol, value, note = _solve(inst)
     return Result("", "", "python", Status.FEASIBLE, value, solution=sol, stats={"strategy": note})
 
 
 def _solve(inst: SteeringInstance) -> tuple[dict, float, str]:
     q = inst.quantity
+    if inst.functional is not None:
+        from optgap.heuristics.steering.functional_seesaw import closed_form as functional_cf
+
+        return functional_cf(inst)
     if inst.bell is not None:
         from optgap.heuristics.steering.bell_seesaw import deterministic
 
@@ -55,7 +65,7 @@ def _solve(inst: SteeringInstance) -> tuple[dict, float, str]:
         xs = C.steering_ops(inst)
         return C.alice_solution(inst, [Q.sign_observable(x) for x in xs]) + ("sign(X_k)",)
     if q in ("robustness", "weight", "lhs-distance"):
-        sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
+        sig = Q.instance_assemblage(inst)
         cand = C.witness_solution(inst, aligned_witness(q, sig, 1.0, 0.0), sig)
         if cand[1] < 0:  # the trivial witness (value 0) is better
             return C.witness_solution(inst, trivial_witness(q, sig), sig) + ("trivial witness",)

@@ -15,6 +15,8 @@ feasible strategy or witness, so the result is a lower bound on the quantity (ne
   robustness witness F_R gives F = k (I/n - F_R).
 - bell-quantum: unit vectors in R^3 (Tsirelson): a_x ∝ Σ_y c_xy b_y ↔ b_y ∝ Σ_x c_xy a_x.
 - bell-local: a = sign(c b) ↔ b = sign(c^T a).
+- lhs-bound / quantum-max of a given functional F_{a|x}: functional_seesaw.py (strategy λ ↔ ψ;
+  state ↔ Alice's POVMs in dimension alice_dim).
 - bell-npa: see-saw over a state and POVMs of the instance's dimension (bell_seesaw.py); a
   lower bound on the quantum value, hence on every NPA level. bell-nosignalling and a full
   bell-local: the best deterministic strategy.
@@ -43,6 +45,10 @@ from optgap.solvers.result import Result, SolveOptions, Status
 
 def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     check_params(options.params)
+    if inst.quantity == "network-fnn":  # heuristics/steering/network_seesaw.py
+        from optgap.heuristics.steering.network_seesaw import network_seesaw
+
+        return network_seesaw(inst, options)
     restarts = options.int_param("restarts", 8)
     iters = options.int_param("iterations", 50)
     rng = np.random.default_rng(options.seed)
@@ -51,7 +57,11 @@ def seesaw(inst: SteeringInstance, options: SolveOptions) -> Result:
     def deadline() -> bool:  # --time-limit: stop between steps, keep the best point so far
         return time.perf_counter() - t0 > options.time_limit_s
 
-    if inst.quantity in ("bell-npa", "bell-nosignalling") or (
+    if inst.functional is not None:  # lhs-bound / quantum-max of a given functional
+        from optgap.heuristics.steering.functional_seesaw import seesaw as functional_seesaw
+
+        sol, value = functional_seesaw(inst, rng, restarts, iters, deadline)
+    elif inst.quantity in ("bell-npa", "bell-nosignalling") or (
         inst.quantity == "bell-local" and inst.bell is not None
     ):
         if inst.quantity == "bell-npa":
@@ -149,9 +159,11 @@ def _witness_search(inst: SteeringInstance, rng, restarts: int, iters: int, dead
     measurements), made feasible on τ and scored on the true σ; coordinate search over
     (κ, α, β) from seeded starts, steps halved when no move improves."""
     q = inst.quantity
-    sig = Q.assemblage(inst.rho, inst.dims, inst.alice)
-    d = inst.dims[1]
-    ref = [[e.T / d for e in m.effects] for m in inst.alice] if inst.dims[0] == d else sig
+    sig = Q.instance_assemblage(inst)
+    d = sig[0][0].shape[0]
+    # a given assemblage has no measurements to build Φ+'s from: κ then has no effect
+    phi = inst.alice is not None and inst.dims[0] == d
+    ref = [[e.T / d for e in m.effects] for m in inst.alice] if phi else sig
 
     def score(p: tuple[float, ...]):
         kappa, alpha, beta = p

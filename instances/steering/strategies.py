@@ -108,6 +108,8 @@ def instances(draw, quantities: tuple[str, ...] = QUANTITIES, max_settings: int 
             out["level"] = draw(st.sampled_from(["1", "1+AB", "2"] if small else ["1", "1+AB"]))
             out["dim"] = 2
         return out
+    if q == "network-fnn":
+        return {**base, **draw(network_fields())}
     # double-violation: 2 settings, a few pure strategies
     kinds = st.one_of(
         st.sampled_from(["projective", "identity"]),
@@ -167,3 +169,45 @@ def bell_functional(draw) -> dict:
         },
         "constant": draw(coef),
     }
+
+
+@st.composite
+def network_fields(draw, free: bool = False, sequential: bool | None = None) -> dict:
+    """network-fnn: two sources (Φ+ or a random density, each with a visibility in [0, 1]),
+    Alice's and Charlie's settings (with ``free``, each party given or left to the methods; the
+    default gives both, so that the exact answer is a computation), the witness, sometimes a
+    sequential Charlie (Charlie1 unsharp, passive or cooperating Charlie2) and sometimes a random
+    Bob POVM (a unitary rotation of the partial BSM). ``sequential``: True always, False never."""
+
+    def source() -> dict:
+        if draw(st.booleans()):
+            out: dict = {"kind": "phi-plus"}
+        else:
+            out = draw(density())
+        out["visibility"] = draw(st.sampled_from([1.0, 0.95, 0.8, 1 / 3, 0.0]) | st.floats(0, 1))
+        return out
+
+    out = {"sources": {"ab": source(), "bc": source()}}
+    for key in ("alice", "charlie"):
+        if not free or draw(st.booleans()) or (key == "charlie" and sequential):
+            out[key] = draw(_settings(2))
+    out["witness"] = draw(st.sampled_from(["cn", "nc", "fnn"]))
+    if sequential or (sequential is None and "charlie" in out and draw(st.booleans())):
+        eta = draw(st.floats(0.5, 1.0, allow_nan=False))
+        out["charlie"] = [draw(bloch()) | {"sharpness": eta} for _ in range(2)]
+        seq = {"mode": draw(st.sampled_from(["passive", "cooperating"]))}
+        if not free or draw(st.booleans()):
+            seq["charlie2"] = draw(_settings(2))
+        out["sequential"] = seq
+    if draw(st.integers(0, 3)) == 0:
+        g = np.array([[draw(_unit) + 1j * draw(_unit) for _ in range(4)] for _ in range(4)])
+        u, _ = np.linalg.qr(g + 3 * np.eye(4))
+        phi_p = np.zeros((4, 4))
+        phi_p[np.ix_([0, 3], [0, 3])] = 0.5
+        phi_m = np.zeros((4, 4))
+        phi_m[np.ix_([0, 3], [0, 3])] = [[0.5, -0.5], [-0.5, 0.5]]
+        psi = np.diag([0.0, 1.0, 1.0, 0.0])
+        effects = [u @ e @ u.conj().T for e in (phi_p, phi_m, psi)]
+        effects[2] = np.eye(4) - effects[0] - effects[1]  # complete to rounding
+        out["bob"] = [{"povm": [matrix_to_json((e + e.conj().T) / 2) for e in effects]}]
+    return out
