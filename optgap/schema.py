@@ -64,7 +64,8 @@ def _top(family: str, title: str, required: dict, optional: dict, version_requir
 
 
 def _dag() -> dict:
-    link = {"latency_ms": NONNEG, "bandwidth_gb_s": POS}
+    # shared: the link is one lane, its transfers do not overlap (link contention)
+    link = {"latency_ms": NONNEG, "bandwidth_gb_s": POS, "shared": {"type": "boolean"}}
     return _top(
         "dag",
         "optgap F1 dag instance (Chrion): operators, devices, edges",
@@ -387,10 +388,30 @@ BUILDERS = {
 }
 
 
+# the decisions of a dag solution (formulations/dag/evaluate.py); open: other keys are ignored
+DAG_SOLUTION = {
+    "type": "object",
+    "properties": {
+        "pattern": {"enum": ["latency", "memory"]},
+        "slo_ms": {"anyOf": [NUM, {"type": "null"}]},
+        "schedule": {
+            "type": "object",
+            "additionalProperties": _obj({"device": STR, "start_ms": NONNEG}),
+        },
+        "transfers": _arr(
+            _obj({"edge": _arr(STR, 2, maxItems=2), "start_ms": NONNEG}),
+            description="start of every transfer over a shared lane (shared links only)",
+        ),
+    },
+    "required": ["schedule"],
+}
+
+
 def solution_schema(family: str) -> dict:
     """A solution file: the Result of `optgap solve --out` (the family's decisions in
     ``solution``, whose fields the family's evaluator documents and checks)."""
     num_or_null = {"anyOf": [NUM, {"type": "null"}]}
+    decisions = {"type": "object"} if family != "dag" else DAG_SOLUTION
     return {
         "$schema": DRAFT,
         "$id": f"https://optgap.invalid/schemas/{family}.solution.json",
@@ -408,7 +429,7 @@ def solution_schema(family: str) -> dict:
             "gap": num_or_null,
             "time_s": NONNEG,
             "solution": {
-                "anyOf": [{"type": "object"}, {"type": "null"}],
+                "anyOf": [decisions, {"type": "null"}],
                 "description": "the decisions, as the family's evaluator reads them",
             },
             "stats": {"type": "object"},

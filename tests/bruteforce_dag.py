@@ -6,6 +6,12 @@ hosts an earlier operator, which loses no schedule since the slots are identical
 order of the operators on each machine; the earliest start times for fixed orders are longest
 paths in the precedence + sequence graph. Regular objectives are optimised by such semi-active
 schedules. Zero-length operators take no slot.
+
+Shared links: a transfer of nonzero delay between different devices over a ``shared`` link is a
+job on the lane of that device pair (both directions one lane); every order of the transfers on
+each lane is enumerated too, and the longest-path graph gets a node per such transfer (producer
+-> transfer: the producer's time, transfer -> consumer and transfer -> next on its lane: the
+delay). Written from the file format, not from the models' helpers.
 """
 
 from __future__ import annotations
@@ -81,7 +87,15 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
         delay = {
             (e.src, e.dst): _delay(inst, place[e.src], place[e.dst], e.bytes) for e in inst.edges
         }
-        makespan = _best_makespan(inst, ids, devs, place, dur, delay, closure, slo_us, pattern)
+        lanes: dict[frozenset, list[tuple[str, str]]] = {}
+        for e in inst.edges:
+            a, b = place[e.src], place[e.dst]
+            link = inst.pair_links.get(frozenset((a, b)), inst.link)
+            if a != b and link.shared and delay[e.src, e.dst] > 0:
+                lanes.setdefault(frozenset((a, b)), []).append((e.src, e.dst))
+        makespan = _best_makespan(
+            inst, ids, devs, place, dur, delay, closure, slo_us, pattern, list(lanes.values())
+        )
         if makespan is None:
             continue
         if pattern == "latency":
@@ -91,18 +105,22 @@ def brute_force(inst, pattern: str = "latency", slo_us: int | None = None) -> in
     return best
 
 
-def _best_makespan(inst, ids, devs, place, dur, delay, closure, slo_us, pattern):
-    """Shortest makespan over slot assignments and machine orders (memory: first within SLO)."""
+def _best_makespan(inst, ids, devs, place, dur, delay, closure, slo_us, pattern, lanes=()):
+    """Shortest makespan over slot assignments, machine orders and lane orders (memory: first
+    within SLO)."""
     timed = {d: [i for i in ids if place[i] == d and dur[i] > 0] for d in devs}
     per_device = [list(_slot_splits(timed[d], devs[d].slots)) for d in devs]
+    lane_orders = [list(itertools.permutations(lane)) for lane in lanes]
     best = None
     for split in itertools.product(*per_device):
         machines = [m for groups in split for m in groups]
         orders = [
             [p for p in itertools.permutations(m) if not _against(p, closure)] for m in machines
         ]
-        for combo in itertools.product(*orders):
-            start = _earliest(inst, ids, dur, delay, combo)
+        for combo, lane_combo in itertools.product(
+            itertools.product(*orders), itertools.product(*lane_orders)
+        ):
+            start = _earliest(inst, ids, dur, delay, combo, lane_combo)
             if start is None:
                 continue
             makespan = max(start[i] + dur[i] for i in ids)
@@ -135,20 +153,32 @@ def _against(p, closure) -> bool:
     return any((p[j], p[i]) in closure for i in range(len(p)) for j in range(i + 1, len(p)))
 
 
-def _earliest(inst, ids, dur, delay, sequences) -> dict[str, int] | None:
-    w: dict[tuple[str, str], int] = {}
+def _earliest(inst, ids, dur, delay, sequences, lane_seqs=()) -> dict[str, int] | None:
+    """Earliest starts for fixed machine and lane orders (None: the orders form a cycle); a lane
+    transfer of edge (u, v) is the node ("T", u, v)."""
+    w: dict[tuple, int] = {}
+    on_lane = {edge for seq in lane_seqs for edge in seq}
     for e in inst.edges:
-        w[e.src, e.dst] = dur[e.src] + delay[e.src, e.dst]
+        if (e.src, e.dst) in on_lane:
+            node = ("T", e.src, e.dst)
+            w[e.src, node] = dur[e.src]
+            w[node, e.dst] = delay[e.src, e.dst]
+        else:
+            w[e.src, e.dst] = dur[e.src] + delay[e.src, e.dst]
+    for seq in lane_seqs:
+        for (a, b), (c, d) in itertools.pairwise(seq):
+            w[("T", a, b), ("T", c, d)] = delay[a, b]
     for seq in sequences:
         for a, b in itertools.pairwise(seq):
             w[a, b] = max(w.get((a, b), 0), dur[a])
-    succ: dict[str, list[str]] = {i: [] for i in ids}
-    indeg = {i: 0 for i in ids}
+    nodes = list(ids) + [("T", a, b) for a, b in on_lane]
+    succ: dict = {i: [] for i in nodes}
+    indeg = {i: 0 for i in nodes}
     for a, b in w:
         succ[a].append(b)
         indeg[b] += 1
-    start = {i: 0 for i in ids}
-    ready = [i for i in ids if indeg[i] == 0]
+    start = {i: 0 for i in nodes}
+    ready = [i for i in nodes if indeg[i] == 0]
     seen = 0
     while ready:
         a = ready.pop()
@@ -158,4 +188,4 @@ def _earliest(inst, ids, dur, delay, sequences) -> dict[str, int] | None:
             indeg[b] -= 1
             if indeg[b] == 0:
                 ready.append(b)
-    return start if seen == len(ids) else None
+    return {i: start[i] for i in ids} if seen == len(nodes) else None

@@ -13,6 +13,11 @@ Constraints
   (precede)   S_v ≥ E_u,  and  S_v ≥ E_u + c_{u,v}(d, e)  if x_{u,d} ∧ x_{v,e}    ∀ (u, v) ∈ E
   (memory)    Σ_i m_i x_{i,d} ≤ M_d                                     ∀ d with a capacity
   (makespan)  C ≥ E_i                                                   ∀ i
+  (lanes)     shared links only: for every edge (u, v) and placement pair (d, e), d ≠ e, whose
+              transfer occupies a lane L = {d, e} (shared link, c_{u,v}(d, e) > 0):
+              z_{uv,de} ⟺ x_{u,d} ∧ x_{v,e}; an optional interval [T_uv, T_uv + c) present iff
+              z_{uv,de}; T_uv ≥ E_u; S_v ≥ T_uv + c if z_{uv,de}; NoOverlap per lane over its
+              intervals. No lane, no variable: the delay-only model is unchanged.
 Objectives
   latency:  min C
   memory:   min Σ_{i, d ∈ G} m_i x_{i,d}   s.t.  C ≤ SLO
@@ -51,7 +56,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optgap.formulations.dag.instance import DagInstance, Device, slo_us
-from optgap.formulations.dag.schedule import Incumbent, incumbents, shifted, solution
+from optgap.formulations.dag.schedule import (
+    Incumbent,
+    incumbents,
+    lane_edges,
+    shifted,
+    solution,
+)
 from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
@@ -71,6 +82,7 @@ class Model:
     lower_bound: int = 0  # on the objective, in model units
     hint: Incumbent | None = None  # the warm start given as a hint
     lower_bounds_ms: dict[str, Any] = field(default_factory=dict)  # formulations/dag/bounds.py
+    transfer: dict[tuple[str, str], Any] = field(default_factory=dict)  # T_uv (lane edges)
 
 
 def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None = None) -> Model:
@@ -156,6 +168,8 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
             if delay > 0:
                 m.Add(start[e.dst] >= end[e.src] + delay).OnlyEnforceIf([x[e.src, d], x[e.dst, f]])
 
+    transfer = _add_lanes(m, inst, allowed, x, start, end, g, horizon)
+
     # redundant (load): a device cannot do more work than its slots times the makespan
     for d in inst.devices:
         terms = [p[o.id, d.id] * x[o.id, d.id] for o in ops if (o.id, d.id) in x]
@@ -201,7 +215,47 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
             for d in allowed[o.id]:
                 m.AddHint(x[o.id, d.id], int(device[o.id] == d.id))
         m.AddHint(makespan, hint.makespan // g)
-    return Model(m, x, start, end, makespan, g, gm, lower, hint, static.get("ms", {}))
+        for edge, var in transfer.items():
+            if edge in hint.transfer and hint.transfer[edge] % g == 0:
+                m.AddHint(var, hint.transfer[edge] // g)
+    return Model(
+        m, x, start, end, makespan, g, gm, lower, hint,
+        lower_bounds_ms=static.get("ms", {}), transfer=transfer,
+    )  # fmt: skip
+
+
+def _add_lanes(m, inst, allowed, x, start, end, g: int, horizon: int) -> dict:
+    """(lanes): transfers over shared links as optional intervals, NoOverlap per lane; returns
+    the transfer start T_uv of every edge that may cross a lane (none without shared links)."""
+    if not inst.has_shared_links:
+        return {}
+    transfer: dict[tuple[str, str], Any] = {}
+    intervals: dict[frozenset[str], list] = {}
+    for e in inst.edges:
+        for d in allowed[e.src]:
+            for f in allowed[e.dst]:
+                lane = inst.lane(d.id, f.id, e.bytes)
+                if lane is None:
+                    continue
+                c = inst.transfer_us(d.id, f.id, e.bytes) // g
+                key = (e.src, e.dst)
+                if key not in transfer:
+                    t = m.NewIntVar(0, horizon, f"T[{e.src},{e.dst}]")
+                    m.Add(t >= end[e.src])
+                    transfer[key] = t
+                t = transfer[key]
+                z = m.NewBoolVar(f"z[{e.src},{e.dst},{d.id},{f.id}]")
+                xu, xv = x[e.src, d.id], x[e.dst, f.id]
+                m.AddBoolAnd([xu, xv]).OnlyEnforceIf(z)
+                m.AddBoolOr([xu.Not(), xv.Not(), z])
+                m.Add(start[e.dst] >= t + c).OnlyEnforceIf(z)
+                intervals.setdefault(lane, []).append(
+                    m.NewOptionalFixedSizeIntervalVar(t, c, z, f"L[{e.src},{e.dst},{d.id},{f.id}]")
+                )
+    for ivs in intervals.values():
+        if len(ivs) > 1:
+            m.AddNoOverlap(ivs)
+    return transfer
 
 
 def solve(
@@ -294,7 +348,9 @@ def solve(
         for o in inst.operators
     }
     raw = {o.id: solver.Value(mdl.start[o.id]) * mdl.g_time for o in inst.operators}
-    sched = shifted(inst, "cpsat", device, raw)
+    raw_t = {edge: solver.Value(var) * mdl.g_time for edge, var in mdl.transfer.items()}
+    lanes = lane_edges(inst, device)
+    sched = shifted(inst, "cpsat", device, raw, {k: raw_t[k] for k in lanes})
     stats["solver_makespan_ms"] = solver.Value(mdl.makespan) * mdl.g_time / 1000
     status = outcome.status
     if best is not None and best.objective_grid(inst, pattern) < sched.objective_grid(
@@ -313,7 +369,7 @@ def solve(
         status,
         objective=objective / 1000,
         bound=bound / 1000,
-        solution=solution(inst, sched.device, sched.start, pattern, slo),
+        solution=solution(inst, sched.device, sched.start, pattern, slo, sched.transfer),
         stats=stats,
         message=""
         if status == Status.OPTIMAL or "gap_tolerance" not in stats
@@ -342,7 +398,7 @@ def _fallback(inst, best, pattern, slo, bound_grid, stats) -> Result:
         Status.FEASIBLE,
         objective=objective / 1000,
         bound=None if bound is None else min(bound, objective / 1000),
-        solution=solution(inst, best.device, best.start, pattern, slo),
+        solution=solution(inst, best.device, best.start, pattern, slo, best.transfer),
         stats={**stats, "makespan_ms": best.makespan / 1000, "solution_from": best.method},
         message=f"the limit ran out before the solver improved on its warm start ({best.method})",
     )
@@ -356,6 +412,8 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
     legend = [
         "x_<op>_<device>: 1 if the operator runs on the device (ids as in the instance file)",
         "S_<op>, E_<op>: start and end of the operator in model time units; I_*: its interval",
+        "shared links only: T_<src>_<dst> transfer start of the edge, z_<src>_<dst>_<d>_<e> it "
+        "crosses the lane d-e, L_*: its interval on that lane",
     ]
     mdl = build(inst, options)
     # the model runs on the data's own grid (durations / their GCD): one time unit is g_time µs,

@@ -6,12 +6,14 @@ memory are recomputed here from the instance's fields and the solution alone.
 Solution (the ``solution`` object of a result)::
 
     {"pattern": "latency" | "memory", "slo_ms": float | null,
-     "schedule": {op_id: {"device": device_id, "start_ms": float}}}
+     "schedule": {op_id: {"device": device_id, "start_ms": float}},
+     "transfers": [{"edge": [src, dst], "start_ms": float}]}   (only with shared links)
 
 What it trusts from the loader (``instance.load``): the device ids, kinds, slot counts, speeds and
 memory capacities (kB); each operator's integer µs times per device kind and per device id, its
-memory (kB) and its allowed device ids; the edges with their bytes (between operators of the instance, acyclic); the links
-(latency in µs, bandwidth); the file's SLO in µs; and, as the default SLO of the memory pattern
+memory (kB) and its allowed device ids; the edges with their bytes (between operators of the
+instance, acyclic, no duplicates); the links (latency in µs, bandwidth, ``shared`` flag: a bool),
+the default one and those per device pair; the file's SLO in µs; and, as the default SLO of the memory pattern
 when neither the user nor the file gives one, ``instance.gpu_only_latency_us`` (the GPU-only HEFT
 makespan, computed by the instance module, which is tested against the `gpu-only` heuristic).
 
@@ -31,15 +33,25 @@ rounded to the nearest µs, halves up) and the device is among its allowed devic
 start(v) >= end(u) + transfer(dev(u), dev(v), bytes) (a transfer rounded up to the µs); no device
 runs more operators at once than it has slots (zero-length ones take none); no device holds more
 operator memory than its capacity; and in the memory pattern the makespan is within the SLO.
+Shared links (lanes): an edge u -> v whose devices differ, whose link is ``shared`` and whose
+delay c is > 0 occupies the lane {dev(u), dev(v)} (one lane per device pair, both directions)
+during [T, T + c), where T is the ``start_ms`` of its entry in ``transfers``: then
+T >= end(u) and start(v) >= T + c replace the delay rule, and no two transfers on one lane
+overlap (back to back is fine). ``transfers`` must list exactly these edges, each once, each as
+``{"edge": [src, dst], "start_ms": T}`` with T on the 1 µs grid in [0, 1e12]; an entry for any
+other edge (not an edge, not crossing a lane under the stated placement, listed twice) is a
+violation naming it, and so is a missing one. Without lane transfers the field may be absent.
 Any other value in a solution is a violation naming it, never an exception.
 ``metrics["left_shifted"]`` says whether no operator could start 1 µs earlier with the others
-fixed (each starts at 0, when an input arrives, or when its device is full just before): what
-every method's reported schedule must satisfy (a feasibility-neutral check).
+fixed (each starts at 0, when an input arrives, or when its device is full just before), and no
+transfer on a lane either (each starts when its producer ends or when another transfer on its
+lane ends): what every method's reported schedule must satisfy (a feasibility-neutral check).
 Objectives: latency -> makespan in ms; memory -> total memory of operators on GPUs, in MB.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import Any
@@ -120,8 +132,38 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
             continue
         dev[op_id], start[op_id], end[op_id] = d, s_us, s_us + _duration_us(op, devices[d])
 
+    lane_start: dict[tuple[str, str], int] = {}  # edge -> transfer start (µs) on its lane
+    lane_of: dict[tuple[str, str], tuple[frozenset, int]] = {}  # edge -> (lane, delay)
     if len(start) == len(ops):
+        lane_of = _lanes(instance, dev)
+        lane_start = _transfers(solution.get("transfers"), instance, lane_of, v)
+        for (a, b), t in lane_start.items():
+            lane, c = lane_of[a, b]
+            if t < end[a]:
+                v.append(
+                    f"transfer {a}->{b}: starts at {t / 1000:g} ms, before {a} ends at "
+                    f"{end[a] / 1000:g} ms"
+                )
+            if start[b] < t + c:
+                v.append(
+                    f"transfer {a}->{b}: {b} starts at {start[b] / 1000:g} ms, before the "
+                    f"transfer ends at {(t + c) / 1000:g} ms"
+                )
+        by_lane: dict[frozenset, list[tuple[int, int, str]]] = {}
+        for (a, b), t in lane_start.items():
+            lane, c = lane_of[a, b]
+            by_lane.setdefault(lane, []).append((t, t + c, f"{a}->{b}"))
+        for lane, items in by_lane.items():
+            items.sort()
+            for (_, f1, n1), (s2, _, n2) in itertools.pairwise(items):
+                if s2 < f1:
+                    v.append(
+                        f"lane {'-'.join(sorted(lane))}: transfers {n1} and {n2} overlap at "
+                        f"{s2 / 1000:g} ms"
+                    )
         for e in instance.edges:
+            if (e.src, e.dst) in lane_of:
+                continue  # checked against its transfer above
             need = end[e.src] + _transfer_us(instance, dev[e.src], dev[e.dst], e.bytes)
             if start[e.dst] < need:
                 v.append(
@@ -154,7 +196,9 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
         "gpu_ops": sum(1 for o in start if devices[dev[o]].kind == "gpu"),
         "cpu_ops": sum(1 for o in start if devices[dev[o]].kind == "cpu"),
     }
-    metrics["left_shifted"] = _left_shifted(instance, devices, dev, start, end)
+    metrics["left_shifted"] = _left_shifted(instance, devices, dev, start, end, lane_start, lane_of)
+    if lane_of:
+        metrics["lane_transfers"] = len(lane_of)
     if pattern == "memory":
         if makespan_us > slo_us:
             return Evaluation(
@@ -179,11 +223,23 @@ def _slo_in_force(instance: Any, options: SolveOptions | None) -> int:
     return instance.gpu_only_latency_us  # InputError when the GPU-only placement does not fit
 
 
-def _left_shifted(instance, devices, dev, start, end) -> bool:
+def _left_shifted(instance, devices, dev, start, end, lane_start, lane_of) -> bool:
     """True iff no operator could start 1 µs earlier with everything else fixed: each starts at
-    0, or exactly when an input arrives, or (taking time) just when its device is full."""
+    0, or exactly when an input arrives, or (taking time) just when its device is full; and
+    each lane transfer starts when its producer ends or when another transfer on its lane ends
+    (transfers on a lane do not overlap, so only one ending exactly then can hold it back)."""
+    lane_ends: dict[frozenset, set[int]] = {}
+    for edge, t in lane_start.items():
+        lane, c = lane_of[edge]
+        lane_ends.setdefault(lane, set()).add(t + c)
+    for (a, b), t in lane_start.items():
+        if t != end[a] and t not in lane_ends[lane_of[a, b][0]]:
+            return False
     arrival: dict[str, set[int]] = {o: set() for o in start}
     for e in instance.edges:
+        if (e.src, e.dst) in lane_start:
+            arrival[e.dst].add(lane_start[e.src, e.dst] + lane_of[e.src, e.dst][1])
+            continue
         arrival[e.dst].add(end[e.src] + _transfer_us(instance, dev[e.src], dev[e.dst], e.bytes))
     on: dict[str, list[str]] = {d: [] for d in devices}
     for o in start:
@@ -198,6 +254,68 @@ def _left_shifted(instance, devices, dev, start, end) -> bool:
         if busy < devices[dev[o]].slots:
             return False
     return True
+
+
+def _lanes(instance: Any, dev: dict[str, str]) -> dict[tuple[str, str], tuple[frozenset, int]]:
+    """The edges whose transfer occupies a lane under the placement: (lane, delay) each."""
+    out = {}
+    for e in instance.edges:
+        a, b = dev[e.src], dev[e.dst]
+        if a == b:
+            continue
+        link = instance.pair_links.get(frozenset((a, b)), instance.link)
+        c = _transfer_us(instance, a, b, e.bytes)
+        if link.shared is True and c > 0:
+            out[e.src, e.dst] = (frozenset((a, b)), c)
+    return out
+
+
+def _transfers(raw: Any, instance: Any, lane_of: dict, v: list[str]) -> dict[tuple[str, str], int]:
+    """The stated transfer starts (µs) of the lane edges; every flaw appended to ``v``."""
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        v.append(f"transfers: expected a list of {{edge, start_ms}}, got {type(raw).__name__}")
+        return {}
+    edges = {(e.src, e.dst) for e in instance.edges}
+    out: dict[tuple[str, str], int] = {}
+    for k, entry in enumerate(raw):
+        path = f"transfers[{k}]"
+        if not isinstance(entry, dict) or set(entry) != {"edge", "start_ms"}:
+            v.append(f"{path}: expected an object with exactly 'edge' and 'start_ms'")
+            continue
+        edge, t = entry["edge"], entry["start_ms"]
+        if (
+            not isinstance(edge, list)
+            or len(edge) != 2
+            or not all(isinstance(x, str) for x in edge)
+            or (edge[0], edge[1]) not in edges
+        ):
+            v.append(f"{path}.edge: {edge!r:.60} is not an edge [src, dst] of the instance")
+            continue
+        key = (edge[0], edge[1])
+        if key not in lane_of:
+            v.append(
+                f"{path}.edge: {key[0]}->{key[1]} occupies no shared lane under this placement"
+            )
+            continue
+        if key in out:
+            v.append(f"{path}.edge: {key[0]}->{key[1]} listed twice")
+            continue
+        if isinstance(t, bool) or not isinstance(t, int | float) or not (0 <= t <= MAX_START_MS):
+            v.append(f"{path}.start_ms: must be a number in [0, {MAX_START_MS:g}], got {t!r:.60}")
+            continue
+        t_us = round(t * 1000)
+        if abs(t * 1000 - t_us) > 1e-3:
+            v.append(f"{path}.start_ms: {t} is not on the 1 µs grid")
+            continue
+        out[key] = t_us
+    for a, b in lane_of:
+        if (a, b) not in out and not any(
+            isinstance(x, dict) and x.get("edge") == [a, b] for x in raw
+        ):
+            v.append(f"transfers: missing the transfer of edge {a}->{b} over a shared lane")
+    return out
 
 
 def _duration_us(op: Any, device: Any) -> int:

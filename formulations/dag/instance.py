@@ -6,7 +6,8 @@ File format (JSON, ``"family": "dag"``, ``"version": 1``)::
     operators: [{id, time_ms: {kind or device id: ms}, mem_mb = 0, devices = null,
                  op_type = null}]
     edges:     [{src, dst, bytes = 0}]
-    links:     {latency_ms, bandwidth_gb_s, pairs = [{devices: [a, b], latency_ms, bandwidth_gb_s}]}
+    links:     {latency_ms, bandwidth_gb_s, shared = false,
+                pairs = [{devices: [a, b], latency_ms, bandwidth_gb_s, shared = false}]}
     slo_ms:    optional latency SLO for the memory-optimal pattern
     name, meta: free text / free object (source, attribution, importer notes)
 
@@ -18,6 +19,17 @@ Between different devices an edge costs ``latency_ms + bytes / bandwidth``; on o
 free. Times are kept in integer microseconds and memory in integer kilobytes: the loader rounds
 ``time_ms`` and ``mem_mb`` to three decimals, and a transfer is rounded up to the next microsecond.
 That quantised data *is* the problem every model and the evaluator solve.
+
+Shared links (link contention, off by default). ``links.pairs[i].shared: true`` makes the link
+between those two devices one lane (one PCIe lane, both directions); ``links.shared: true`` makes
+every device pair that uses the default link (has no entry in ``pairs``: a pair's entry is its
+whole link and inherits nothing from the default) its own lane. A transfer of edge (u, v) with u
+on d, v on e ≠ d over a lane occupies it, for its whole delay c = latency + bytes / bandwidth,
+during [T_uv, T_uv + c) with T_uv ≥ end(u) and start(v) ≥ T_uv + c; the transfers on one lane
+pairwise do not overlap. A transfer of zero delay occupies nothing. Links that are not shared keep
+the delay-only model start(v) ≥ end(u) + c. A solution then carries the transfer starts
+(``transfers``, see ``evaluate``): deciding whether a feasible transfer order exists for given
+operator starts is itself NP-hard, so the evaluator checks stated ones.
 """
 
 from __future__ import annotations
@@ -69,6 +81,7 @@ class Edge:
 class Link:
     latency_us: int = 0
     bandwidth_gb_s: float | None = None  # None: infinite
+    shared: bool = False  # one lane: its transfers do not overlap
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,22 @@ class DagInstance:
     def link_between(self, a: str, b: str) -> Link:
         return self.pair_links.get(frozenset((a, b)), self.link)
 
+    @cached_property
+    def has_shared_links(self) -> bool:
+        """Whether any link is shared (else the classic delay-only model, unchanged)."""
+        return self.link.shared or any(k.shared for k in self.pair_links.values())
+
+    def lane(self, src_device: str, dst_device: str, nbytes: int) -> frozenset[str] | None:
+        """The lane (the device pair) a transfer of ``nbytes`` occupies, or None: same device,
+        a link that is not shared, or a zero delay."""
+        if src_device == dst_device or not self.has_shared_links:
+            return None
+        if not self.link_between(src_device, dst_device).shared:
+            return None
+        if self.transfer_us(src_device, dst_device, nbytes) == 0:
+            return None
+        return frozenset((src_device, dst_device))
+
     def transfer_us(self, src_device: str, dst_device: str, nbytes: int) -> int:
         if src_device == dst_device:
             return 0
@@ -135,8 +164,10 @@ class DagInstance:
         to the GPUs (an operator no GPU may run keeps its allowed devices), i.e. operators by
         decreasing upward rank (mean time + costliest mean transfer path to an exit, ties by
         topological position), each on the slot where it finishes earliest with insertion into
-        idle gaps, a device skipped once its memory is full. tests/test_dag.py checks that it
-        equals the `gpu-only` heuristic's makespan.
+        idle gaps, a device skipped once its memory is full; with shared links, each input over a
+        lane takes the lane's first free gap from its producer's end (inputs by producer end).
+        tests/test_dag_trust.py and tests/test_dag_shared.py check that it equals the `gpu-only`
+        heuristic's makespan.
         """
         makespan = _gpu_only_makespan(self)
         if makespan is None:
@@ -206,15 +237,29 @@ def _gpu_only_makespan(inst: DagInstance) -> int | None:
     mem_free = {d.id: d.mem_capacity_kb for d in inst.devices}
     end: dict[str, int] = {}
     where: dict[str, str] = {}
+    lanes: dict[frozenset[str], list[tuple[int, int]]] = {}  # shared links: busy, sorted
     for i in sorted(topo, key=lambda i: (-rank[i], position[i])):
-        best = None  # (finish, device position, start, device, slot)
+        best = None  # (finish, device position, start, device, slot, lane bookings)
         for d in allowed[i]:
             if mem_free[d.id] is not None and mem_free[d.id] < ops[i].mem_kb:
                 continue
-            ready = max(
-                (end[e.src] + inst.transfer_us(where[e.src], d.id, e.bytes) for e in pred[i]),
-                default=0,
-            )
+            ready, booked = 0, []
+            # inputs over a shared lane take its first free gap from the producer's end, in
+            # order of that end (then edge order); the others arrive after their delay
+            for e in sorted(pred[i], key=lambda e: end[e.src]):
+                c = inst.transfer_us(where[e.src], d.id, e.bytes)
+                lane = inst.lane(where[e.src], d.id, e.bytes)
+                t = end[e.src]
+                if lane is not None:
+                    taken = sorted(lanes.get(lane, []) + [iv for ln, iv in booked if ln == lane])
+                    for s, f in taken:
+                        if f <= t:
+                            continue
+                        if t + c <= s:
+                            break
+                        t = max(t, f)
+                    booked.append((lane, (t, t + c)))
+                ready = max(ready, t + c)
             p = inst.duration_us(ops[i], d)
             for k, slot in enumerate(busy[d.id]):
                 t = ready
@@ -225,12 +270,14 @@ def _gpu_only_makespan(inst: DagInstance) -> int | None:
                         if t + p <= s:
                             break
                         t = max(t, f)
-                cand = (t + p, dev_position[d.id], t, d.id, k)
+                cand = (t + p, dev_position[d.id], t, d.id, k, booked)
                 if best is None or cand[:3] < best[:3]:
                     best = cand
         if best is None:
             return None
-        finish, _, t, dev, k = best
+        finish, _, t, dev, k, booked = best
+        for lane, iv in booked:
+            lanes.setdefault(lane, []).append(iv)
         if finish > t:
             busy[dev][k].append((t, finish))
             busy[dev][k].sort()
@@ -445,20 +492,24 @@ def _check_transfers(edges: list[Edge], links: list[Link]) -> None:
 
 def _link(d: dict, path: str) -> Link:
     bw = d.get("bandwidth_gb_s")
+    shared = d.get("shared", False)
+    if not isinstance(shared, bool):
+        raise InputError(f"{path}.shared: expected true or false, got {F.type_name(shared)}")
     return Link(
         latency_us=_us(d.get("latency_ms", 0), f"{path}.latency_ms"),
         bandwidth_gb_s=None
         if bw is None
         else F.number(bw, f"{path}.bandwidth_gb_s", exclusive_minimum=True),
+        shared=shared,
     )
 
 
 def _links(d: Any, device_ids: set[str]) -> tuple[Link, dict[frozenset[str], Link]]:
-    F.obj(d, "links", set(), {"latency_ms", "bandwidth_gb_s", "pairs"})
+    F.obj(d, "links", set(), {"latency_ms", "bandwidth_gb_s", "pairs", "shared"})
     pairs: dict[frozenset[str], Link] = {}
     for i, p in enumerate(F.array(d.get("pairs", []), "links.pairs")):
         path = f"links.pairs[{i}]"
-        F.obj(p, path, {"devices"}, {"latency_ms", "bandwidth_gb_s"})
+        F.obj(p, path, {"devices"}, {"latency_ms", "bandwidth_gb_s", "shared"})
         ends = F.array(p["devices"], f"{path}.devices", min_len=2)
         ends = [F.string(x, f"{path}.devices[{j}]") for j, x in enumerate(ends)]
         if len(ends) != 2 or ends[0] == ends[1]:
@@ -511,6 +562,8 @@ def _dump_link(link: Link) -> dict[str, Any]:
     d: dict[str, Any] = {"latency_ms": link.latency_us / 1000}
     if link.bandwidth_gb_s is not None:
         d["bandwidth_gb_s"] = link.bandwidth_gb_s
+    if link.shared:
+        d["shared"] = True
     return d
 
 

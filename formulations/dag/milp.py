@@ -30,6 +30,18 @@ Constraints
   (disjunct)  S_j ≥ E_i − M_ij (1 − y_ij) − M_ij (2 − x_{i,m} − x_{j,m})
               S_i ≥ E_j − M_ji y_ij       − M_ji (2 − x_{i,m} − x_{j,m})     ∀ (i,j) ∈ P, m ∈ M_ij
               (a direction with M ≤ 0 holds in every schedule within the horizon: no y needed)
+  (lanes)     shared links only. L_uv = {(d, e) : d ≠ e, the link d–e is shared, c_uv(d, e) > 0}
+              the placements under which edge (u, v) crosses a lane; for (u, v) with L_uv ≠ ∅:
+              T_uv ∈ [0, H] its transfer start, T_uv ≥ E_u; w_{uv,de} ∈ {0,1} = X_{u,d} ∧ X_{v,e}
+              (w ≥ X_{u,d} + X_{v,e} − 1, w ≤ X_{u,d}, w ≤ X_{v,e}) for (d, e) ∈ L_uv;
+              S_v ≥ T_uv + c − (H + c)(1 − w_{uv,de});
+              on lane ℓ: U_{uv,ℓ} = Σ_{(d,e) ∈ L_uv, {d,e} = ℓ} w_{uv,de} (≤ 1), C_{uv,ℓ} the
+              same sum weighted by c_uv(d, e); for two edges a = (u, v), b = (u', v') that may
+              share ℓ and are not ordered by the DAG (v = u' or v reaches u' forces T_a + c_a ≤
+              T_b), with q_ab ∈ {0,1} and M = H + max c:
+              T_b ≥ T_a + C_{a,ℓ} − M (1 − q_ab) − M (2 − U_{a,ℓ} − U_{b,ℓ})
+              T_a ≥ T_b + C_{b,ℓ} − M q_ab       − M (2 − U_{a,ℓ} − U_{b,ℓ})
+              (active only when both use ℓ). No shared link, no variable: the model is unchanged.
   (memory)    Σ_i m_i X_{i,d} ≤ cap_d                                        ∀ d with a capacity
   (makespan)  C ≥ E_i + tail_i                                                         ∀ i
 Objectives
@@ -70,7 +82,13 @@ from optgap.formulations.dag.cpsat import (
     serial_bound,
 )
 from optgap.formulations.dag.instance import DagInstance, slo_us
-from optgap.formulations.dag.schedule import Incumbent, incumbents, shifted, solution
+from optgap.formulations.dag.schedule import (
+    Incumbent,
+    incumbents,
+    lane_edges,
+    shifted,
+    solution,
+)
 from optgap.solvers.backends import solve_pulp, write_pulp
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -84,6 +102,9 @@ class Vars:
     makespan: Any
     y: dict[tuple[str, str], Any] = field(default_factory=dict)
     horizon: int = 0
+    transfer: dict[tuple[str, str], Any] = field(default_factory=dict)  # T_uv (lanes)
+    lane_w: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)  # w_{uv,de}
+    lane_q: dict[tuple[tuple[str, str], tuple[str, str]], Any] = field(default_factory=dict)
 
 
 def build(
@@ -174,6 +195,8 @@ def build(
             prob += start[b] >= end[a] - M_ab * (1 - y[a, b]) - M_ab * apart, name("ab", *tag)
             prob += start[a] >= end[b] - M_ba * y[a, b] - M_ba * apart, name("ba", *tag)
 
+    T, W, Q = _add_lanes(prob, inst, allowed, X, start, end, H, closure, name)
+
     for d in inst.devices:
         on_d = [o for o in ops if (o.id, d.id) in X]
         if not on_d:
@@ -217,7 +240,62 @@ def build(
         )
     else:
         prob += C
-    return prob, Vars(x, start, C, y, H)
+    return prob, Vars(x, start, C, y, H, T, W, Q)
+
+
+def _add_lanes(prob, inst, allowed, X, start, end, H: int, closure, name) -> tuple[dict, ...]:
+    """(lanes): transfer starts, placement-pair indicators and lane disjunctions (see the module
+    docstring); three empty dicts without shared links."""
+    import pulp
+
+    if not inst.has_shared_links:
+        return {}, {}, {}
+    index = {o.id: k for k, o in enumerate(inst.operators)}
+    dev_index = {d.id: k for k, d in enumerate(inst.devices)}
+    T: dict[tuple[str, str], Any] = {}
+    W: dict[tuple[str, str, str, str], Any] = {}
+    use: dict[tuple[str, str], dict[frozenset, list[tuple[Any, int]]]] = {}
+    for e in inst.edges:
+        key = (e.src, e.dst)
+        tag = (index[e.src], index[e.dst])
+        for d in allowed[e.src]:
+            for f in allowed[e.dst]:
+                lane = inst.lane(d.id, f.id, e.bytes)
+                if lane is None:
+                    continue
+                c = inst.transfer_us(d.id, f.id, e.bytes)
+                if key not in T:
+                    T[key] = pulp.LpVariable(name("T", *tag), lowBound=0, upBound=H)
+                    prob += T[key] >= end[e.src], name("tstart", *tag)
+                dtag = (*tag, dev_index[d.id], dev_index[f.id])
+                w = pulp.LpVariable(name("w", *dtag), cat=pulp.LpBinary)
+                W[e.src, e.dst, d.id, f.id] = w
+                prob += w >= X[e.src, d.id] + X[e.dst, f.id] - 1, name("wand", *dtag)
+                prob += w <= X[e.src, d.id], name("wsrc", *dtag)
+                prob += w <= X[e.dst, f.id], name("wdst", *dtag)
+                prob += start[e.dst] >= T[key] + c - (H + c) * (1 - w), name("tend", *dtag)
+                use.setdefault(key, {}).setdefault(lane, []).append((w, c))
+    Q: dict[tuple[tuple[str, str], tuple[str, str]], Any] = {}
+
+    def before(a: tuple[str, str], b: tuple[str, str]) -> bool:  # the DAG orders a's transfer first
+        return a[1] == b[0] or closure.has_edge(a[1], b[0])
+
+    for a, b in itertools.combinations(list(use), 2):
+        common = [lane for lane in use[a] if lane in use[b]]
+        if not common or before(a, b) or before(b, a):
+            continue
+        tag = (index[a[0]], index[a[1]], index[b[0]], index[b[1]])
+        q = Q[a, b] = pulp.LpVariable(name("q", *tag), cat=pulp.LpBinary)
+        for lane in common:
+            M = H + max(c for _, c in use[a][lane] + use[b][lane])
+            Ua = pulp.lpSum(w for w, _ in use[a][lane])
+            Ub = pulp.lpSum(w for w, _ in use[b][lane])
+            Ca = pulp.lpSum(c * w for w, c in use[a][lane])
+            Cb = pulp.lpSum(c * w for w, c in use[b][lane])
+            ltag = (*tag, *sorted(dev_index[x] for x in lane))
+            prob += T[b] >= T[a] + Ca - M * (1 - q) - M * (2 - Ua - Ub), name("lab", *ltag)
+            prob += T[a] >= T[b] + Cb - M * q - M * (2 - Ua - Ub), name("lba", *ltag)
+    return T, W, Q
 
 
 def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
@@ -300,9 +378,15 @@ def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
     solver_start = {o.id: v.start[o.id].value() or 0.0 for o in inst.operators}
     solver_makespan = round(v.makespan.value() or 0.0)
     start = {i: max(0, round(t)) for i, t in solver_start.items()}
-    makespan = _check(inst, machine, start)
+    lanes = lane_edges(inst, {i: m[0] for i, m in machine.items()})
+    solver_transfer = {k: v.transfer[k].value() or 0.0 for k in lanes}
+    transfer = {k: max(0, round(t)) for k, t in solver_transfer.items()}
+    makespan = _check(inst, machine, start, transfer)
     stats["repaired"] = makespan is None or makespan > solver_makespan
-    if stats["repaired"]:
+    if stats["repaired"] and lanes:
+        start, transfer = _earliest_starts_lanes(inst, machine, solver_start, solver_transfer)
+        makespan = None if start is None else _check(inst, machine, start, transfer)
+    elif stats["repaired"]:
         start = _earliest_starts(inst, machine, solver_start)
         makespan = None if start is None else _check(inst, machine, start)
     if makespan is None or (slo is not None and makespan > slo):
@@ -327,7 +411,7 @@ def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
             mem[i] * (var.value() or 0.0) for (i, m), var in v.x.items() if kinds[m[0]] == "gpu"
         )
     )
-    sched = shifted(inst, backend, {i: m[0] for i, m in machine.items()}, start)
+    sched = shifted(inst, backend, {i: m[0] for i, m in machine.items()}, start, transfer)
     if best is not None and best.objective_grid(inst, pattern) < sched.objective_grid(
         inst, pattern
     ):
@@ -335,6 +419,15 @@ def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
     objective = sched.objective_grid(inst, pattern)
     stats["makespan_ms"] = sched.makespan / 1000
     status = out.status
+    message = ""
+    if slo is None and objective > solver_makespan:
+        # a repair or left shift never lengthens a schedule the model describes correctly; a
+        # longer one means the model let through what the instance forbids: nothing is proven
+        status, bound = Status.FEASIBLE, None
+        message = (
+            f"the schedule ({objective / 1000:g} ms) is longer than the MILP's own makespan "
+            f"({solver_makespan / 1000:g} ms): the model is wrong here, nothing is proven"
+        )
     if status == Status.OPTIMAL:
         bound = objective
     return Result(
@@ -345,8 +438,9 @@ def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
         objective=objective / 1000,
         # a repair or a left shift can only improve
         bound=None if bound is None else min(bound, objective) / 1000,
-        solution=solution(inst, sched.device, sched.start, pattern, slo),
+        solution=solution(inst, sched.device, sched.start, pattern, slo, sched.transfer),
         stats=stats,
+        message=message,
     )
 
 
@@ -370,7 +464,7 @@ def _fallback(inst, best, backend, pattern, slo, bound_grid, stats) -> Result:
         Status.FEASIBLE,
         objective=objective / 1000,
         bound=None if bound_grid is None else min(bound_grid, objective) / 1000,
-        solution=solution(inst, best.device, best.start, pattern, slo),
+        solution=solution(inst, best.device, best.start, pattern, slo, best.transfer),
         stats={**stats, "makespan_ms": best.makespan / 1000, "solution_from": best.method},
         message=f"the limit ran out before {backend} improved on its warm start ({best.method})",
     )
@@ -385,6 +479,8 @@ def export(inst: DagInstance, options: SolveOptions, path: str) -> None:
         "operators and devices are numbered in file order: op k = operators[k], dev j = devices[j]",
         "x_k_j_s: 1 if operator k runs on slot s of device j",
         "S_k: start of operator k in µs; C: makespan in µs; y_*: order of two operators",
+        "shared links only: T_k_l transfer start of edge op k -> op l (µs), w_k_l_i_j it crosses "
+        "the lane dev i - dev j, q_*: order of two transfers on a lane",
         "the objective is written as (model objective) / 1000: µs -> ms, kB -> MB",
     ]
     header = export_header("dag", "milp", pattern, unit, legend)
@@ -423,6 +519,13 @@ def _warm_start(inst: DagInstance, v: Vars, sched: Incumbent) -> bool:
     v.makespan.setInitialValue(sched.makespan)
     for (a, b), var in v.y.items():
         var.setInitialValue(int((sched.start[a], a) < (sched.start[b], b)))
+    if v.transfer:  # lanes: transfers as the warm start has them, else at the producer's end
+        for (a, b), var in v.transfer.items():
+            var.setInitialValue(sched.transfer.get((a, b), sched.end[a]))
+        for (a, b, d, f), var in v.lane_w.items():
+            var.setInitialValue(int(device[a] == d and device[b] == f))
+        for (ea, eb), var in v.lane_q.items():
+            var.setInitialValue(int(sched.transfer.get(ea, 0) < sched.transfer.get(eb, 0)))
     return True
 
 
@@ -430,14 +533,33 @@ def _durations(inst: DagInstance, machine: dict[str, Machine]) -> dict[str, int]
     return {o.id: inst.duration_us(o, inst.device(machine[o.id][0])) for o in inst.operators}
 
 
-def _check(inst: DagInstance, machine: dict[str, Machine], start: dict[str, int]) -> int | None:
-    """The makespan if the starts respect edges, transfers and one operator per machine."""
+def _check(
+    inst: DagInstance,
+    machine: dict[str, Machine],
+    start: dict[str, int],
+    transfer: dict[tuple[str, str], int] | None = None,
+) -> int | None:
+    """The makespan if the starts respect edges, transfers, lanes (``transfer``: the start of
+    every lane transfer) and one operator per machine."""
     dur = _durations(inst, machine)
     if any(t < 0 for t in start.values()):
         return None
+    lanes = lane_edges(inst, {i: m[0] for i, m in machine.items()})
+    transfer = transfer or {}
+    on_lane: dict[frozenset, list[tuple[int, int]]] = {}
     for e in inst.edges:
         delay = inst.transfer_us(machine[e.src][0], machine[e.dst][0], e.bytes)
+        if (e.src, e.dst) in lanes:
+            t = transfer.get((e.src, e.dst))
+            if t is None or t < start[e.src] + dur[e.src] or start[e.dst] < t + delay:
+                return None
+            on_lane.setdefault(lanes[e.src, e.dst][0], []).append((t, t + delay))
+            continue
         if start[e.dst] < start[e.src] + dur[e.src] + delay:
+            return None
+    for busy in on_lane.values():
+        busy.sort()
+        if any(f > s for (_, f), (s, _) in itertools.pairwise(busy)):
             return None
     by_machine: dict[Machine, list[str]] = {}
     for i, m in machine.items():
@@ -448,6 +570,55 @@ def _check(inst: DagInstance, machine: dict[str, Machine], start: dict[str, int]
         if any(start[a] + dur[a] > start[b] for a, b in itertools.pairwise(seq)):
             return None
     return max(start[i] + dur[i] for i in start)
+
+
+def _earliest_starts_lanes(
+    inst: DagInstance,
+    machine: dict[str, Machine],
+    solver_start: dict[str, float],
+    solver_transfer: dict[tuple[str, str], float],
+) -> tuple[dict[str, int] | None, dict[tuple[str, str], int]]:
+    """``_earliest_starts`` with lane transfers as nodes: producer -> transfer (its time),
+    transfer -> consumer (the delay), and the solver's order on each lane (the delay)."""
+    dur = _durations(inst, machine)
+    device = {i: m[0] for i, m in machine.items()}
+    lanes = lane_edges(inst, device)
+    topo = {i: k for k, i in enumerate(inst.topological_order)}
+    g = nx.DiGraph()
+    g.add_nodes_from(dur)
+
+    def arc(a, b, w: int) -> None:
+        g.add_edge(a, b, w=max(w, g.edges[a, b]["w"]) if g.has_edge(a, b) else w)
+
+    for e in inst.edges:
+        delay = inst.transfer_us(device[e.src], device[e.dst], e.bytes)
+        if (e.src, e.dst) in lanes:
+            node = ("T", e.src, e.dst)
+            arc(e.src, node, dur[e.src])
+            arc(node, e.dst, delay)
+        else:
+            arc(e.src, e.dst, dur[e.src] + delay)
+    by_lane: dict[frozenset, list[tuple[str, str]]] = {}
+    for edge, (lane, _) in lanes.items():
+        by_lane.setdefault(lane, []).append(edge)
+    for seq in by_lane.values():
+        seq.sort(key=lambda k: (solver_transfer[k], topo[k[0]], topo[k[1]]))
+        for a, b in itertools.pairwise(seq):
+            arc(("T", *a), ("T", *b), lanes[a][1])
+    by_machine: dict[Machine, list[str]] = {}
+    for i, m in machine.items():
+        if dur[i] > 0:
+            by_machine.setdefault(m, []).append(i)
+    for seq in by_machine.values():
+        seq.sort(key=lambda i: (solver_start[i], topo[i]))
+        for a, b in itertools.pairwise(seq):
+            arc(a, b, dur[a])
+    if not nx.is_directed_acyclic_graph(g):
+        return None, {}
+    t: dict[Any, int] = {}
+    for node in nx.topological_sort(g):
+        t[node] = max((t[u] + g.edges[u, node]["w"] for u in g.predecessors(node)), default=0)
+    return {i: t[i] for i in dur}, {k: t[("T", *k)] for k in lanes}
 
 
 def _earliest_starts(

@@ -9,6 +9,12 @@
   later, the makespan can only go down and the placement (hence the memory) is kept. In the
   result every operator starts at 0, or when an input arrives, or when its device is full just
   before it (the evaluator's ``left_shifted`` metric checks exactly this).
+  With shared links the transfers over a lane are items too (``left_shift_all``): taken in the
+  same order of given start (an operator before a transfer at the same instant), each transfer
+  is put at the earliest time >= its producer's new end at which its lane is free for its whole
+  delay, and a consumer waits for it. The lane is a one-slot resource, so the same argument
+  holds: nothing moves later, and every transfer starts when its producer ends or when another
+  transfer on its lane ends.
 - ``incumbents``: the warm-start answers of the solve layer (solution dicts that the family's
   evaluator accepted) as left-shifted schedules in µs, for horizon, hint and fallback answer.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from optgap.formulations.dag.instance import DagInstance
@@ -29,6 +35,7 @@ class Incumbent:
     device: dict[str, str]
     start: dict[str, int]  # µs
     end: dict[str, int]
+    transfer: dict[tuple[str, str], int] = field(default_factory=dict)  # lane edge -> start µs
 
     @property
     def makespan(self) -> int:
@@ -47,8 +54,38 @@ def durations(inst: DagInstance, device: dict[str, str]) -> dict[str, int]:
     return {o.id: inst.duration_us(o, inst.device(device[o.id])) for o in inst.operators}
 
 
-def left_shift(inst: DagInstance, device: dict[str, str], start: dict[str, int]) -> dict[str, int]:
+def lane_edges(
+    inst: DagInstance, device: dict[str, str]
+) -> dict[tuple[str, str], tuple[frozenset[str], int]]:
+    """The edges whose transfer occupies a shared lane under the placement: (lane, delay)."""
+    if not inst.has_shared_links:
+        return {}
+    out = {}
+    for e in inst.edges:
+        lane = inst.lane(device[e.src], device[e.dst], e.bytes)
+        if lane is not None:
+            out[e.src, e.dst] = (lane, inst.transfer_us(device[e.src], device[e.dst], e.bytes))
+    return out
+
+
+def left_shift(
+    inst: DagInstance,
+    device: dict[str, str],
+    start: dict[str, int],
+    transfer: dict[tuple[str, str], int] | None = None,
+) -> dict[str, int]:
     """Left-shifted starts (µs) for the given placement; see the module docstring."""
+    return left_shift_all(inst, device, start, transfer)[0]
+
+
+def left_shift_all(
+    inst: DagInstance,
+    device: dict[str, str],
+    start: dict[str, int],
+    transfer: dict[tuple[str, str], int] | None = None,
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Left-shifted operator starts and lane transfer starts (µs); ``transfer`` must give the
+    start of every transfer over a shared lane (``lane_edges``) of the given schedule."""
     dur = durations(inst, device)
     topo = {i: k for k, i in enumerate(inst.topological_order)}
     pred: dict[str, list] = {i: [] for i in topo}
@@ -56,12 +93,32 @@ def left_shift(inst: DagInstance, device: dict[str, str], start: dict[str, int])
         pred[e.dst].append(e)
     slots = {d.id: d.slots for d in inst.devices}
     placed: dict[str, list[tuple[int, int]]] = {d.id: [] for d in inst.devices}  # sorted
+    lanes = lane_edges(inst, device)
+    transfer = transfer or {}
+    missing = [f"{a}->{b}" for a, b in lanes if (a, b) not in transfer]
+    if missing:
+        raise ValueError(f"left_shift: no transfer start for lane edges {', '.join(missing)}")
+    lane_busy: dict[frozenset[str], list[tuple[int, int]]] = {}
+    items = [((start[i], topo[i], 0, 0), i) for i in topo]
+    items += [((transfer[a, b], topo[a], 1, topo[b]), (a, b)) for a, b in lanes]
     new: dict[str, int] = {}
-    for i in sorted(topo, key=lambda i: (start[i], topo[i])):
+    new_t: dict[tuple[str, str], int] = {}
+    for key, item in sorted(items, key=lambda kv: kv[0]):
+        if key[2] == 1:  # a transfer: its producer is placed (it started no later)
+            a, b = item
+            lane, c = lanes[a, b]
+            busy = lane_busy.setdefault(lane, [])
+            t = _earliest_fit(busy, 1, new[a] + dur[a], c, transfer[a, b])
+            new_t[a, b] = t
+            bisect.insort(busy, (t, t + c))
+            continue
+        i = item
         d, p = device[i], dur[i]
         ready = max(
             (
-                new[e.src] + dur[e.src] + inst.transfer_us(device[e.src], d, e.bytes)
+                new_t[e.src, e.dst] + lanes[e.src, e.dst][1]
+                if (e.src, e.dst) in lanes
+                else new[e.src] + dur[e.src] + inst.transfer_us(device[e.src], d, e.bytes)
                 for e in pred[i]
             ),
             default=0,
@@ -70,7 +127,9 @@ def left_shift(inst: DagInstance, device: dict[str, str], start: dict[str, int])
         new[i] = t
         if p > 0:
             bisect.insort(placed[d], (t, t + p))
-    return {o.id: new[o.id] for o in inst.operators}
+    return {o.id: new[o.id] for o in inst.operators}, {
+        (e.src, e.dst): new_t[e.src, e.dst] for e in inst.edges if (e.src, e.dst) in new_t
+    }
 
 
 def _earliest_fit(busy: list[tuple[int, int]], slots: int, ready: int, p: int, old: int) -> int:
@@ -105,10 +164,16 @@ def _peak(busy: list[tuple[int, int]], lo: int, hi: int) -> int:
     return peak
 
 
-def shifted(inst: DagInstance, method: str, device: dict[str, str], start: dict[str, int]):
-    s = left_shift(inst, device, start)
+def shifted(
+    inst: DagInstance,
+    method: str,
+    device: dict[str, str],
+    start: dict[str, int],
+    transfer: dict[tuple[str, str], int] | None = None,
+):
+    s, t = left_shift_all(inst, device, start, transfer)
     dur = durations(inst, device)
-    return Incumbent(method, dict(device), s, {i: s[i] + dur[i] for i in s})
+    return Incumbent(method, dict(device), s, {i: s[i] + dur[i] for i in s}, t)
 
 
 def incumbents(inst: DagInstance, warm: Iterable[Any], pattern: str) -> list[Incumbent]:
@@ -122,18 +187,39 @@ def incumbents(inst: DagInstance, warm: Iterable[Any], pattern: str) -> list[Inc
         sched = w.solution["schedule"]
         device = {o.id: sched[o.id]["device"] for o in inst.operators}
         start = {o.id: round(sched[o.id]["start_ms"] * 1000) for o in inst.operators}
-        out.append(shifted(inst, w.method, device, start))
+        transfer = {
+            (x["edge"][0], x["edge"][1]): round(x["start_ms"] * 1000)
+            for x in w.solution.get("transfers") or []
+        }
+        out.append(shifted(inst, w.method, device, start, transfer))
     return sorted(out, key=lambda c: (c.objective_grid(inst, pattern), c.makespan))
 
 
 def solution(
-    inst: DagInstance, device: dict[str, str], start: dict[str, int], pattern: str, slo: int | None
+    inst: DagInstance,
+    device: dict[str, str],
+    start: dict[str, int],
+    pattern: str,
+    slo: int | None,
+    transfer: dict[tuple[str, str], int] | None = None,
 ) -> dict[str, Any]:
-    """The solution object of a result (starts in ms)."""
-    return {
+    """The solution object of a result (starts in ms); ``transfers`` only with lane transfers."""
+    out = {
         "pattern": pattern,
         "slo_ms": None if slo is None else slo / 1000,
         "schedule": {
             o.id: {"device": device[o.id], "start_ms": start[o.id] / 1000} for o in inst.operators
         },
     }
+    if transfer:
+        out["transfers"] = transfer_list(inst, transfer)
+    return out
+
+
+def transfer_list(inst: DagInstance, transfer: dict[tuple[str, str], int]) -> list[dict]:
+    """The ``transfers`` field of a solution: lane transfers in edge order, starts in ms."""
+    return [
+        {"edge": [e.src, e.dst], "start_ms": transfer[e.src, e.dst] / 1000}
+        for e in inst.edges
+        if (e.src, e.dst) in transfer
+    ]

@@ -1,6 +1,10 @@
 """Shared machinery of the F1 list schedulers: slot timelines with insertion, ranks, results.
 
-Everything is in integer microseconds, like the instance.
+Everything is in integer microseconds, like the instance. Shared links: when a consumer's start
+on a candidate device is computed, each of its inputs whose transfer crosses a shared lane
+reserves the earliest free gap of that lane at or after its producer's end (insertion; inputs in
+order of their producer's end, then edge order), and the consumer waits for the transfer's end;
+the chosen device's reservations are booked and reported in the schedule's ``transfer``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from optgap.formulations.dag.instance import DagInstance, Device, Operator, slo_us
-from optgap.formulations.dag.schedule import left_shift
+from optgap.formulations.dag.schedule import left_shift_all, transfer_list
 from optgap.solvers.result import Result, SolveOptions, Status
 
 
@@ -19,6 +23,7 @@ class Schedule:
     device: dict[str, str] = field(default_factory=dict)
     start: dict[str, int] = field(default_factory=dict)
     end: dict[str, int] = field(default_factory=dict)
+    transfer: dict[tuple[str, str], int] = field(default_factory=dict)  # lane edge -> start
 
     @property
     def makespan(self) -> int:
@@ -30,6 +35,18 @@ class Timeline:
 
     def __init__(self, devices: Iterable[Device]):
         self.slots = {d.id: [[] for _ in range(d.slots)] for d in devices}
+        self.lanes: dict[frozenset[str], list[tuple[int, int]]] = {}  # shared links, sorted
+
+    def lane_gap(self, lane: frozenset[str], ready: int, delay: int, extra=()) -> int:
+        """Earliest start >= ready of a gap of ``delay`` on the lane (with ``extra`` tentative
+        reservations of the same consumer)."""
+        busy = self.lanes.get(lane, [])
+        if extra:
+            busy = sorted(busy + [iv for ln, _, iv in extra if ln == lane])
+        return _earliest_on_slot(busy, ready, delay, True)
+
+    def book_lane(self, lane: frozenset[str], start: int, end: int) -> None:
+        bisect.insort(self.lanes.setdefault(lane, []), (start, end))
 
     def earliest(
         self, device_id: str, ready: int, duration: int, insertion: bool = True
@@ -140,6 +157,24 @@ def ready_time(inst: DagInstance, sched: Schedule, preds: list, device_id: str) 
     )
 
 
+def ready_with_lanes(
+    inst: DagInstance, sched: Schedule, preds: list, device_id: str, timeline: Timeline
+) -> tuple[int, list]:
+    """When the inputs are on ``device_id``: (ready, lane reservations [(lane, edge, (s, e))]),
+    inputs over a shared lane taking its earliest free gap from their producer's end."""
+    ready, booked = 0, []
+    for e in sorted(preds, key=lambda e: sched.end[e.src]):
+        src = sched.device[e.src]
+        c = inst.transfer_us(src, device_id, e.bytes)
+        lane = inst.lane(src, device_id, e.bytes)
+        t = sched.end[e.src]
+        if lane is not None:
+            t = timeline.lane_gap(lane, t, c, booked)
+            booked.append((lane, (e.src, e.dst), (t, t + c)))
+        ready = max(ready, t + c)
+    return ready, booked
+
+
 def predecessors(inst: DagInstance) -> dict[str, list]:
     pred: dict[str, list] = {o.id: [] for o in inst.operators}
     for e in inst.edges:
@@ -161,13 +196,18 @@ def list_schedule(
     timeline = Timeline(inst.devices)
     mem_free = {d.id: d.mem_capacity_kb for d in inst.devices}
     sched = Schedule()
+    lanes = inst.has_shared_links
     for op_id in order:
         op = ops[op_id]
         options: dict[Device, tuple[int, int]] = {}
+        booked: dict[str, list] = {}
         for d in allowed(op):
             if mem_free[d.id] is not None and mem_free[d.id] < op.mem_kb:
                 continue
-            ready = ready_time(inst, sched, pred[op_id], d.id)
+            if lanes:
+                ready, booked[d.id] = ready_with_lanes(inst, sched, pred[op_id], d.id, timeline)
+            else:
+                ready = ready_time(inst, sched, pred[op_id], d.id)
             options[d] = timeline.earliest(d.id, ready, inst.duration_us(op, d), insertion)
         if not options:
             raise HeuristicFailure(f"no device has memory left for operator {op_id}")
@@ -175,6 +215,9 @@ def list_schedule(
         start, slot = options[d]
         end = start + inst.duration_us(op, d)
         timeline.book(d.id, slot, start, end)
+        for lane, edge, (t0, t1) in booked.get(d.id, []):
+            timeline.book_lane(lane, t0, t1)
+            sched.transfer[edge] = t0
         if mem_free[d.id] is not None:
             mem_free[d.id] -= op.mem_kb
         sched.device[op_id], sched.start[op_id], sched.end[op_id] = d.id, start, end
@@ -204,7 +247,7 @@ def solution_of(inst: DagInstance, sched: Schedule, options: SolveOptions) -> di
             o.id: {"device": sched.device[o.id], "start_ms": sched.start[o.id] / 1000}
             for o in inst.operators
         },
-    }
+    } | ({"transfers": transfer_list(inst, sched.transfer)} if sched.transfer else {})
 
 
 def gpu_mem_kb(inst: DagInstance, sched: Schedule) -> int:
@@ -215,13 +258,14 @@ def gpu_mem_kb(inst: DagInstance, sched: Schedule) -> int:
 def heuristic_result(inst: DagInstance, sched: Schedule, options: SolveOptions, **stats) -> Result:
     """Wrap a heuristic schedule, left-shifted, as a result in the requested pattern (never
     optimal). The left shift keeps the placement and can only shorten the makespan."""
-    start = left_shift(inst, sched.device, sched.start)
-    if start != sched.start:
+    start, transfer = left_shift_all(inst, sched.device, sched.start, sched.transfer)
+    if start != sched.start or transfer != sched.transfer:
         stats["left_shift_ms"] = (sched.makespan - _ends(inst, sched.device, start)) / 1000
         sched = Schedule(
             dict(sched.device),
             start,
             {i: start[i] + (sched.end[i] - sched.start[i]) for i in start},
+            transfer,
         )
     solution = solution_of(inst, sched, options)
     if options.objective == "memory":

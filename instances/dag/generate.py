@@ -8,6 +8,10 @@ slots and ``gpus`` GPUs, linked by PCIe (10 µs + bytes / 12 GB/s).
 ``related=True``: the related-machine model of the saga scheduling library instead: two CPUs at
 speed 1 and one GPU at speed 4 (one slot each), every operator one cost (its time at speed 1,
 the same for both kinds) and a uniform link of 1 GB/s without latency.
+
+``shared=True`` (``optgap generate dag --set shared=true``): the default link is shared, so every
+device pair is one lane whose transfers do not overlap (link contention; see the instance module).
+``bandwidth_gb_s`` overrides the link's bandwidth (a slower link makes contention bind).
 """
 
 from __future__ import annotations
@@ -31,12 +35,29 @@ def generate_json(
     width: int = 4,
     gpu_speedup: tuple[float, float] = (3.0, 20.0),
     related: bool = False,
+    shared: bool = False,
+    bandwidth_gb_s: float | None = None,
 ) -> dict:
     if size < 1:
         raise ValueError("size must be >= 1")
+    if not isinstance(shared, bool):
+        raise ValueError("shared must be true or false")
     rng = np.random.default_rng(seed)
-    if related:
-        return _related_json(size, seed, rng, width)
+    data = (
+        _related_json(size, seed, rng, width)
+        if related
+        else _random_json(size, seed, rng, cpu_slots, gpus, gpu_mem_capacity_mb, width, gpu_speedup)
+    )
+    if bandwidth_gb_s is not None:
+        data["links"]["bandwidth_gb_s"] = bandwidth_gb_s
+    if shared:
+        data["links"]["shared"] = True
+        data["name"] = f"shared-{data['name']}"
+        data["meta"]["shared"] = "every device pair is one lane (link contention)"
+    return data
+
+
+def _random_json(size, seed, rng, cpu_slots, gpus, gpu_mem_capacity_mb, width, gpu_speedup):
     devices = [{"id": "cpu0", "kind": "cpu", "slots": cpu_slots}]
     for g in range(gpus):
         dev = {"id": f"gpu{g}", "kind": "gpu", "slots": 1}
