@@ -126,3 +126,28 @@ def test_search_settings_prove_the_same_optimum():
             "dag", "cpsat", inst, dataclasses.replace(OPTS, threads=2, params=(("search", search),))
         )
         assert r.status == Status.OPTIMAL and round(r.objective * 1000) == truth, search
+
+
+def test_lns_on_shared_links_carries_the_lane_transfers():
+    """With shared links every schedule needs its lane transfers: the LNS reads them from each
+    window's solution (it crashed in left_shift without them) and the evaluator accepts them."""
+    inst = generate(50, 2, gpus=2, shared=True, bandwidth_gb_s=1)
+    assert inst.has_shared_links
+    start, best, st = _improve(inst)
+    assert st.iterations == 3 and best.makespan <= start.makespan
+    sol = {
+        "schedule": {
+            i: {"device": best.device[i], "start_ms": best.start[i] / 1000} for i in best.start
+        },
+        "transfers": [
+            {"edge": [a, b], "start_ms": t / 1000} for (a, b), t in sorted(best.transfer.items())
+        ],
+    }
+    assert sol["transfers"], "no transfer crosses a lane: the test exercises nothing"
+    ev = evaluate(inst, sol, None)
+    assert ev.feasible, ev.violations
+    assert round(ev.objective * 1000) == best.makespan
+    # through the solve layer (lns=on; how many windows fit in the limit depends on the machine)
+    r = registry.solve("dag", "cpsat", inst, dataclasses.replace(OPTS, time_limit_s=8, params=LNS))
+    assert r.status in (Status.OPTIMAL, Status.FEASIBLE), r.message
+    assert "lns" in r.stats and evaluate(inst, r.solution, None).feasible

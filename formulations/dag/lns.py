@@ -95,8 +95,9 @@ def improve(
     limit = iteration_limit(options)
     sub_options = replace(options, params=(("lp_bound", "off"), ("hint", "off")), hint=False)
     best = shifted(inst, incumbent.method, cpsat.canonical_devices(inst, incumbent.device),
-                   incumbent.start)  # fmt: skip
+                   incumbent.start, incumbent.transfer)  # fmt: skip
     base = cpsat.build(inst, sub_options, best)
+    t_index = {k: v.Index() for k, v in base.transfer.items()}  # lane transfers (shared links)
     g = base.g_time
     ops = [o.id for o in inst.operators]
     rng = random.Random(int(options.seed))
@@ -164,7 +165,9 @@ def improve(
             device = {i: next(d for d, idx in x_of[i] if solver.Value(proto_var(m, idx)))
                       for i in ops}  # fmt: skip
             raw = {i: solver.Value(m.get_int_var_from_proto_index(s_index[i])) * g for i in ops}
-            cand = shifted(inst, "cpsat-lns", cpsat.canonical_devices(inst, device), raw)
+            raw_t = {k: solver.Value(m.get_int_var_from_proto_index(idx)) * g
+                     for k, idx in t_index.items()}  # fmt: skip
+            cand = shifted(inst, "cpsat-lns", cpsat.canonical_devices(inst, device), raw, raw_t)
             if cand.makespan < best.makespan:
                 best = cand
                 stats.improvements += 1
