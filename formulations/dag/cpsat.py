@@ -55,6 +55,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from optgap.formulations.dag.bounds import heads_tails
 from optgap.formulations.dag.instance import DagInstance, Device, slo_us
 from optgap.formulations.dag.schedule import (
     Incumbent,
@@ -496,25 +497,6 @@ def serial_bound(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
         for e in inst.edges
     )
     return max(1, work + comm)
-
-
-def heads_tails(
-    inst: DagInstance, fastest: dict[str, int]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Longest paths of fastest durations before (head) and after (tail) each operator."""
-    order = inst.topological_order
-    head = {i: 0 for i in order}
-    tail = {i: 0 for i in order}
-    succ: dict[str, list[str]] = {i: [] for i in order}
-    for e in inst.edges:
-        succ[e.src].append(e.dst)
-    for i in order:
-        for j in succ[i]:
-            head[j] = max(head[j], head[i] + fastest[i])
-    for i in reversed(order):
-        for j in succ[i]:
-            tail[i] = max(tail[i], fastest[j] + tail[j])
-    return head, tail
 
 
 def lower_bound_us(inst: DagInstance) -> tuple[int, int]:
