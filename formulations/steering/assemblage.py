@@ -42,7 +42,15 @@ import math
 import numpy as np
 from optgap.formulations.steering import quantum as Q
 from optgap.formulations.steering.instance import SteeringInstance, matrix_to_json
-from optgap.formulations.steering.sdp import _backend, _finish, _hvar, _tr, _val, solve_cvxpy
+from optgap.formulations.steering.sdp import (
+    _backend,
+    _finish,
+    _hvar,
+    _tr,
+    _uncertified,
+    _val,
+    solve_cvxpy,
+)
 from optgap.solvers.fields import limit
 from optgap.solvers.result import Result, SolveOptions, Status
 
@@ -229,19 +237,7 @@ def functional_quantum_max(inst: SteeringInstance, options: SolveOptions) -> Res
     }
     ys, out2 = _dual(f, options)
     if ys is None:  # the strategy stands (a lower bound) without a certificate
-        sol["status"] = "feasible"
-        msg = f"no certificate: {out2.message}"
-        return Result(
-            "",
-            "",
-            _backend(options),
-            Status.FEASIBLE,
-            value,
-            None,
-            solution=sol,
-            stats=stats,
-            message=msg,
-        )
+        return _uncertified(value, sol, stats, out2.message, options)
     sol["dual"] = {"Y": [_mj(y) for y in ys]}
     result = _finish(out, value, dual_bound(f, ys), sol, _backend(options), stats)
     if rank > d_a:

@@ -199,6 +199,17 @@ def _check_params(options: SolveOptions) -> None:
     check_params(options.params)  # family-wide keys; none applies to the exact method
 
 
+def _uncertified(
+    value: float, solution: dict, stats: dict, why: str, options: SolveOptions
+) -> Result:
+    """A primal point that stands as a lower bound because no certificate could be computed."""
+    solution = {**solution, "status": "feasible"}
+    return Result(
+        "", "", _backend(options), Status.FEASIBLE, value, None,
+        solution=solution, stats=stats, message=f"no certificate: {why}",
+    )  # fmt: skip
+
+
 def _finish(
     outcome, objective: float, bound: float, solution: dict, backend: str, stats: dict
 ) -> Result:
@@ -445,20 +456,8 @@ def _witness(inst: SteeringInstance, options: SolveOptions) -> Result:
     model, out2 = (_lhs_model_qubit if d == 2 else _lhs_model)(q, sig, lams, options)
     sol: dict = {"witness": [[_mj(fa) for fa in fx] for fx in fw]}
     if model is None:  # the witness stands (a lower bound) without a certificate
-        msg = f"no certificate: {out2.message}"
         stats = {"strategies": len(lams), "dim": d, "solver_status": str(out2.status)}
-        sol["status"] = "feasible"
-        return Result(
-            "",
-            "",
-            _backend(options),
-            Status.FEASIBLE,
-            value,
-            None,
-            solution=sol,
-            stats=stats,
-            message=msg,
-        )
+        return _uncertified(value, sol, stats, out2.message, options)
     if q == "weight":
         model = feasible_weight_model(model, lams, sig)
     bound = lhs_model_bound(q, model, lams, sig)
