@@ -1107,6 +1107,20 @@ def _net_witnesses(r_ab, r_bc, a_ops, b_ops, c_ops, bc_for_c=None) -> dict[str, 
     }
 
 
+def _claimed(sol: dict, name: str, keys: tuple[str, ...], what: str):
+    """The (key, value) pairs of the solution's claimed object ``name`` (none if absent); a
+    non-object or an unknown key is a clean rejection naming the field."""
+    if name not in sol:
+        return
+    claims = sol[name]
+    if not isinstance(claims, dict):
+        raise _Bad(f"solution.{name}: expected an object {{{', '.join(keys)}}}")
+    for k, x in claims.items():
+        if k not in keys:
+            raise _Bad(f"solution.{name}.{k}: unknown {what} ({', '.join(keys)})")
+        yield k, x
+
+
 def _net_keys(net) -> list[str]:
     keys = {"cn": ["cn"], "nc": ["nc"], "fnn": ["cn", "nc"]}[net.witness]
     return keys + [k + "2" for k in keys] if net.sequential is not None else keys
@@ -1210,38 +1224,20 @@ def _network(inst, sol, metrics):
         metrics[f"W_{k}"] = x
     metrics["visibility_ab"], metrics["visibility_bc"] = net.v_ab, net.v_bc
     metrics["critical_visibility"] = _net_critical(inst, parties, b_ops)
-    if "witnesses" in sol:
-        claims = sol["witnesses"]
-        if not isinstance(claims, dict):
-            raise _Bad("solution.witnesses: expected an object {cn, nc}")
-        for k, x in claims.items():
-            if k not in w:
-                raise _Bad(f"solution.witnesses.{k}: unknown witness ({', '.join(w)})")
-            c = _num(x, f"solution.witnesses.{k}")
-            if abs(c - w[k]) > 1e-9 * max(1.0, abs(w[k])):
-                v.append(f"solution.witnesses.{k}: claims {c:.12g}, the settings give {w[k]:.12g}")
-    if "visibilities" in sol:
-        claims = sol["visibilities"]
-        if not isinstance(claims, dict):
-            raise _Bad("solution.visibilities: expected an object {ab, bc}")
-        for k, x in claims.items():
-            if k not in ("ab", "bc"):
-                raise _Bad(f"solution.visibilities.{k}: unknown source (ab, bc)")
-            c = _num(x, f"solution.visibilities.{k}")
-            ref = net.v_ab if k == "ab" else net.v_bc
-            if abs(c - ref) > 1e-12:
-                v.append(f"solution.visibilities.{k}: claims {c:.12g}, the instance has {ref:.12g}")
-    if "sources" in sol:
-        claims = sol["sources"]
-        if not isinstance(claims, dict):
-            raise _Bad("solution.sources: expected an object {ab, bc}")
-        for k, x in claims.items():
-            if k not in ("ab", "bc"):
-                raise _Bad(f"solution.sources.{k}: unknown source (ab, bc)")
-            m = _mat(x, f"solution.sources.{k}", (4, 4))
-            ref = net.rho_ab if k == "ab" else net.rho_bc
-            if float(np.abs(m - ref).max()) > FEAS_TOL:
-                v.append(f"solution.sources.{k}: differs from the instance's source")
+    for k, x in _claimed(sol, "witnesses", tuple(w), "witness"):
+        c = _num(x, f"solution.witnesses.{k}")
+        if abs(c - w[k]) > 1e-9 * max(1.0, abs(w[k])):
+            v.append(f"solution.witnesses.{k}: claims {c:.12g}, the settings give {w[k]:.12g}")
+    for k, x in _claimed(sol, "visibilities", ("ab", "bc"), "source"):
+        c = _num(x, f"solution.visibilities.{k}")
+        ref = net.v_ab if k == "ab" else net.v_bc
+        if abs(c - ref) > 1e-12:
+            v.append(f"solution.visibilities.{k}: claims {c:.12g}, the instance has {ref:.12g}")
+    for k, x in _claimed(sol, "sources", ("ab", "bc"), "source"):
+        m = _mat(x, f"solution.sources.{k}", (4, 4))
+        ref = net.rho_ab if k == "ab" else net.rho_bc
+        if float(np.abs(m - ref).max()) > FEAS_TOL:
+            v.append(f"solution.sources.{k}: differs from the instance's source")
     c2_given = net.sequential is None or net.sequential.charlie2 is not None
     if inst.alice is not None and inst.charlie is not None and c2_given:
         metrics["certificate"] = "computation"
