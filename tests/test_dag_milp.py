@@ -195,7 +195,7 @@ def test_start_repair_keeps_machines_orders_and_objective(data, rnd):
     # late by whole µs (order-preserving: a common shift) plus noise below half a µs
     shift = rnd.randint(0, 50)
     noisy = {i: start[i] + shift + rnd.uniform(-0.4, 0.4) for i in start}
-    repaired = milp._earliest_starts(inst, machine, noisy)
+    repaired, _ = milp._earliest_starts(inst, machine, noisy, {})  # no shared lanes here
     assert repaired is not None
     ev = evaluate(
         inst,

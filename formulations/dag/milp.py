@@ -383,12 +383,9 @@ def solve(inst: DagInstance, options: SolveOptions, warm: tuple = ()) -> Result:
     transfer = {k: max(0, round(t)) for k, t in solver_transfer.items()}
     makespan = _check(inst, machine, start, transfer)
     stats["repaired"] = makespan is None or makespan > solver_makespan
-    if stats["repaired"] and lanes:
-        start, transfer = _earliest_starts_lanes(inst, machine, solver_start, solver_transfer)
+    if stats["repaired"]:
+        start, transfer = _earliest_starts(inst, machine, solver_start, solver_transfer)
         makespan = None if start is None else _check(inst, machine, start, transfer)
-    elif stats["repaired"]:
-        start = _earliest_starts(inst, machine, solver_start)
-        makespan = None if start is None else _check(inst, machine, start)
     if makespan is None or (slo is not None and makespan > slo):
         return Result(
             "",
@@ -572,14 +569,16 @@ def _check(
     return max(start[i] + dur[i] for i in start)
 
 
-def _earliest_starts_lanes(
+def _earliest_starts(
     inst: DagInstance,
     machine: dict[str, Machine],
     solver_start: dict[str, float],
     solver_transfer: dict[tuple[str, str], float],
 ) -> tuple[dict[str, int] | None, dict[tuple[str, str], int]]:
-    """``_earliest_starts`` with lane transfers as nodes: producer -> transfer (its time),
-    transfer -> consumer (the delay), and the solver's order on each lane (the delay)."""
+    """Earliest integral starts (and lane transfer starts) for the chosen machines, keeping the
+    solver's order on each machine and each lane (ties by topological position); None if that
+    order contradicts the DAG. Lane transfers are nodes: producer -> transfer (its time),
+    transfer -> consumer (the delay), and the lane order (the delay)."""
     dur = _durations(inst, machine)
     device = {i: m[0] for i, m in machine.items()}
     lanes = lane_edges(inst, device)
@@ -619,32 +618,3 @@ def _earliest_starts_lanes(
     for node in nx.topological_sort(g):
         t[node] = max((t[u] + g.edges[u, node]["w"] for u in g.predecessors(node)), default=0)
     return {i: t[i] for i in dur}, {k: t[("T", *k)] for k in lanes}
-
-
-def _earliest_starts(
-    inst: DagInstance, machine: dict[str, Machine], solver_start: dict[str, float]
-) -> dict[str, int] | None:
-    """Earliest integral starts for the chosen machines, keeping the solver's order on each
-    machine (ties by topological position); None if that order contradicts the DAG."""
-    dur = _durations(inst, machine)
-    topo = {i: k for k, i in enumerate(nx.topological_sort(inst.graph()))}
-    g = nx.DiGraph()
-    g.add_nodes_from(dur)
-    for e in inst.edges:
-        delay = inst.transfer_us(machine[e.src][0], machine[e.dst][0], e.bytes)
-        g.add_edge(e.src, e.dst, w=dur[e.src] + delay)
-    by_machine: dict[Machine, list[str]] = {}
-    for i, m in machine.items():
-        if dur[i] > 0:
-            by_machine.setdefault(m, []).append(i)
-    for seq in by_machine.values():
-        seq.sort(key=lambda i: (solver_start[i], topo[i]))
-        for a, b in itertools.pairwise(seq):
-            w = max(dur[a], g.edges[a, b]["w"]) if g.has_edge(a, b) else dur[a]
-            g.add_edge(a, b, w=w)
-    if not nx.is_directed_acyclic_graph(g):
-        return None
-    start: dict[str, int] = {}
-    for v in nx.topological_sort(g):
-        start[v] = max((start[u] + g.edges[u, v]["w"] for u in g.predecessors(v)), default=0)
-    return start
