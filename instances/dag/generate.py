@@ -57,6 +57,19 @@ def generate_json(
     return data
 
 
+def _edges_into(rng, i: int, width: int, prefix: str) -> list[dict]:
+    """1-3 edges into operator i from the 2·width operators before it, 16 kB-1 MB each."""
+    if i == 0:
+        return []
+    lo = max(0, i - width * 2)
+    k = int(rng.integers(1, min(3, i) + 1))
+    preds = rng.choice(np.arange(lo, i), size=min(k, i - lo), replace=False)
+    return [
+        {"src": f"{prefix}{p}", "dst": f"{prefix}{i}", "bytes": int(rng.integers(1, 64)) * 16384}
+        for p in sorted(int(x) for x in preds)
+    ]
+
+
 def _random_json(size, seed, rng, cpu_slots, gpus, gpu_mem_capacity_mb, width, gpu_speedup):
     devices = [{"id": "cpu0", "kind": "cpu", "slots": cpu_slots}]
     for g in range(gpus):
@@ -81,17 +94,7 @@ def _random_json(size, seed, rng, cpu_slots, gpus, gpu_mem_capacity_mb, width, g
                 "mem_mb": round(float(rng.uniform(1, 64) if heavy else rng.uniform(0.1, 4)), 3),
             }
         )
-        if i > 0:
-            k = int(rng.integers(1, min(3, i) + 1))
-            preds = rng.choice(
-                np.arange(max(0, i - width * 2), i),
-                size=min(k, i - max(0, i - width * 2)),
-                replace=False,
-            )
-            for p in sorted(int(x) for x in preds):
-                edges.append(
-                    {"src": f"op{p}", "dst": f"op{i}", "bytes": int(rng.integers(1, 64)) * 16384}
-                )
+        edges += _edges_into(rng, i, width, "op")
     return {
         "family": "dag",
         "version": VERSION,
@@ -114,14 +117,7 @@ def _related_json(size: int, seed: int, rng, width: int) -> dict:
     for i in range(size):
         cost = round(float(rng.uniform(0.05, 1.0)), 3)
         operators.append({"id": f"t{i}", "time_ms": {"cpu": cost, "gpu": cost}})
-        if i > 0:
-            lo = max(0, i - width * 2)
-            k = int(rng.integers(1, min(3, i) + 1))
-            preds = rng.choice(np.arange(lo, i), size=min(k, i - lo), replace=False)
-            for p in sorted(int(x) for x in preds):
-                edges.append(
-                    {"src": f"t{p}", "dst": f"t{i}", "bytes": int(rng.integers(1, 64)) * 16384}
-                )
+        edges += _edges_into(rng, i, width, "t")
     return {
         "family": "dag",
         "version": VERSION,
