@@ -55,6 +55,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from optgap.formulations.dag import bounds
 from optgap.formulations.dag.bounds import heads_tails
 from optgap.formulations.dag.instance import DagInstance, Device, slo_us
 from optgap.formulations.dag.schedule import (
@@ -499,34 +500,9 @@ def serial_bound(inst: DagInstance, allowed: dict[str, list[Device]]) -> int:
     return max(1, work + comm)
 
 
-def lower_bound_us(inst: DagInstance) -> tuple[int, int]:
-    """Two valid lower bounds on any makespan (µs): the critical path (every operator on its
-    fastest device, transfers free) and the work bound: the operators that can only run on a
-    device set S (each kind, each device, all devices) need ⌈Σ fastest time on S / slots of S⌉."""
-    allowed = {o.id: inst.allowed(o) for o in inst.operators}
-    fastest = {o.id: min(inst.duration_us(o, d) for d in allowed[o.id]) for o in inst.operators}
-    head, tail = heads_tails(inst, fastest)
-    cp = max(head[i] + fastest[i] + tail[i] for i in fastest)
-    sets = [tuple(inst.devices)]
-    sets += [tuple(d for d in inst.devices if d.kind == k) for k in ("cpu", "gpu")]
-    sets += [(d,) for d in inst.devices]
-    work = 0
-    for group in sets:
-        ids = {d.id for d in group}
-        if not ids:
-            continue
-        need = sum(
-            min(inst.duration_us(o, d) for d in allowed[o.id])
-            for o in inst.operators
-            if {d.id for d in allowed[o.id]} <= ids
-        )
-        work = max(work, -(-need // sum(d.slots for d in group)))
-    return cp, work
-
-
 def obviously_infeasible(inst: DagInstance, slo_us: int) -> str:
     """A reason the SLO is infeasible, from the lower bounds alone ("" if they do not show it)."""
-    cp, work = lower_bound_us(inst)
+    cp, work = bounds.critical_path(inst), bounds.work(inst)
     if max(cp, work) > slo_us:
         name, lb = ("critical path", cp) if cp >= work else ("work bound", work)
         return (
@@ -583,7 +559,6 @@ def _static_bounds(inst: DagInstance, options: SolveOptions, g: int) -> dict[str
     ``on``: C ≥ ⌈LB / g⌉ is in the model; ``auto``: only from LP_BOUND_FROM_OPS operators (below,
     CP-SAT's root LP already holds the same relaxation: 5.404 vs 5.406 ms on a 60-task related
     graph), the bound is still reported; ``off``: not computed."""
-    from optgap.formulations.dag import bounds
 
     raw = options.param("lp_bound", "auto")
     if raw not in ("on", "off", "auto"):
