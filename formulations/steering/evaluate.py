@@ -144,6 +144,15 @@ def _mat(v: Any, path: str, shape: tuple[int, int] | None = None) -> np.ndarray:
     return m
 
 
+def _is_density(rho: np.ndarray) -> bool:
+    """Hermitian, trace 1 and PSD, each to FEAS_TOL."""
+    return (
+        float(np.abs(rho - rho.conj().T).max()) <= FEAS_TOL
+        and abs(np.trace(rho) - 1) <= FEAS_TOL
+        and _emin(rho) >= -FEAS_TOL
+    )
+
+
 def _num(v: Any, path: str) -> float:
     """A finite real number of magnitude <= MAX_ABS (bool and strings rejected)."""
     if isinstance(v, bool) or not isinstance(v, int | float):
@@ -546,11 +555,7 @@ def _bell_quantum(inst, sol, metrics):
         da, db = al[0].shape[0], bo[0].shape[0]
         if rho.shape != (da * db, da * db):
             raise _Bad("strategy.state: dimension does not match the observables")
-        if (
-            float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
-            or abs(np.trace(rho) - 1) > FEAS_TOL
-            or _emin(rho) < -FEAS_TOL
-        ):
+        if not _is_density(rho):
             v.append("strategy.state: not a density matrix")
         for name, ops in (("alice", al), ("bob", bo)):
             for i, o in enumerate(ops):
@@ -877,11 +882,7 @@ def _bell_npa(inst, sol, metrics):
         bob = _povms(st.get("bob"), "strategy.bob", mb, ob, v)
         da, db = alice[0][0].shape[0], bob[0][0].shape[0]
         rho = _mat(st.get("state"), "strategy.state", (da * db, da * db))
-        if (
-            float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
-            or abs(np.trace(rho) - 1) > FEAS_TOL
-            or _emin(rho) < -FEAS_TOL
-        ):
+        if not _is_density(rho):
             v.append("strategy.state: not a density matrix (Hermitian, PSD, trace 1)")
         rho = _h(rho)
         p = np.array(
@@ -1016,11 +1017,7 @@ def _functional_qmax(inst, sol, metrics):
         povms.append([_h(e) for e in effects])
     n = d_a * d_b
     rho = _mat(st.get("state"), "strategy.state", (n, n))
-    if (
-        float(np.abs(rho - rho.conj().T).max()) > FEAS_TOL
-        or abs(np.trace(rho) - 1) > FEAS_TOL
-        or _emin(rho) < -FEAS_TOL
-    ):
+    if not _is_density(rho):
         v.append("strategy.state: not a density matrix (Hermitian, PSD, trace 1)")
     rho = _h(rho)
     # the assemblage the strategy prepares, then the functional on it
