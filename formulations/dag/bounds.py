@@ -35,12 +35,20 @@ g µs: every model solution's makespan, times g, is a schedule's makespan) as C'
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from optgap.formulations.dag.instance import DagInstance
 
 LP_SLACK = 1e-6  # relative tolerance subtracted from the LP value before rounding up
 LP_OPS_MAX = 20_000  # above this many operators the LP is skipped (static bounds only)
+WORK_ROWS_OPS_MAX = 3_000  # the ancestor/descendant work rows have O(n²) entries: up to here
+# HiGHS MIP settings for bound 5, chosen on the 300-operator benchmark graphs (README F1): no
+# primal heuristics (the LNS finds schedules; HiGHS is here for its dual bound) and pseudocost
+# branching after one strong-branching sample
+MIP_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_pscost_minreliable": 1}
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,11 @@ class Bounds:
     work: int
     energetic: int
     lp: int | None = None
+    mip: int | None = None  # bound 5, when it ran (cpsat: PlacementMip beside the LNS)
 
     @property
     def best(self) -> int:
-        return max(self.critical_path, self.work, self.energetic, self.lp or 0)
+        return max(self.critical_path, self.work, self.energetic, self.lp or 0, self.mip or 0)
 
     def as_ms(self) -> dict[str, float | None]:
         return {
@@ -62,6 +71,7 @@ class Bounds:
             "work": self.work / 1000,
             "energetic": self.energetic / 1000,
             "lp": None if self.lp is None else self.lp / 1000,
+            "mip": None if self.mip is None else self.mip / 1000,
         }
 
 
@@ -132,8 +142,34 @@ def energetic(inst: DagInstance) -> int:
     return best
 
 
-def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
-    """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time."""
+def reach(inst: DagInstance) -> tuple[list[str], Any]:
+    """Operators in file order and the n × n matrix R, R[u, v] = v is a descendant of u."""
+    import numpy as np
+
+    ops = [o.id for o in inst.operators]
+    index = {i: k for k, i in enumerate(ops)}
+    succ: dict[str, list[str]] = {i: [] for i in ops}
+    for e in inst.edges:
+        succ[e.src].append(e.dst)
+    r = np.zeros((len(ops), len(ops)), dtype=bool)
+    for i in reversed(inst.topological_order):
+        row = r[index[i]]
+        for j in succ[i]:
+            row[index[j]] = True
+            row |= r[index[j]]
+    return ops, r
+
+
+@dataclass
+class _Relaxation:
+    """The rows of bound 4 (a HiGHS model, columns scaled by ``scale`` µs) and its columns."""
+
+    lp: Any
+    col: dict[tuple, int]
+    scale: int
+
+
+def _relaxation(inst: DagInstance, upper_us: int | None = None) -> _Relaxation:
     import highspy
     import numpy as np
 
@@ -155,7 +191,7 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
         return col[key]
 
     inf = highspy.kHighsInf
-    c = var(("C",), 0.0, inf)
+    c = var(("C",), 0.0, inf if upper_us is None else upper_us / scale)
     for i in ops:
         var(("S", i), head[i] / scale, inf)
         for d in allowed[i]:
@@ -174,11 +210,13 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
         rows_lo.append(rlo)
         rows_hi.append(rhi)
 
+    def duration(i: str) -> list[tuple[int, float]]:  # -Σ_d p_{i,d} x_{i,d}
+        return [(col["x", i, d.id], -p[i, d.id] / scale) for d in allowed[i]]
+
     for i in ops:
         row([(col["x", i, d.id], 1.0) for d in allowed[i]], 1.0, 1.0)
         # C - S_i - Σ p x >= tail_i
-        dur = [(col["x", i, d.id], -p[i, d.id] / scale) for d in allowed[i]]
-        row([(c, 1.0), (col["S", i], -1.0), *dur], tail[i] / scale, inf)
+        row([(c, 1.0), (col["S", i], -1.0), *duration(i)], tail[i] / scale, inf)
     for e in inst.edges:
         u, v = e.src, e.dst
         pairs = [
@@ -188,8 +226,7 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
             if a.id != b.id
         ]
         cmin = min(pairs) if pairs else 0
-        terms = [(col["S", v], 1.0), (col["S", u], -1.0)]
-        terms += [(col["x", u, d.id], -p[u, d.id] / scale) for d in allowed[u]]
+        terms = [(col["S", v], 1.0), (col["S", u], -1.0), *duration(u)]
         common = [d.id for d in allowed[u] if (v, d.id) in p]
         if cmin > 0 and common:
             for d in common:
@@ -203,6 +240,23 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
         terms = [(col["x", i, d.id], p[i, d.id] / scale) for i in ops if (i, d.id) in p]
         if terms:
             row([*terms, (c, -float(d.slots))], -inf, 0.0)
+    if len(ops) <= WORK_ROWS_OPS_MAX:
+        # ancestors' work on d fits in [0, S_i], descendants' in [E_i, C], on d's k_d slots
+        order, r = reach(inst)
+        for k, i in enumerate(order):
+            for d in inst.devices:
+                for before, side in ((True, r[:, k]), (False, r[k])):
+                    terms = [
+                        (col["x", order[j], d.id], -p[order[j], d.id] / (scale * d.slots))
+                        for j in np.flatnonzero(side)
+                        if (order[j], d.id) in p and p[order[j], d.id] > 0
+                    ]
+                    if not terms:
+                        continue
+                    if before:  # S_i - Σ_anc p x / k_d >= 0
+                        row([(col["S", i], 1.0), *terms], 0.0, inf)
+                    else:  # C - S_i - Σ p_i x_i - Σ_desc p x / k_d >= 0
+                        row([(c, 1.0), (col["S", i], -1.0), *duration(i), *terms], 0.0, inf)
 
     lp = highspy.HighsLp()
     n = len(lo)
@@ -219,17 +273,96 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
     lp.a_matrix_.start_ = np.array([*starts, len(idx)], dtype=np.int32)
     lp.a_matrix_.index_ = np.array(idx, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(val)
+    return _Relaxation(lp, col, scale)
+
+
+def _highs(time_limit_s: float) -> Any:
+    import highspy
+
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
+    return h
+
+
+def _round_up(value_scaled: float, scale: int) -> int:
+    return max(0, math.ceil(value_scaled * scale * (1 - LP_SLACK) - 1e-3))
+
+
+def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
+    """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time."""
+    import highspy
+
+    rel = _relaxation(inst)
+    h = _highs(time_limit_s)
+    h.passModel(rel.lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
-    value = h.getInfo().objective_function_value * scale
-    return max(0, math.ceil(value * (1 - LP_SLACK) - 1e-3))
+    return _round_up(h.getInfo().objective_function_value, rel.scale)
+
+
+class PlacementMip:
+    """Bound 5: the rows of bound 4 with x integral, solved by HiGHS branch and bound in a
+    background thread (HiGHS releases the GIL, so the LNS's single CP-SAT worker and HiGHS use
+    one core each). ``result()`` stops it and returns the proven part: HiGHS's dual bound.
+
+    ``upper_us``: a makespan some schedule reaches (C ≤ it cuts no schedule of the relaxation's
+    optimum away: the schedule itself is a feasible point), so propagation and pruning start from it.
+    """
+
+    def __init__(self, inst: DagInstance, time_limit_s: float, upper_us: int | None = None):
+        import highspy
+
+        rel = _relaxation(inst, upper_us)
+        self.scale = rel.scale
+        self.stats: dict[str, Any] = {}
+        h = _highs(time_limit_s)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        for key, value in MIP_OPTIONS.items():
+            h.setOptionValue(key, value)
+        integrality = [highspy.HighsVarType.kContinuous] * rel.lp.num_col_
+        for k, j in rel.col.items():
+            if k[0] == "x":
+                integrality[j] = highspy.HighsVarType.kInteger
+        rel.lp.integrality_ = integrality  # (pybind11 hands out copies: assign the whole list)
+        h.passModel(rel.lp)
+        h.HandleUserInterrupt = True  # cancelSolve() then stops it at HiGHS's next callback
+        self._t0 = time.perf_counter()
+        self._h = h
+        # our own thread: highspy's startSolve/joinSolve share class-level locks between all
+        # Highs objects and exit the process on repeated Ctrl-C
+        self._thread = threading.Thread(target=h.run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Let the search run to its end (optimum or time limit)."""
+        self._thread.join()
+
+    def result(self) -> int | None:
+        """Stop the search (if still running) and return ⌈dual bound⌉ in µs, or None."""
+        import highspy
+
+        self._h.cancelSolve()
+        self._thread.join()
+        status = self._h.getModelStatus()
+        info = self._h.getInfo()
+        self.stats = {
+            "status": self._h.modelStatusToString(status),
+            "nodes": int(info.mip_node_count),
+            "seconds": round(time.perf_counter() - self._t0, 3),
+        }
+        dual = info.mip_dual_bound
+        ok = status in (
+            highspy.HighsModelStatus.kOptimal,
+            highspy.HighsModelStatus.kTimeLimit,
+            highspy.HighsModelStatus.kInterrupt,
+        )
+        if not ok or not math.isfinite(dual):
+            return None
+        return _round_up(dual, self.scale)
 
 
 def bounds(inst: DagInstance, *, lp: bool = True, lp_time_limit_s: float = 10.0) -> Bounds:

@@ -69,7 +69,9 @@ from optgap.solvers.backends import solve_cpsat, write_cpsat
 from optgap.solvers.errors import InputError
 from optgap.solvers.result import Result, SolveOptions, Status
 
-PARAMS = ("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations", "search")
+PARAMS = (
+    "gap", "abs_gap", "hint", "edges", "lp_bound", "mip_bound", "lns", "lns_iterations", "search",
+)  # fmt: skip
 
 
 @dataclass
@@ -87,7 +89,14 @@ class Model:
     transfer: dict[tuple[str, str], Any] = field(default_factory=dict)  # T_uv (lane edges)
 
 
-def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None = None) -> Model:
+def build(
+    inst: DagInstance,
+    options: SolveOptions,
+    incumbent: Incumbent | None = None,
+    *,
+    mip_us: int | None = None,
+) -> Model:
+    """The model above; ``mip_us``: bound 5 of bounds.py when it ran (a makespan bound, µs)."""
     from ortools.sat.python import cp_model
 
     pattern = options.objective or "latency"
@@ -108,7 +117,7 @@ def build(inst: DagInstance, options: SolveOptions, incumbent: Incumbent | None 
     m = cp_model.CpModel()
     lb_work = -(-sum(fastest.values()) // sum(d.slots for d in inst.devices))
     lb_path = max(head[o.id] + fastest[o.id] + tail[o.id] for o in ops)
-    static = _static_bounds(inst, options, g)
+    static = _static_bounds(inst, options, g, mip_us)
     lb_static = static.get("model_units", 0)  # reported as a bound in any case
     if static.get("in_model"):
         lb_work = max(lb_work, lb_static)
@@ -282,10 +291,13 @@ def solve(
             return Result("", "", "cpsat", Status.INFEASIBLE, message=reason)
     found = incumbents(inst, warm, pattern)
     best = found[0] if found else None
-    lns_stats = _run_lns(inst, options, pattern, best, t0)
+    lns_on = _lns_runs(inst, options, pattern, best)
+    mip = _start_mip(inst, options, pattern, best, t0, concurrent=lns_on)
+    lns_stats = _run_lns(inst, options, best, t0) if lns_on else None
     if lns_stats is not None:
         best, lns_stats = lns_stats
-    mdl = build(inst, options, best)
+    mip_us = None if mip is None else mip.result()
+    mdl = build(inst, options, best, mip_us=mip_us)
     stats: dict[str, Any] = {
         "variables": len(mdl.model.Proto().variables),
         "constraints": len(mdl.model.Proto().constraints),
@@ -296,6 +308,8 @@ def solve(
         stats["lower_bounds_ms"] = mdl.lower_bounds_ms
     if lns_stats is not None:
         stats["lns"] = lns_stats.as_dict()
+    if mip is not None:
+        stats["mip_bound"] = mip.stats
     if pattern == "memory":
         stats["memory_unit_kb"] = mdl.g_mem
     if rel_gap or abs_gap:
@@ -518,16 +532,48 @@ LNS_SHARE = 0.8  # with --param lns: this share of the time left goes to the LNS
 # the full model (hinted with the LNS schedule), which gives the bound and any proof
 
 
-def _run_lns(inst, options, pattern, best, t0):
-    """(schedule, stats) of the large-neighbourhood search (formulations/dag/lns.py) from the
-    best warm start, or None when it does not run (off, memory pattern, no warm start)."""
+def _lns_runs(inst, options, pattern, best) -> bool:
     from optgap.formulations.dag import lns
 
     lns.iteration_limit(options)  # reject a malformed value even when the LNS does not run
-    if not lns.use_lns(options, len(inst.operators)) or pattern != "latency" or best is None:
-        return None
+    return lns.use_lns(options, len(inst.operators)) and pattern == "latency" and best is not None
+
+
+def _run_lns(inst, options, best, t0):
+    """(schedule, stats) of the large-neighbourhood search (formulations/dag/lns.py) from the
+    best warm start."""
+    from optgap.formulations.dag import lns
+
     budget = LNS_SHARE * (options.time_limit_s - (time.perf_counter() - t0))
     return lns.improve(inst, options, best, budget)
+
+
+MIP_FROM_OPS = 200  # "auto": bound 5 (the placement MIP of bounds.py) from this many operators
+MIP_SYNC_SHARE = 0.25  # without the LNS beside it (or on one thread): this share of the limit
+
+
+def use_mip(options: SolveOptions, n_ops: int, pattern: str) -> bool:
+    """``--param mip_bound=on|off|auto`` (default auto: from MIP_FROM_OPS operators; latency
+    pattern only, it bounds the makespan)."""
+    raw = options.param("mip_bound", "auto")
+    if raw not in ("on", "off", "auto"):
+        raise InputError(f"--param mip_bound={raw}: expected on, off or auto")
+    return pattern == "latency" and (raw == "on" or (raw == "auto" and n_ops >= MIP_FROM_OPS))
+
+
+def _start_mip(inst, options, pattern, best, t0, *, concurrent: bool):
+    """Bound 5 (bounds.PlacementMip), or None. Beside the LNS (one CP-SAT worker) it runs for the
+    LNS's budget on the second thread, and is stopped when the LNS ends; otherwise (no LNS, or
+    ``--threads 1``) it runs first, for MIP_SYNC_SHARE of the limit."""
+    if not use_mip(options, len(inst.operators), pattern):
+        return None
+    left = options.time_limit_s - (time.perf_counter() - t0)
+    upper = None if best is None else best.makespan
+    if concurrent and options.threads >= 2:
+        return bounds.PlacementMip(inst, LNS_SHARE * left, upper)
+    mip = bounds.PlacementMip(inst, MIP_SYNC_SHARE * left, upper)
+    mip.wait()
+    return mip
 
 
 # --param search: which CP-SAT workers run (the names are SatParameters' subsolvers)
@@ -552,21 +598,25 @@ LP_BOUND_FROM_OPS = 200  # "auto": C >= LB in the model from this many operators
 LP_BOUND_SHARE = 0.1  # at most this share of the time limit goes to the LP bound (10 s cap)
 
 
-def _static_bounds(inst: DagInstance, options: SolveOptions, g: int) -> dict[str, Any]:
+def _static_bounds(
+    inst: DagInstance, options: SolveOptions, g: int, mip_us: int | None = None
+) -> dict[str, Any]:
     """``--param lp_bound=on|off|auto`` (default auto): the bounds of formulations/dag/bounds.py
-    (critical path, work, energetic window, LP relaxation by HiGHS), the best one in model units
+    (critical path, work, energetic window, LP relaxation by HiGHS; ``mip_us``: the placement MIP's
+    bound when it ran), the best one in model units
     (⌈LB / g⌉: a model solution's makespan times g is a schedule's makespan, which is ≥ LB).
     ``on``: C ≥ ⌈LB / g⌉ is in the model; ``auto``: only from LP_BOUND_FROM_OPS operators (below,
     CP-SAT's root LP already holds the same relaxation: 5.404 vs 5.406 ms on a 60-task related
-    graph), the bound is still reported; ``off``: not computed."""
+    graph), the bound is still reported; ``off``: the LP is not computed (a MIP bound still is
+    reported)."""
 
     raw = options.param("lp_bound", "auto")
     if raw not in ("on", "off", "auto"):
         raise InputError(f"--param lp_bound={raw}: expected on, off or auto")
-    if raw == "off":
+    if raw == "off" and mip_us is None:
         return {}
     limit = min(10.0, LP_BOUND_SHARE * options.time_limit_s)
-    b = bounds.bounds(inst, lp=True, lp_time_limit_s=limit)
+    b = replace(bounds.bounds(inst, lp=raw != "off", lp_time_limit_s=limit), mip=mip_us)
     in_model = raw == "on" or len(inst.operators) >= LP_BOUND_FROM_OPS
     return {"model_units": -(-b.best // g), "ms": b.as_ms(), "in_model": in_model}
 

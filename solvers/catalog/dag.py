@@ -49,7 +49,17 @@ register_method(
         BOTH,
         export=dag_cpsat.export,
         # = formulations.dag.cpsat.PARAMS (kept literal: lazy import; tests/test_dag_lns.py checks)
-        params=("gap", "abs_gap", "hint", "edges", "lp_bound", "lns", "lns_iterations", "search"),
+        params=(
+            "gap",
+            "abs_gap",
+            "hint",
+            "edges",
+            "lp_bound",
+            "mip_bound",
+            "lns",
+            "lns_iterations",
+            "search",
+        ),  # fmt: skip
         warm_start=WARM,
     )
 )
