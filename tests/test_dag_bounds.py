@@ -1,14 +1,19 @@
 """F1 lower bounds (formulations/dag/bounds.py): each one never exceeds the brute-force optimum,
-on classic (kinds, slots, capacities) and related-machine (speeds, per-device times, per-pair
-links) instances, and is tight often enough that a bound one unit too high would be caught."""
+on classic (kinds, slots, capacities), related-machine (speeds, per-device times, per-pair
+links) and shared-link instances, and is tight often enough that a bound one unit too high would
+be caught. Bound 5 (the placement MIP) is checked the same way, solved to its end."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from hypothesis import given, settings
 from optgap.formulations.dag import bounds as B
 from optgap.formulations.dag.instance import load
 from optgap.instances.dag.strategies import dag_json
 from optgap.solvers import registry
+from optgap.solvers.errors import InputError
 from optgap.solvers.result import SolveOptions, Status
 
 from tests.bruteforce_dag import brute_force
@@ -16,7 +21,15 @@ from tests.test_dag_trust import _Count
 
 CLASSIC = dict(min_ops=1, max_ops=5, cpu_slots=(1, 2), gpus=(1, 2), capacity=True, zero_times=True)
 RELATED = dict(min_ops=1, max_ops=5, cpus=(1, 2), gpus=(1, 1), related=True, pair_links=True)
-NAMES = ("critical_path", "work", "energetic", "lp")
+NAMES = ("critical_path", "work", "energetic", "lp", "mip")
+
+
+def _mip(inst) -> int | None:
+    mip = B.PlacementMip(inst, 30.0)
+    mip.wait()
+    value = mip.result()
+    assert mip.stats["status"] == "Optimal", mip.stats  # tiny instances: solved to the end
+    return value
 
 
 def _check_all(data, count) -> None:
@@ -24,9 +37,9 @@ def _check_all(data, count) -> None:
     truth = brute_force(inst)
     if truth is None:  # the capacities admit no schedule: any bound is vacuous
         return
-    b = B.bounds(inst)
+    b = replace(B.bounds(inst), mip=_mip(inst))
     values = {name: getattr(b, name) for name in NAMES}
-    assert values["lp"] is not None
+    assert values["lp"] is not None and values["mip"] is not None
     for name, v in values.items():
         assert v <= truth, (name, v, truth, values)
         if v == truth:
@@ -41,12 +54,22 @@ def _check_all(data, count) -> None:
         count("lp above the static bounds")
     if values["energetic"] > max(values["critical_path"], values["work"]):
         count("energetic above critical path and work")
-    assert B.lower_bound(inst) == max(values.values())
+    if values["mip"] > values["lp"]:
+        count("mip above the lp")
+    if values["mip"] == truth and any(d.slots > 1 for d in inst.devices):
+        count("mip tight with slots")
+    if inst.has_shared_links and values["mip"] == truth:
+        count("mip tight with a shared link")
+    assert B.lower_bound(inst) == max(v for k, v in values.items() if k != "mip")
 
 
 def test_bounds_below_the_brute_force_classic():
     count = _Count(
-        *(f"{n} tight" for n in NAMES), "lp above the static bounds", "lp tight with slots"
+        *(f"{n} tight" for n in NAMES),
+        "lp above the static bounds",
+        "lp tight with slots",
+        "mip above the lp",
+        "mip tight with slots",
     )
 
     @settings(max_examples=30)
@@ -65,6 +88,8 @@ def test_bounds_below_the_brute_force_related():
         "lp above the static bounds",
         "lp tight with a per-device time",
         "lp tight with a speed",
+        "mip tight",
+        "mip above the lp",
     )
 
     @settings(max_examples=30)
@@ -74,6 +99,61 @@ def test_bounds_below_the_brute_force_related():
 
     check()
     count.check()
+
+
+def test_bounds_below_the_brute_force_shared_links():
+    """Lane contention only adds delay: every bound ignores it and stays below the optimum."""
+    count = _Count("mip tight with a shared link", "mip above the lp")
+
+    @settings(max_examples=20)
+    @given(dag_json(**CLASSIC))
+    def check(data):
+        data["links"] = {**data.get("links", {}), "shared": True}
+        data["links"].setdefault("latency_ms", 0.005)
+        _check_all(data, count)
+
+    check()
+    count.check()
+
+
+def test_work_rows_by_hand():
+    """g1, g2 -> c, g1 and g2 only on the one GPU (5 ms each), c only on the CPU (10 ms), no
+    transfer delay. Critical path 5 + 10 = 15 ms and the old LP said the same (S_c ≥ 5); the GPU
+    must run g1 and g2 one after the other before c starts, so the optimum is 20 ms, which the
+    ancestor-work row S_c ≥ (5 + 5) / 1 gives to the LP. With two GPU slots the same row only
+    gives S_c ≥ 10 / 2 = 5: the bound is 15 ms, and so is the optimum."""
+    data = {
+        "family": "dag",
+        "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
+        "operators": [
+            {"id": "g1", "time_ms": {"gpu": 5}},
+            {"id": "g2", "time_ms": {"gpu": 5}},
+            {"id": "c", "time_ms": {"cpu": 10}},
+        ],
+        "edges": [{"src": "g1", "dst": "c"}, {"src": "g2", "dst": "c"}],
+    }
+    inst = load(data)
+    b = B.bounds(inst)
+    assert b.critical_path == 15_000 and b.lp == 20_000 == brute_force(inst)
+    data["devices"][1]["slots"] = 2
+    two = load(data)
+    assert B.bounds(two).lp == 15_000 == brute_force(two)
+
+
+def test_mip_by_hand():
+    """Two independent operators a, b: 1 ms on the GPU, 3 ms on the CPU (one slot each). Any
+    placement: both on the GPU 2 ms, one on each 3 ms, both on the CPU 6 ms: optimum 2 ms.
+    The LP splits each 3/4 GPU, 1/4 CPU: durations 1.5 ms, loads 1.5 ms on the GPU and 1.5 ms on
+    the CPU: 1.5 ms. The MIP must pick whole devices: 2 ms, the optimum."""
+    data = {
+        "family": "dag",
+        "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
+        "operators": [{"id": i, "time_ms": {"cpu": 3, "gpu": 1}} for i in "ab"],
+        "edges": [],
+    }
+    inst = load(data)
+    assert B.bounds(inst).lp == 1500
+    assert _mip(inst) == 2000 == brute_force(inst)
 
 
 def test_energetic_window_by_hand():
@@ -123,3 +203,64 @@ def test_model_takes_the_bound_in_its_own_time_unit():
     assert r.stats["time_unit_us"] == 1000
     assert r.status == Status.OPTIMAL and round(r.objective * 1000) == truth
     assert round(r.stats["solver_makespan_ms"] * 1000) == truth
+
+
+def test_mip_stopped_early_is_still_a_bound():
+    """Stopped after one node, HiGHS's dual bound is below the MIP's optimum (a genuine partial
+    bound, so returning the primal value instead would fail) and below CP-SAT's proven optimum."""
+    from optgap.instances.dag.generate import generate
+
+    stopped = 0
+    for seed in (1, 2):
+        inst = generate(40, seed)
+        early = B.PlacementMip(inst, 60.0, node_limit=1)
+        early.wait()
+        full = B.PlacementMip(inst, 60.0)
+        full.wait()
+        e, f = early.result(), full.result()
+        assert full.stats["status"] == "Optimal"
+        r = registry.solve("dag", "cpsat", inst, SolveOptions(time_limit_s=60, threads=1, seed=0))
+        assert r.status == Status.OPTIMAL
+        assert e <= f <= round(r.objective * 1000), (seed, e, f, r.objective)
+        if early.stats["status"] != "Optimal":
+            stopped += 1
+            assert e < f
+    assert stopped >= 1  # the early stop happened (else this test proves nothing)
+
+
+def test_cpsat_runs_the_mip_bound():
+    """``--param mip_bound=on``: alone it runs first (one thread), beside the LNS on a second
+    thread; its value is in the stats and enters the bound; malformed values are rejected."""
+    from optgap.instances.dag.generate import generate
+
+    inst = load(
+        {
+            "family": "dag",
+            "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
+            "operators": [{"id": i, "time_ms": {"cpu": 3, "gpu": 1}} for i in "ab"],
+            "edges": [],
+        }
+    )
+    on = (("mip_bound", "on"),)
+    r = registry.solve("dag", "cpsat", inst, SolveOptions(time_limit_s=20, threads=1, params=on))
+    assert r.stats["lower_bounds_ms"]["mip"] == 2.0 and r.stats["lower_bounds_ms"]["lp"] == 1.5
+    assert r.stats["mip_bound"]["status"] == "Optimal"
+    assert r.status == Status.OPTIMAL and r.objective == 2.0
+    off = registry.solve("dag", "cpsat", inst, SolveOptions(time_limit_s=20, threads=1))
+    assert "mip_bound" not in off.stats and off.stats["lower_bounds_ms"]["mip"] is None
+    mem = registry.solve(
+        "dag", "cpsat", inst, SolveOptions(time_limit_s=20, objective="memory", params=on)
+    )
+    assert "mip_bound" not in mem.stats  # it bounds the makespan, not the memory
+
+    big = generate(30, 0)
+    both = (("mip_bound", "on"), ("lns", "on"), ("lns_iterations", "2"))
+    r = registry.solve("dag", "cpsat", big, SolveOptions(time_limit_s=30, threads=2, params=both))
+    assert r.stats["lns"]["iterations"] <= 2 and "mip_bound" in r.stats
+    mip = r.stats["lower_bounds_ms"]["mip"]
+    assert mip is not None and mip <= r.bound <= r.objective
+
+    with pytest.raises(InputError, match=r"--param mip_bound=maybe: expected on, off or auto"):
+        registry.solve(
+            "dag", "cpsat", inst, SolveOptions(time_limit_s=5, params=(("mip_bound", "maybe"),))
+        )

@@ -313,7 +313,14 @@ class PlacementMip:
     optimum away: the schedule itself is a feasible point), so propagation and pruning start from it.
     """
 
-    def __init__(self, inst: DagInstance, time_limit_s: float, upper_us: int | None = None):
+    def __init__(
+        self,
+        inst: DagInstance,
+        time_limit_s: float,
+        upper_us: int | None = None,
+        *,
+        node_limit: int | None = None,  # (tests: a deterministic early stop)
+    ):
         import highspy
 
         rel = _relaxation(inst, upper_us)
@@ -323,6 +330,8 @@ class PlacementMip:
         h.setOptionValue("mip_rel_gap", 0.0)
         for key, value in MIP_OPTIONS.items():
             h.setOptionValue(key, value)
+        if node_limit is not None:
+            h.setOptionValue("mip_max_nodes", int(node_limit))
         integrality = [highspy.HighsVarType.kContinuous] * rel.lp.num_col_
         for k, j in rel.col.items():
             if k[0] == "x":
@@ -359,6 +368,7 @@ class PlacementMip:
             highspy.HighsModelStatus.kOptimal,
             highspy.HighsModelStatus.kTimeLimit,
             highspy.HighsModelStatus.kInterrupt,
+            highspy.HighsModelStatus.kSolutionLimit,  # (the node limit)
         )
         if not ok or not math.isfinite(dual):
             return None
