@@ -134,16 +134,20 @@ def big(args) -> None:
             h, _, _ = _run(inst, "heft", args)
             heft_gap = None if r.bound is None else (h.objective - r.bound) / h.objective
             lns = r.stats.get("lns") or {}
-            lp = (r.stats.get("lower_bounds_ms") or {}).get("lp")
+            lbs = r.stats.get("lower_bounds_ms") or {}
+            lp, mip = lbs.get("lp"), lbs.get("mip")
+            nodes = (r.stats.get("mip_bound") or {}).get("nodes", "-")
             rows.append([n, seed, r.status.value, r.objective, r.bound, pct(r.gap),
-                         f"{wall:.1f}", f"{cpu:.1f}", h.objective, pct(heft_gap), lp,
+                         f"{wall:.1f}", f"{cpu:.1f}", h.objective, pct(heft_gap), lp, mip, nodes,
                          f"{lns.get('iterations', '-')}/{lns.get('improvements', '-')}"])  # fmt: skip
             _record(args, bench="big", n=n, seed=seed, status=r.status, objective=r.objective,
                     bound=r.bound, gap=r.gap, wall_s=wall, cpu_s=cpu, heft=h.objective,
-                    lp_bound=lp, lns=lns, params=args.param)  # fmt: skip
+                    lp_bound=lp, mip_bound=mip, mip_nodes=nodes, lns=lns,
+                    params=args.param)  # fmt: skip
             print(rows[-1], flush=True)
     print(table(["ops", "seed", "status", "makespan", "bound", "gap", "wall s", "cpu s", "heft",
-                 "heft gap to bound", "lp bound", "lns it/impr"], rows))  # fmt: skip
+                 "heft gap to bound", "lp bound", "mip bound", "mip nodes", "lns it/impr"],
+                rows))  # fmt: skip
 
 
 def generated(args) -> None:

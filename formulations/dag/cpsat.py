@@ -42,7 +42,7 @@ Warm starts (``warm``: schedules of the solve layer's heuristics that the evalua
   is the answer when the solver finds nothing better in time (``feasible``, the solver's bound).
 Large instances (``--param lns=on|off|auto``, auto: from 200 operators; latency pattern): the
   best warm start is first improved by the large-neighbourhood search of formulations/dag/lns.py
-  (80 % of the time left), then the full model runs, hinted with that schedule; status and bound
+  (90 % of the time left; the placement MIP of bounds.py runs beside it on a second thread), then the full model runs, hinted with that schedule; status and bound
   come from the full model only.
 Every reported schedule is left-shifted (``schedule.left_shift``): its makespan can only drop.
 """
@@ -528,7 +528,7 @@ def obviously_infeasible(inst: DagInstance, slo_us: int) -> str:
     return ""
 
 
-LNS_SHARE = 0.8  # with --param lns: this share of the time left goes to the LNS, the rest to
+LNS_SHARE = 0.9  # with --param lns: this share of the time left goes to the LNS, the rest to
 # the full model (hinted with the LNS schedule), which gives the bound and any proof
 
 
