@@ -211,8 +211,8 @@ def test_mip_stopped_early_is_still_a_bound():
     from optgap.instances.dag.generate import generate
 
     stopped = 0
-    for seed in (1, 2):
-        inst = generate(40, seed)
+    for size, seed in ((40, 4), (50, 4)):
+        inst = generate(size, seed)
         early = B.PlacementMip(inst, 60.0, node_limit=1)
         early.wait()
         full = B.PlacementMip(inst, 60.0)

@@ -169,7 +169,12 @@ class _Relaxation:
     scale: int
 
 
-def _relaxation(inst: DagInstance, upper_us: int | None = None) -> _Relaxation:
+def _relaxation(
+    inst: DagInstance, upper_us: int | None = None, *, all_devices: bool = True
+) -> _Relaxation:
+    """Bound 4's rows; ``all_devices=False``: work rows only for one-slot devices (the MIP: on
+    k_d > 1 slots a row counts 1/k_d of the work and rarely binds, and fewer rows are more nodes:
+    measured on the 300-operator graphs, 73.38 vs 73.03 and 70.40 vs 70.07 ms in 30 s)."""
     import highspy
     import numpy as np
 
@@ -243,9 +248,25 @@ def _relaxation(inst: DagInstance, upper_us: int | None = None) -> _Relaxation:
     if len(ops) <= WORK_ROWS_OPS_MAX:
         # ancestors' work on d fits in [0, S_i], descendants' in [E_i, C], on d's k_d slots
         order, r = reach(inst)
+        index = {i: k for k, i in enumerate(order)}
+        n_anc, n_desc = r.sum(axis=0), r.sum(axis=1)
+        preds: dict[str, list[int]] = {i: [] for i in order}
+        succs: dict[str, list[int]] = {i: [] for i in order}
+        for e in inst.edges:
+            preds[e.dst].append(index[e.src])
+            succs[e.src].append(index[e.dst])
         for k, i in enumerate(order):
+            # a row is implied (and left out) when one predecessor u has every other ancestor
+            # of i among its own (anc(i) = anc(u) ∪ {u}): S_i ≥ S_u + p_u ≥ u's row + p_u x_u;
+            # likewise a successor v with desc(i) = desc(v) ∪ {v}
+            anc_implied = any(n_anc[u] + 1 == n_anc[k] for u in preds[i])
+            desc_implied = any(n_desc[v] + 1 == n_desc[k] for v in succs[i])
             for d in inst.devices:
+                if d.slots > 1 and not all_devices:
+                    continue
                 for before, side in ((True, r[:, k]), (False, r[k])):
+                    if anc_implied if before else desc_implied:
+                        continue
                     terms = [
                         (col["x", order[j], d.id], -p[order[j], d.id] / (scale * d.slots))
                         for j in np.flatnonzero(side)
@@ -323,7 +344,7 @@ class PlacementMip:
     ):
         import highspy
 
-        rel = _relaxation(inst, upper_us)
+        rel = _relaxation(inst, upper_us, all_devices=False)
         self.scale = rel.scale
         self.stats: dict[str, Any] = {}
         h = _highs(time_limit_s)
