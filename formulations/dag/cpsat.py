@@ -25,8 +25,10 @@ Redundant (valid for every feasible schedule; they help the search):
   S_i ≥ head_i and E_i + tail_i ≤ C, from longest paths with each operator's fastest time;
   C ≥ ⌈Σ_i min_d p_{i,d} / Σ_d k_d⌉ (total work over total slots);
   C ≥ ⌈LB / g⌉, LB the best bound of formulations/dag/bounds.py (critical path, work, energetic
-  window, the LP relaxation with transfers solved by HiGHS; ``--param lp_bound=on|off|auto``,
-  auto: in the model from 200 operators on, below only reported);
+  window, the LP relaxation with transfers and work rows solved by HiGHS; ``--param
+  lp_bound=on|off|auto``, auto: in the model from 200 operators on, below only reported; and the
+  placement MIP, ``--param mip_bound=on|off|auto``, auto: from 200 operators, latency pattern,
+  run beside the LNS on a second thread and stopped when the LNS ends);
   Σ_i p_{i,d} x_{i,d} ≤ k_d C per device (its load fits in its slots; with the placement
   constraints, the LP relaxation then balances work across devices);
   identical devices (same kind, slots, capacity, speed and links, no operator restriction or
@@ -42,8 +44,9 @@ Warm starts (``warm``: schedules of the solve layer's heuristics that the evalua
   is the answer when the solver finds nothing better in time (``feasible``, the solver's bound).
 Large instances (``--param lns=on|off|auto``, auto: from 200 operators; latency pattern): the
   best warm start is first improved by the large-neighbourhood search of formulations/dag/lns.py
-  (90 % of the time left; the placement MIP of bounds.py runs beside it on a second thread), then the full model runs, hinted with that schedule; status and bound
-  come from the full model only.
+  (90 % of the time left; the placement MIP of bounds.py runs beside it on a second thread),
+  then the full model runs, hinted with that schedule; status and bound come from the full
+  model only (the MIP's bound enters it as C ≥ ⌈LB / g⌉).
 Every reported schedule is left-shifted (``schedule.left_shift``): its makespan can only drop.
 """
 
