@@ -589,8 +589,8 @@ def test_subtly_infeasible_slo_is_proven_infeasible(method, backend):
 
 
 def test_a_model_that_fails_to_build_is_an_error_never_a_time_out(monkeypatch):
-    def broken_build(inst, options, incumbent=None):
-        mdl = original(inst, options, incumbent)
+    def broken_build(inst, options, incumbent=None, **kw):
+        mdl = original(inst, options, incumbent, **kw)
         ct = mdl.model.Proto().constraints.add()  # a linear constraint on a variable that
         ct.linear.vars.append(10**6)  # does not exist: CP-SAT says MODEL_INVALID
         ct.linear.coeffs.append(1)
