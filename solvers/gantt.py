@@ -1,4 +1,5 @@
-"""Gantt chart of an F1 schedule: one row per device slot, transfers as arrows between devices."""
+"""Gantt chart of an F1 schedule: one row per device slot, transfers as arrows between devices,
+and one row per shared link (lane) with its transfers as bars (solutions with ``transfers``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ def slot_rows(instance: Any, schedule: dict[str, dict]) -> dict[str, tuple[str, 
     return rows
 
 
+def lane_bars(instance: Any, solution: dict) -> dict[str, list[tuple[float, float, str]]]:
+    """Transfers over shared links, by lane ("cpu0-gpu0"): (start ms, delay ms, "u->v")."""
+    schedule = solution["schedule"]
+    nbytes = {(e.src, e.dst): e.bytes for e in instance.edges}
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    for x in solution.get("transfers") or []:
+        u, v = x["edge"]
+        a, b = schedule[u]["device"], schedule[v]["device"]
+        delay = instance.transfer_us(a, b, nbytes[u, v]) / 1000
+        out.setdefault("-".join(sorted((a, b))), []).append((x["start_ms"], delay, f"{u}->{v}"))
+    return dict(sorted(out.items()))
+
+
 def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = None) -> None:
     import matplotlib
 
@@ -35,7 +49,9 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
     ops = {o.id: o for o in instance.operators}
     kinds = {d.id: d.kind for d in instance.devices}
     rows = slot_rows(instance, schedule)
+    lanes = lane_bars(instance, solution)
     labels = [(d.id, s) for d in instance.devices for s in range(d.slots)]
+    labels += [("lane", name) for name in lanes]
     y = {lab: k for k, lab in enumerate(reversed(labels))}
     end = {
         o: schedule[o]["start_ms"]
@@ -68,6 +84,10 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
                 color="white",
                 clip_on=True,
             )
+    for name, bars in lanes.items():
+        for start, delay, _ in bars:
+            ax.barh(y["lane", name], delay, left=start, height=0.5, color="#C44E52",
+                    edgecolor="white", linewidth=0.4)  # fmt: skip
     for edge in instance.edges:
         a, b = rows[edge.src], rows[edge.dst]
         if a[0] != b[0]:  # a transfer between devices: producer's end to consumer's start
@@ -86,10 +106,16 @@ def plot_gantt(instance: Any, solution: dict, path: str, title: str | None = Non
         )
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(
-        [f"{d} slot {s}" if instance.device(d).slots > 1 else d for d, s in reversed(labels)]
+        [
+            f"lane {s}" if d == "lane" else f"{d} slot {s}" if instance.device(d).slots > 1 else d
+            for d, s in reversed(labels)
+        ]
     )
     ax.set_ylim(-1, len(labels))
-    ax.set_xlabel("time (ms); red arrows: transfers between devices")
+    ax.set_xlabel(
+        "time (ms); red arrows: transfers between devices"
+        + ("; red bars: transfers on a shared link" if lanes else "")
+    )
     ax.set_xlim(0, makespan * 1.08)
     if title:
         ax.set_title(title, fontsize=10)

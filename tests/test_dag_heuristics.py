@@ -3,7 +3,9 @@ the exact optimum as referees on random instances, and the Gantt chart."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -305,3 +307,27 @@ def test_slot_rows_fit_the_slots_and_never_overlap(data):
         for intervals in busy.values():
             intervals.sort()
             assert all(a[1] <= b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+
+
+def test_plot_draws_shared_link_transfers(tmp_path):
+    """A solution with lane transfers gets one row per lane and a bar per transfer, as long as its
+    delay (the shipped shared-link instance, solved by HEFT, which reserves the lane)."""
+    from optgap.solvers.gantt import lane_bars
+
+    path = Path(__file__).parent.parent / "instances" / "dag" / "shared-n10-s1.json"
+    inst = load(json.loads(path.read_text()))
+    r = heft(inst, SolveOptions())
+    bars = lane_bars(inst, r.solution)
+    assert bars and sum(len(b) for b in bars.values()) == len(r.solution["transfers"])
+    starts = {tuple(x["edge"]): x["start_ms"] for x in r.solution["transfers"]}
+    for name, items in bars.items():
+        for start, delay, edge in items:
+            u, v = edge.split("->")
+            a, b = (r.solution["schedule"][k]["device"] for k in (u, v))
+            assert name == "-".join(sorted((a, b))) and delay > 0 and start == starts[u, v]
+    svg = tmp_path / "shared.svg"
+    plot_gantt(inst, r.solution, str(svg))
+    text = svg.read_text()
+    for name in bars:
+        assert f"lane {name}" in text
+    assert "red bars: transfers on a shared link" in text
