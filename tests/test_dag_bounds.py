@@ -264,3 +264,27 @@ def test_cpsat_runs_the_mip_bound():
         registry.solve(
             "dag", "cpsat", inst, SolveOptions(time_limit_s=5, params=(("mip_bound", "maybe"),))
         )
+
+
+def test_mip_alone_is_stopped_before_the_lns_starts():
+    """With one thread (or no LNS) the MIP runs first and is stopped before the LNS: its thread
+    is no longer alive when ``_start_mip`` returns, and its value is taken once (HiGHS overran its
+    own time limit inside the root node by seconds on this graph, so the caller interrupts it)."""
+    import time
+
+    from optgap.formulations.dag import cpsat
+    from optgap.instances.dag.generate import generate
+
+    inst = generate(300, 0)
+    options = SolveOptions(time_limit_s=2, threads=1, params=(("mip_bound", "on"),))
+    mip = cpsat._start_mip(inst, options, "latency", None, time.perf_counter(), concurrent=True)
+    assert mip is not None and not mip._thread.is_alive()
+    first = mip.result()
+    assert first == mip.result() and mip.stats["status"] in ("Interrupted by user", "Optimal",
+                                                             "Time limit reached")  # fmt: skip
+    beside = cpsat._start_mip(
+        inst, replace(options, threads=2), "latency", None, time.perf_counter(), concurrent=True
+    )
+    assert beside._thread.is_alive()  # beside the LNS it keeps running until result()
+    beside.result()
+    assert not beside._thread.is_alive()

@@ -381,17 +381,29 @@ class PlacementMip:
         self._h = h
         # our own thread: highspy's startSolve/joinSolve share class-level locks between all
         # Highs objects and exit the process on repeated Ctrl-C
-        self._thread = threading.Thread(target=h.run, daemon=True)
+        self._seconds = 0.0
+        self._done: tuple[int | None] | None = None  # result(), once taken
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def wait(self) -> None:
-        """Let the search run to its end (optimum or time limit)."""
-        self._thread.join()
+    def _run(self) -> None:
+        self._h.run()
+        self._seconds = time.perf_counter() - self._t0
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Let the search run to its end (optimum, time limit), or for at most ``timeout_s``
+        (HiGHS may overrun its own time limit inside the root node: 9 s for 2.5 s at 300
+        operators, so a caller with a deadline waits with a timeout and then calls ``result``,
+        which interrupts it)."""
+        self._thread.join(timeout_s)
 
     def result(self) -> int | None:
-        """Stop the search (if still running) and return ⌈dual bound⌉ in µs, or None."""
+        """Stop the search (if still running) and return ⌈dual bound⌉ in µs, or None (the same
+        value on every later call)."""
         import highspy
 
+        if self._done is not None:
+            return self._done[0]
         self._h.cancelSolve()
         self._thread.join()
         status = self._h.getModelStatus()
@@ -399,7 +411,7 @@ class PlacementMip:
         self.stats = {
             "status": self._h.modelStatusToString(status),
             "nodes": int(info.mip_node_count),
-            "seconds": round(time.perf_counter() - self._t0, 3),
+            "seconds": round(self._seconds, 3),
         }
         dual = info.mip_dual_bound
         ok = status in (
@@ -408,9 +420,9 @@ class PlacementMip:
             highspy.HighsModelStatus.kInterrupt,
             highspy.HighsModelStatus.kSolutionLimit,  # (the node limit)
         )
-        if not ok or not math.isfinite(dual):
-            return None
-        return _round_up(dual, self.scale)
+        value = _round_up(dual, self.scale) if ok and math.isfinite(dual) else None
+        self._done = (value,)
+        return value
 
 
 def bounds(inst: DagInstance, *, lp: bool = True, lp_time_limit_s: float = 10.0) -> Bounds:

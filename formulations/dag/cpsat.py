@@ -575,7 +575,8 @@ def _start_mip(inst, options, pattern, best, t0, *, concurrent: bool):
     if concurrent and options.threads >= 2:
         return bounds.PlacementMip(inst, LNS_SHARE * left, upper)
     mip = bounds.PlacementMip(inst, MIP_SYNC_SHARE * left, upper)
-    mip.wait()
+    mip.wait(MIP_SYNC_SHARE * left)
+    mip.result()  # stopped now: it must not run on beside a one-thread LNS
     return mip
 
 
