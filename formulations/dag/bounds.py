@@ -60,7 +60,9 @@ from optgap.formulations.dag.instance import DagInstance
 
 LP_SLACK = 1e-6  # relative tolerance subtracted from the LP value before rounding up
 LP_OPS_MAX = 20_000  # above this many operators the LP is skipped (static bounds only)
-WORK_ROWS_OPS_MAX = 3_000  # the ancestor/descendant work rows have O(n²) entries: up to here
+WORK_ROWS_OPS_MAX = 3_000  # the ancestor/descendant work rows have O(n²) entries: up to here,
+WORK_ROWS_ENTRIES_MAX = 2_500_000  # and while (ancestor + descendant pairs) x devices is below
+# this (1000 generated operators: 1.8M entries, LP 2.3 s; 2000: 3.8M, 11.6 s)
 # HiGHS MIP settings for bound 5, chosen on the 300-operator benchmark graphs (README F1): no
 # primal heuristics (the LNS finds schedules; HiGHS is here for its dual bound) and pseudocost
 # branching once a variable has two strong-branching samples (default 8: 73.09 vs 73.55 ms on
@@ -184,10 +186,15 @@ class _Relaxation:
     lp: Any
     col: dict[tuple, int]
     scale: int
+    work_rows: bool  # whether the work rows are in it (not past the size limits)
 
 
 def _relaxation(
-    inst: DagInstance, upper_us: int | None = None, *, all_devices: bool = True
+    inst: DagInstance,
+    upper_us: int | None = None,
+    *,
+    all_devices: bool = True,
+    work_rows: bool = True,
 ) -> _Relaxation:
     """Bound 4's rows; ``all_devices=False``: work rows only for one-slot devices (the MIP: on
     k_d > 1 slots a row counts 1/k_d of the work and rarely binds, and fewer rows are more nodes:
@@ -262,9 +269,10 @@ def _relaxation(
         terms = [(col["x", i, d.id], p[i, d.id] / scale) for i in ops if (i, d.id) in p]
         if terms:
             row([*terms, (c, -float(d.slots))], -inf, 0.0)
-    if len(ops) <= WORK_ROWS_OPS_MAX:
+    order, r = reach(inst) if work_rows and len(ops) <= WORK_ROWS_OPS_MAX else ([], None)
+    with_rows = r is not None and 2 * int(r.sum()) * len(inst.devices) <= WORK_ROWS_ENTRIES_MAX
+    if with_rows:
         # ancestors' work on d fits in [0, S_i], descendants' in [E_i, C], on d's k_d slots
-        order, r = reach(inst)
         index = {i: k for k, i in enumerate(order)}
         n_anc, n_desc = r.sum(axis=0), r.sum(axis=1)
         preds: dict[str, list[int]] = {i: [] for i in order}
@@ -311,7 +319,7 @@ def _relaxation(
     lp.a_matrix_.start_ = np.array([*starts, len(idx)], dtype=np.int32)
     lp.a_matrix_.index_ = np.array(idx, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(val)
-    return _Relaxation(lp, col, scale)
+    return _Relaxation(lp, col, scale, with_rows)
 
 
 def _highs(time_limit_s: float) -> Any:
@@ -330,16 +338,25 @@ def _round_up(value_scaled: float, scale: int) -> int:
 
 
 def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
-    """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time."""
+    """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time. The work rows have
+    O(n²) entries (26 s of LP at 3000 operators): if the LP with them is not solved within the
+    limit, the LP without them gets what is left of it (at least a second)."""
     import highspy
 
-    rel = _relaxation(inst)
-    h = _highs(time_limit_s)
-    h.passModel(rel.lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    return _round_up(h.getInfo().objective_function_value, rel.scale)
+    t0 = time.perf_counter()
+    for rows in (True, False):
+        rel = _relaxation(inst, work_rows=rows)
+        if rows and not rel.work_rows:
+            rows = False  # too large for them: this is already the LP without
+        h = _highs(time_limit_s - (time.perf_counter() - t0) if rows else
+                   max(1.0, time_limit_s - (time.perf_counter() - t0)))  # fmt: skip
+        h.passModel(rel.lp)
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            return _round_up(h.getInfo().objective_function_value, rel.scale)
+        if not rows:
+            break
+    return None
 
 
 class PlacementMip:
