@@ -288,3 +288,22 @@ def test_mip_alone_is_stopped_before_the_lns_starts():
     assert beside._thread.is_alive()  # beside the LNS it keeps running until result()
     beside.result()
     assert not beside._thread.is_alive()
+
+
+def test_work_rows_are_left_out_past_their_size_limit(monkeypatch):
+    """Past WORK_ROWS_ENTRIES_MAX the LP is the one without work rows (the g1, g2 -> c example
+    of test_work_rows_by_hand: 15 ms, the critical path, instead of 20)."""
+    data = {
+        "family": "dag",
+        "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
+        "operators": [
+            {"id": "g1", "time_ms": {"gpu": 5}},
+            {"id": "g2", "time_ms": {"gpu": 5}},
+            {"id": "c", "time_ms": {"cpu": 10}},
+        ],
+        "edges": [{"src": "g1", "dst": "c"}, {"src": "g2", "dst": "c"}],
+    }
+    inst = load(data)
+    assert B.lp_bound(inst) == 20_000
+    monkeypatch.setattr(B, "WORK_ROWS_ENTRIES_MAX", 0)
+    assert B.lp_bound(inst) == 15_000
