@@ -307,3 +307,26 @@ def test_work_rows_are_left_out_past_their_size_limit(monkeypatch):
     assert B.lp_bound(inst) == 20_000
     monkeypatch.setattr(B, "WORK_ROWS_ENTRIES_MAX", 0)
     assert B.lp_bound(inst) == 15_000
+
+
+def test_mip_thread_is_stopped_when_the_lns_fails(monkeypatch):
+    """An exception in the LNS must not leave HiGHS running on the second core."""
+    from optgap.formulations.dag import lns
+    from optgap.instances.dag.generate import generate
+
+    made = []
+
+    class Recorded(B.PlacementMip):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    def failing(*args, **kw):
+        raise RuntimeError("planted LNS failure")
+
+    monkeypatch.setattr(B, "PlacementMip", Recorded)
+    monkeypatch.setattr(lns, "improve", failing)
+    options = SolveOptions(time_limit_s=30, threads=2)
+    r = registry.solve("dag", "cpsat", generate(300, 0), options)
+    assert r.status == Status.ERROR and "planted LNS failure" in r.message
+    assert len(made) == 1 and not made[0]._thread.is_alive()

@@ -296,10 +296,12 @@ def solve(
     best = found[0] if found else None
     lns_on = _lns_runs(inst, options, pattern, best)
     mip = _start_mip(inst, options, pattern, best, t0, concurrent=lns_on)
-    lns_stats = _run_lns(inst, options, best, t0) if lns_on else None
+    try:
+        lns_stats = _run_lns(inst, options, best, t0) if lns_on else None
+    finally:  # stop the MIP's thread even when the LNS fails
+        mip_us = None if mip is None else mip.result()
     if lns_stats is not None:
         best, lns_stats = lns_stats
-    mip_us = None if mip is None else mip.result()
     mdl = build(inst, options, best, mip_us=mip_us)
     stats: dict[str, Any] = {
         "variables": len(mdl.model.Proto().variables),
