@@ -330,3 +330,19 @@ def test_mip_thread_is_stopped_when_the_lns_fails(monkeypatch):
     r = registry.solve("dag", "cpsat", generate(300, 0), options)
     assert r.status == Status.ERROR and "planted LNS failure" in r.message
     assert len(made) == 1 and not made[0]._thread.is_alive()
+
+
+def test_exit_with_a_running_mip_is_clean():
+    """A process that exits (or is interrupted) while HiGHS still runs in its thread exits cleanly:
+    without the atexit hook it aborts with "terminate called without an active exception"."""
+    import subprocess
+    import sys
+
+    code = (
+        "from optgap.formulations.dag import bounds as B\n"
+        "from optgap.instances.dag.generate import generate\n"
+        "mip = B.PlacementMip(generate(300, 0), 60.0)\n"
+        "assert mip._thread.is_alive()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "terminate" not in out.stderr, out.stderr

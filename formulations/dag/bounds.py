@@ -50,9 +50,11 @@ g µs: every model solution's makespan, times g, is a schedule's makespan) as C'
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,6 +361,17 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
     return None
 
 
+_RUNNING: weakref.WeakSet = weakref.WeakSet()  # MIPs whose thread may still be running
+
+
+@atexit.register
+def _stop_running() -> None:
+    """A HiGHS thread still running when the interpreter exits aborts the process ("terminate
+    called without an active exception"): interrupt and join every one first (Ctrl-C paths)."""
+    for mip in list(_RUNNING):
+        mip.result()
+
+
 class PlacementMip:
     """Bound 5: the rows of bound 4 with x integral, solved by HiGHS branch and bound in a
     background thread (HiGHS releases the GIL, so the LNS's single CP-SAT worker and HiGHS use
@@ -402,6 +415,7 @@ class PlacementMip:
         self._done: tuple[int | None] | None = None  # result(), once taken
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
 
     def _run(self) -> None:
         self._h.run()
@@ -423,6 +437,7 @@ class PlacementMip:
             return self._done[0]
         self._h.cancelSolve()
         self._thread.join()
+        _RUNNING.discard(self)
         status = self._h.getModelStatus()
         info = self._h.getInfo()
         self.stats = {
