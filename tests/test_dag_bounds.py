@@ -346,3 +346,23 @@ def test_exit_with_a_running_mip_is_clean():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "terminate" not in out.stderr, out.stderr
+
+
+def test_lane_load_row_by_hand():
+    """a (GPU only, 1 ms) -> b0, b1, b2 (CPU only, 1 ms, three slots), 2 MB per edge over a shared
+    1 GB/s link: each transfer takes 2 ms on the one lane, so the lane is busy 6 ms and the LP
+    says C ≥ 6 ms (without the lane-load row: 1 + 2 + 1 = 4 ms, which is the optimum when the link
+    is not shared). The shared optimum is 1 + 3·2 + 1 = 8 ms."""
+    data = {
+        "family": "dag",
+        "devices": [{"id": "cpu0", "kind": "cpu", "slots": 3}, {"id": "gpu0", "kind": "gpu"}],
+        "operators": [{"id": "a", "time_ms": {"gpu": 1}}]
+        + [{"id": f"b{k}", "time_ms": {"cpu": 1}} for k in range(3)],
+        "edges": [{"src": "a", "dst": f"b{k}", "bytes": 2_000_000} for k in range(3)],
+        "links": {"latency_ms": 0, "bandwidth_gb_s": 1, "shared": True},
+    }
+    shared = load(data)
+    assert B.lp_bound(shared) == 6_000 and brute_force(shared) == 8_000
+    data["links"]["shared"] = False
+    plain = load(data)
+    assert B.lp_bound(plain) == 4_000 == brute_force(plain)

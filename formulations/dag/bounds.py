@@ -24,6 +24,8 @@ head_i / tail_i  longest path of fastest durations before / after i, transfers f
                        Σ_i p_{i,d} x_{i,d} ≤ k_d C                                    ∀ d
                        k_d S_i ≥ Σ_{a ∈ A(i)} p_{a,d} x_{a,d}                         ∀ i, d
                        k_d (C − S_i − Σ_e p_{i,e} x_{i,e}) ≥ Σ_{b ∈ B(i)} p_{b,d} x_{b,d}  ∀ i, d
+                       C ≥ Σ_{(u,v), (d,e) on L} c_{u,v}(d, e) w_{uv,de},
+                           w_{uv,de} ≥ x_{u,d} + x_{v,e} − 1, w ∈ [0, 1]        ∀ shared lane L
                      with c⁻_{uv} = min_{d ≠ e} c_{u,v}(d, e) over allowed pairs, A(i) / B(i)
                      the ancestors / descendants of i. Any schedule
                      gives a feasible point (x its placement, S its starts, z_{u,v,d} = 1 iff both
@@ -32,7 +34,9 @@ head_i / tail_i  longest path of fastest durations before / after i, transfers f
                      at most k_d·S_i of d's slot time, and the descendants run inside [E_i, C]),
                      so the LP optimum is ≤ every makespan. The last two rows ("work rows") are
                      what the single GPU adds to a path bound: a CPU operator's GPU ancestors run
-                     one after another, not in parallel. A work row is left out when it is implied:
+                     one after another, not in parallel. The lane row: a shared link's transfers
+                     run one at a time (w = 1 when the edge crosses the lane that way round).
+                     A work row is left out when it is implied:
                      a predecessor u of i with A(i) = A(u) ∪ {u} (S_i ≥ S_u + p_u ≥ u's row), or a
                      successor with B(i) = B(v) ∪ {v}. The value is rounded up after subtracting a
                      floating-point tolerance (``LP_SLACK``).
@@ -271,6 +275,23 @@ def _relaxation(
         terms = [(col["x", i, d.id], p[i, d.id] / scale) for i in ops if (i, d.id) in p]
         if terms:
             row([*terms, (c, -float(d.slots))], -inf, 0.0)
+    if inst.has_shared_links:
+        # lane load: the transfers over a shared link run one at a time inside [0, C];
+        # w_{uv,de} ≥ x_{u,d} + x_{v,e} − 1 is 1 when the edge crosses the lane from d to e
+        load: dict[frozenset[str], list[tuple[int, float]]] = {}
+        for e in inst.edges:
+            for a in allowed[e.src]:
+                for b in allowed[e.dst]:
+                    lane = inst.lane(a.id, b.id, e.bytes)
+                    if lane is None:
+                        continue
+                    w = var(("w", e.src, e.dst, a.id, b.id), 0.0, 1.0)
+                    row([(w, 1.0), (col["x", e.src, a.id], -1.0), (col["x", e.dst, b.id], -1.0)],
+                        -1.0, inf)  # fmt: skip
+                    delay = inst.transfer_us(a.id, b.id, e.bytes)
+                    load.setdefault(lane, []).append((w, delay / scale))
+        for terms in load.values():
+            row([*terms, (c, -1.0)], -inf, 0.0)
     order, r = reach(inst) if work_rows and len(ops) <= WORK_ROWS_OPS_MAX else ([], None)
     with_rows = r is not None and 2 * int(r.sum()) * len(inst.devices) <= WORK_ROWS_ENTRIES_MAX
     if with_rows:
