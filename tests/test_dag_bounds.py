@@ -116,13 +116,9 @@ def test_bounds_below_the_brute_force_shared_links():
     count.check()
 
 
-def test_work_rows_by_hand():
-    """g1, g2 -> c, g1 and g2 only on the one GPU (5 ms each), c only on the CPU (10 ms), no
-    transfer delay. Critical path 5 + 10 = 15 ms and the old LP said the same (S_c ≥ 5); the GPU
-    must run g1 and g2 one after the other before c starts, so the optimum is 20 ms, which the
-    ancestor-work row S_c ≥ (5 + 5) / 1 gives to the LP. With two GPU slots the same row only
-    gives S_c ≥ 10 / 2 = 5: the bound is 15 ms, and so is the optimum."""
-    data = {
+def _gpu_pair_into_cpu() -> dict:
+    """g1, g2 -> c: g1 and g2 only on the one GPU (5 ms each), c only on the CPU (10 ms)."""
+    return {
         "family": "dag",
         "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
         "operators": [
@@ -132,6 +128,15 @@ def test_work_rows_by_hand():
         ],
         "edges": [{"src": "g1", "dst": "c"}, {"src": "g2", "dst": "c"}],
     }
+
+
+def test_work_rows_by_hand():
+    """g1, g2 -> c, g1 and g2 only on the one GPU (5 ms each), c only on the CPU (10 ms), no
+    transfer delay. Critical path 5 + 10 = 15 ms and the old LP said the same (S_c ≥ 5); the GPU
+    must run g1 and g2 one after the other before c starts, so the optimum is 20 ms, which the
+    ancestor-work row S_c ≥ (5 + 5) / 1 gives to the LP. With two GPU slots the same row only
+    gives S_c ≥ 10 / 2 = 5: the bound is 15 ms, and so is the optimum."""
+    data = _gpu_pair_into_cpu()
     inst = load(data)
     b = B.bounds(inst)
     assert b.critical_path == 15_000 and b.lp == 20_000 == brute_force(inst)
@@ -293,16 +298,7 @@ def test_mip_alone_is_stopped_before_the_lns_starts():
 def test_work_rows_are_left_out_past_their_size_limit(monkeypatch):
     """Past WORK_ROWS_ENTRIES_MAX the LP is the one without work rows (the g1, g2 -> c example
     of test_work_rows_by_hand: 15 ms, the critical path, instead of 20)."""
-    data = {
-        "family": "dag",
-        "devices": [{"id": "cpu0", "kind": "cpu"}, {"id": "gpu0", "kind": "gpu"}],
-        "operators": [
-            {"id": "g1", "time_ms": {"gpu": 5}},
-            {"id": "g2", "time_ms": {"gpu": 5}},
-            {"id": "c", "time_ms": {"cpu": 10}},
-        ],
-        "edges": [{"src": "g1", "dst": "c"}, {"src": "g2", "dst": "c"}],
-    }
+    data = _gpu_pair_into_cpu()
     inst = load(data)
     assert B.lp_bound(inst) == 20_000
     monkeypatch.setattr(B, "WORK_ROWS_ENTRIES_MAX", 0)

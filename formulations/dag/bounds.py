@@ -275,23 +275,15 @@ def _relaxation(
         terms = [(col["x", i, d.id], p[i, d.id] / scale) for i in ops if (i, d.id) in p]
         if terms:
             row([*terms, (c, -float(d.slots))], -inf, 0.0)
-    if inst.has_shared_links:
-        # lane load: the transfers over a shared link run one at a time inside [0, C];
-        # w_{uv,de} ≥ x_{u,d} + x_{v,e} − 1 is 1 when the edge crosses the lane from d to e
-        load: dict[frozenset[str], list[tuple[int, float]]] = {}
-        for e in inst.edges:
-            for a in allowed[e.src]:
-                for b in allowed[e.dst]:
-                    lane = inst.lane(a.id, b.id, e.bytes)
-                    if lane is None:
-                        continue
-                    w = var(("w", e.src, e.dst, a.id, b.id), 0.0, 1.0)
-                    row([(w, 1.0), (col["x", e.src, a.id], -1.0), (col["x", e.dst, b.id], -1.0)],
-                        -1.0, inf)  # fmt: skip
-                    delay = inst.transfer_us(a.id, b.id, e.bytes)
-                    load.setdefault(lane, []).append((w, delay / scale))
-        for terms in load.values():
-            row([*terms, (c, -1.0)], -inf, 0.0)
+    # lane load: the transfers over a shared link run one at a time inside [0, C];
+    # w_{uv,de} ≥ x_{u,d} + x_{v,e} − 1 is 1 when the edge crosses the lane from d to e
+    load: dict[frozenset[str], list[tuple[int, float]]] = {}
+    for e, a, b, lane, delay in inst.lane_crossings():
+        w = var(("w", e.src, e.dst, a.id, b.id), 0.0, 1.0)
+        row([(w, 1.0), (col["x", e.src, a.id], -1.0), (col["x", e.dst, b.id], -1.0)], -1.0, inf)
+        load.setdefault(lane, []).append((w, delay / scale))
+    for terms in load.values():
+        row([*terms, (c, -1.0)], -inf, 0.0)
     order, r = reach(inst) if work_rows and len(ops) <= WORK_ROWS_OPS_MAX else ([], None)
     with_rows = r is not None and 2 * int(r.sum()) * len(inst.devices) <= WORK_ROWS_ENTRIES_MAX
     if with_rows:

@@ -182,7 +182,7 @@ def build(
             if delay > 0:
                 m.Add(start[e.dst] >= end[e.src] + delay).OnlyEnforceIf([x[e.src, d], x[e.dst, f]])
 
-    transfer = _add_lanes(m, inst, allowed, x, start, end, g, horizon)
+    transfer = _add_lanes(m, inst, x, start, end, g, horizon)
 
     # redundant (load): a device cannot do more work than its slots times the makespan
     for d in inst.devices:
@@ -238,34 +238,27 @@ def build(
     )  # fmt: skip
 
 
-def _add_lanes(m, inst, allowed, x, start, end, g: int, horizon: int) -> dict:
+def _add_lanes(m, inst, x, start, end, g: int, horizon: int) -> dict:
     """(lanes): transfers over shared links as optional intervals, NoOverlap per lane; returns
     the transfer start T_uv of every edge that may cross a lane (none without shared links)."""
-    if not inst.has_shared_links:
-        return {}
     transfer: dict[tuple[str, str], Any] = {}
     intervals: dict[frozenset[str], list] = {}
-    for e in inst.edges:
-        for d in allowed[e.src]:
-            for f in allowed[e.dst]:
-                lane = inst.lane(d.id, f.id, e.bytes)
-                if lane is None:
-                    continue
-                c = inst.transfer_us(d.id, f.id, e.bytes) // g
-                key = (e.src, e.dst)
-                if key not in transfer:
-                    t = m.NewIntVar(0, horizon, f"T[{e.src},{e.dst}]")
-                    m.Add(t >= end[e.src])
-                    transfer[key] = t
-                t = transfer[key]
-                z = m.NewBoolVar(f"z[{e.src},{e.dst},{d.id},{f.id}]")
-                xu, xv = x[e.src, d.id], x[e.dst, f.id]
-                m.AddBoolAnd([xu, xv]).OnlyEnforceIf(z)
-                m.AddBoolOr([xu.Not(), xv.Not(), z])
-                m.Add(start[e.dst] >= t + c).OnlyEnforceIf(z)
-                intervals.setdefault(lane, []).append(
-                    m.NewOptionalFixedSizeIntervalVar(t, c, z, f"L[{e.src},{e.dst},{d.id},{f.id}]")
-                )
+    for e, d, f, lane, delay in inst.lane_crossings():
+        c = delay // g
+        key = (e.src, e.dst)
+        if key not in transfer:
+            t = m.NewIntVar(0, horizon, f"T[{e.src},{e.dst}]")
+            m.Add(t >= end[e.src])
+            transfer[key] = t
+        t = transfer[key]
+        z = m.NewBoolVar(f"z[{e.src},{e.dst},{d.id},{f.id}]")
+        xu, xv = x[e.src, d.id], x[e.dst, f.id]
+        m.AddBoolAnd([xu, xv]).OnlyEnforceIf(z)
+        m.AddBoolOr([xu.Not(), xv.Not(), z])
+        m.Add(start[e.dst] >= t + c).OnlyEnforceIf(z)
+        intervals.setdefault(lane, []).append(
+            m.NewOptionalFixedSizeIntervalVar(t, c, z, f"L[{e.src},{e.dst},{d.id},{f.id}]")
+        )
     for ivs in intervals.values():
         if len(ivs) > 1:
             m.AddNoOverlap(ivs)

@@ -133,6 +133,21 @@ class DagInstance:
             return None
         return frozenset((src_device, dst_device))
 
+    def lane_crossings(self) -> list[tuple[Edge, Device, Device, frozenset[str], int]]:
+        """Every (edge, producer's device, consumer's device, lane, delay µs) whose transfer
+        occupies a shared lane (empty without shared links), in edge and device order."""
+        if not self.has_shared_links:
+            return []
+        ops = {o.id: o for o in self.operators}
+        out = []
+        for e in self.edges:
+            for a in self.allowed(ops[e.src]):
+                for b in self.allowed(ops[e.dst]):
+                    lane = self.lane(a.id, b.id, e.bytes)
+                    if lane is not None:
+                        out.append((e, a, b, lane, self.transfer_us(a.id, b.id, e.bytes)))
+        return out
+
     def transfer_us(self, src_device: str, dst_device: str, nbytes: int) -> int:
         if src_device == dst_device:
             return 0

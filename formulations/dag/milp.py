@@ -195,7 +195,7 @@ def build(
             prob += start[b] >= end[a] - M_ab * (1 - y[a, b]) - M_ab * apart, name("ab", *tag)
             prob += start[a] >= end[b] - M_ba * y[a, b] - M_ba * apart, name("ba", *tag)
 
-    T, W, Q = _add_lanes(prob, inst, allowed, X, start, end, H, closure, name)
+    T, W, Q = _add_lanes(prob, inst, X, start, end, H, closure, name)
 
     for d in inst.devices:
         on_d = [o for o in ops if (o.id, d.id) in X]
@@ -243,7 +243,7 @@ def build(
     return prob, Vars(x, start, C, y, H, T, W, Q)
 
 
-def _add_lanes(prob, inst, allowed, X, start, end, H: int, closure, name) -> tuple[dict, ...]:
+def _add_lanes(prob, inst, X, start, end, H: int, closure, name) -> tuple[dict, ...]:
     """(lanes): transfer starts, placement-pair indicators and lane disjunctions (see the module
     docstring); three empty dicts without shared links."""
     import pulp
@@ -255,26 +255,20 @@ def _add_lanes(prob, inst, allowed, X, start, end, H: int, closure, name) -> tup
     T: dict[tuple[str, str], Any] = {}
     W: dict[tuple[str, str, str, str], Any] = {}
     use: dict[tuple[str, str], dict[frozenset, list[tuple[Any, int]]]] = {}
-    for e in inst.edges:
+    for e, d, f, lane, c in inst.lane_crossings():
         key = (e.src, e.dst)
         tag = (index[e.src], index[e.dst])
-        for d in allowed[e.src]:
-            for f in allowed[e.dst]:
-                lane = inst.lane(d.id, f.id, e.bytes)
-                if lane is None:
-                    continue
-                c = inst.transfer_us(d.id, f.id, e.bytes)
-                if key not in T:
-                    T[key] = pulp.LpVariable(name("T", *tag), lowBound=0, upBound=H)
-                    prob += T[key] >= end[e.src], name("tstart", *tag)
-                dtag = (*tag, dev_index[d.id], dev_index[f.id])
-                w = pulp.LpVariable(name("w", *dtag), cat=pulp.LpBinary)
-                W[e.src, e.dst, d.id, f.id] = w
-                prob += w >= X[e.src, d.id] + X[e.dst, f.id] - 1, name("wand", *dtag)
-                prob += w <= X[e.src, d.id], name("wsrc", *dtag)
-                prob += w <= X[e.dst, f.id], name("wdst", *dtag)
-                prob += start[e.dst] >= T[key] + c - (H + c) * (1 - w), name("tend", *dtag)
-                use.setdefault(key, {}).setdefault(lane, []).append((w, c))
+        if key not in T:
+            T[key] = pulp.LpVariable(name("T", *tag), lowBound=0, upBound=H)
+            prob += T[key] >= end[e.src], name("tstart", *tag)
+        dtag = (*tag, dev_index[d.id], dev_index[f.id])
+        w = pulp.LpVariable(name("w", *dtag), cat=pulp.LpBinary)
+        W[e.src, e.dst, d.id, f.id] = w
+        prob += w >= X[e.src, d.id] + X[e.dst, f.id] - 1, name("wand", *dtag)
+        prob += w <= X[e.src, d.id], name("wsrc", *dtag)
+        prob += w <= X[e.dst, f.id], name("wdst", *dtag)
+        prob += start[e.dst] >= T[key] + c - (H + c) * (1 - w), name("tend", *dtag)
+        use.setdefault(key, {}).setdefault(lane, []).append((w, c))
     Q: dict[tuple[tuple[str, str], tuple[str, str]], Any] = {}
 
     def before(a: tuple[str, str], b: tuple[str, str]) -> bool:  # the DAG orders a's transfer first
