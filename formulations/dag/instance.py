@@ -216,6 +216,17 @@ def _ceil_div_bytes(nbytes: int, bandwidth_gb_s: float) -> int:
     return -((-q.numerator) // q.denominator)
 
 
+def _first_gap(taken: list[tuple[int, int]], t: int, length: int) -> int:
+    """The earliest start ≥ t of a gap of ``length`` between the sorted intervals ``taken``."""
+    for s, f in taken:
+        if f <= t:
+            continue
+        if t + length <= s:
+            break
+        t = max(t, f)
+    return t
+
+
 def _gpu_only_makespan(inst: DagInstance) -> int | None:
     """The GPU-only HEFT makespan (see ``gpu_only_latency_us``); None if memory runs out."""
     allowed = {}
@@ -267,24 +278,12 @@ def _gpu_only_makespan(inst: DagInstance) -> int | None:
                 t = end[e.src]
                 if lane is not None:
                     taken = sorted(lanes.get(lane, []) + [iv for ln, iv in booked if ln == lane])
-                    for s, f in taken:
-                        if f <= t:
-                            continue
-                        if t + c <= s:
-                            break
-                        t = max(t, f)
+                    t = _first_gap(taken, t, c)
                     booked.append((lane, (t, t + c)))
                 ready = max(ready, t + c)
             p = inst.duration_us(ops[i], d)
             for k, slot in enumerate(busy[d.id]):
-                t = ready
-                if p > 0:  # first gap of length p at or after `ready`
-                    for s, f in slot:
-                        if f <= t:
-                            continue
-                        if t + p <= s:
-                            break
-                        t = max(t, f)
+                t = _first_gap(slot, ready, p) if p > 0 else ready
                 cand = (t + p, dev_position[d.id], t, d.id, k, booked)
                 if best is None or cand[:3] < best[:3]:
                     best = cand
