@@ -356,22 +356,24 @@ def lp_bound(inst: DagInstance, time_limit_s: float = 10.0) -> int | None:
     """Bound 4 (µs), or None if HiGHS did not prove the LP optimum in time. The work rows have
     O(n²) entries (26 s of LP at 3000 operators): if the LP with them is not solved within the
     limit, the LP without them gets what is left of it (at least a second)."""
+    t0 = time.perf_counter()
+    rel = _relaxation(inst)
+    value = _solve_lp(rel, time_limit_s - (time.perf_counter() - t0))
+    if value is None and rel.work_rows:
+        left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+        value = _solve_lp(_relaxation(inst, work_rows=False), left)
+    return value
+
+
+def _solve_lp(rel: _Relaxation, time_limit_s: float) -> int | None:
     import highspy
 
-    t0 = time.perf_counter()
-    for rows in (True, False):
-        rel = _relaxation(inst, work_rows=rows)
-        if rows and not rel.work_rows:
-            rows = False  # too large for them: this is already the LP without
-        h = _highs(time_limit_s - (time.perf_counter() - t0) if rows else
-                   max(1.0, time_limit_s - (time.perf_counter() - t0)))  # fmt: skip
-        h.passModel(rel.lp)
-        h.run()
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            return _round_up(h.getInfo().objective_function_value, rel.scale)
-        if not rows:
-            break
-    return None
+    h = _highs(time_limit_s)
+    h.passModel(rel.lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return _round_up(h.getInfo().objective_function_value, rel.scale)
 
 
 _RUNNING: weakref.WeakSet = weakref.WeakSet()  # MIPs whose thread may still be running
