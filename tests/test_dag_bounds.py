@@ -102,7 +102,8 @@ def test_bounds_below_the_brute_force_related():
 
 
 def test_bounds_below_the_brute_force_shared_links():
-    """Lane contention only adds delay: every bound ignores it and stays below the optimum."""
+    """Lane contention only adds delay: every bound (the LP's lane-load row included) stays
+    below the optimum."""
     count = _Count("mip tight with a shared link", "mip above the lp")
 
     @settings(max_examples=20)
