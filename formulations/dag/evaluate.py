@@ -119,16 +119,8 @@ def evaluate(instance: Any, solution: Any, options: SolveOptions | None = None) 
         if op.devices is not None and d not in op.devices:
             v.append(f"{op_id}: may not run on {d} (allowed: {', '.join(op.devices)})")
             continue
-        if (
-            isinstance(s, bool)
-            or not isinstance(s, int | float)
-            or not (0 <= s <= MAX_START_MS)  # also false for NaN
-        ):
-            v.append(f"{op_id}: start_ms must be a number in [0, {MAX_START_MS:g}], got {s!r}")
-            continue
-        s_us = round(s * 1000)
-        if abs(s * 1000 - s_us) > 1e-3:
-            v.append(f"{op_id}: start_ms {s} is not on the 1 µs grid")
+        s_us = _start_us(op_id, s, v)
+        if s_us is None:
             continue
         dev[op_id], start[op_id], end[op_id] = d, s_us, s_us + _duration_us(op, devices[d])
 
@@ -270,6 +262,19 @@ def _lanes(instance: Any, dev: dict[str, str]) -> dict[tuple[str, str], tuple[fr
     return out
 
 
+def _start_us(where: str, s: Any, v: list[str]) -> int | None:
+    """A file's ``start_ms`` in µs: a finite number in [0, MAX_START_MS] on the 1 µs grid (bool,
+    NaN, inf and strings are rejected); else None, with the violation appended to ``v``."""
+    if isinstance(s, bool) or not isinstance(s, int | float) or not (0 <= s <= MAX_START_MS):
+        v.append(f"{where}: start_ms must be a number in [0, {MAX_START_MS:g}], got {s!r:.60}")
+        return None
+    s_us = round(s * 1000)
+    if abs(s * 1000 - s_us) > 1e-3:
+        v.append(f"{where}: start_ms {s} is not on the 1 µs grid")
+        return None
+    return s_us
+
+
 def _transfers(raw: Any, instance: Any, lane_of: dict, v: list[str]) -> dict[tuple[str, str], int]:
     """The stated transfer starts (µs) of the lane edges; every flaw appended to ``v``."""
     if raw is None:
@@ -302,12 +307,8 @@ def _transfers(raw: Any, instance: Any, lane_of: dict, v: list[str]) -> dict[tup
         if key in out:
             v.append(f"{path}.edge: {key[0]}->{key[1]} listed twice")
             continue
-        if isinstance(t, bool) or not isinstance(t, int | float) or not (0 <= t <= MAX_START_MS):
-            v.append(f"{path}.start_ms: must be a number in [0, {MAX_START_MS:g}], got {t!r:.60}")
-            continue
-        t_us = round(t * 1000)
-        if abs(t * 1000 - t_us) > 1e-3:
-            v.append(f"{path}.start_ms: {t} is not on the 1 µs grid")
+        t_us = _start_us(path, t, v)
+        if t_us is None:
             continue
         out[key] = t_us
     for a, b in lane_of:
