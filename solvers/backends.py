@@ -128,6 +128,13 @@ def hard_stop_s(limit_s: float) -> float:
     return limit_s + max(HARD_STOP_S, HARD_STOP_SHARE * limit_s)
 
 
+def expired() -> bool:
+    """Whether the deadline of the scope has passed: an anytime heuristic stops and returns the
+    best answer it has (one that would run past the limit is no heuristic a user can budget)."""
+    deadline = _DEADLINE.get()
+    return deadline is not None and time.monotonic() >= deadline
+
+
 def check_time(what: str = "building the model") -> None:
     """Raise TimeUp when the deadline of the scope has passed (cheap: call it in long loops)."""
     deadline = _DEADLINE.get()

@@ -202,6 +202,9 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
     )
 
 
+WARM_SHARE = 0.5  # of an exact method's time limit, at most, for its warm-start heuristics
+
+
 def _warm_starts(
     family_id: str, m: Method, instance: Any, options: SolveOptions
 ) -> tuple[tuple[WarmStart, ...], dict[str, Any]]:
@@ -212,22 +215,25 @@ def _warm_starts(
     fam = family(family_id)
     accepted: list[WarmStart] = []
     rejected: dict[str, str] = {}
-    for name in m.warm_start:
-        h = method(family_id, name)
-        if options.objective not in h.objectives:
-            continue
-        # the heuristic answers under the user's limits too (the --param keys it reads):
-        # otherwise its schedule states another limit than the one in force and is rejected
-        mine = tuple((k, v) for k, v in options.params if k in h.params)
-        r = solve(family_id, name, instance, replace(options, backend=None, params=mine))
-        if r.solution is None:
-            rejected[name] = r.message or str(r.status)
-            continue
-        ev = (fam.check or fam.evaluate)(instance, r.solution, options)
-        if ev.feasible and ev.objective is not None:
-            accepted.append(WarmStart(name, r.solution, ev.objective))
-        else:
-            rejected[name] = ev.summary()
+    # the warm starts share WARM_SHARE of the limit: an anytime heuristic (offload) stops
+    # there, and the model keeps the rest
+    with backends.deadline_scope(WARM_SHARE * options.time_limit_s):
+        for name in m.warm_start:
+            h = method(family_id, name)
+            if options.objective not in h.objectives:
+                continue
+            # the heuristic answers under the user's limits too (the --param keys it reads):
+            # otherwise its schedule states another limit than the one in force and is rejected
+            mine = tuple((k, v) for k, v in options.params if k in h.params)
+            r = solve(family_id, name, instance, replace(options, backend=None, params=mine))
+            if r.solution is None:
+                rejected[name] = r.message or str(r.status)
+                continue
+            ev = (fam.check or fam.evaluate)(instance, r.solution, options)
+            if ev.feasible and ev.objective is not None:
+                accepted.append(WarmStart(name, r.solution, ev.objective))
+            else:
+                rejected[name] = ev.summary()
     stats: dict[str, Any] = {"warm_accepted": [w.method for w in accepted]}
     if rejected:
         stats["warm_rejected"] = rejected

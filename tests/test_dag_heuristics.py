@@ -16,7 +16,7 @@ from optgap.heuristics.dag.common import HeuristicFailure, fixed_placement_sched
 from optgap.heuristics.dag.cpls import cpls
 from optgap.heuristics.dag.cpop import cpop
 from optgap.heuristics.dag.heft import gpu_only, heft, heft_schedule
-from optgap.heuristics.dag.offload import heft_order, offload
+from optgap.heuristics.dag.offload import heft_order, offload, offload_schedule
 from optgap.heuristics.dag.peft import peft
 from optgap.instances.dag.generate import generate
 from optgap.instances.dag.strategies import dag_json
@@ -184,6 +184,24 @@ def test_offload_chain_by_hand():
     # SLO 15: the same two free moves, then b -> CPU costs 15-9 = 6 ms and fits: 0 MB.
     r = _run(CHAIN, "offload", objective="memory", slo_ms=15)
     assert r.objective == 0 and r.stats["moves"] == 3 and r.stats["makespan_ms"] == 15
+
+
+def test_offload_stops_at_the_time_limit_with_the_schedule_so_far():
+    # with the deadline already passed it tries no move and answers its start: GPU-only, 14 ms
+    # (within SLO 15), all 10 + 100 + 20 = 130 MB on the GPU (the full greedy reaches 0 MB above)
+    options = SolveOptions(time_limit_s=0, objective="memory", slo_ms=15)
+    r = registry.solve("dag", "offload", CHAIN, options)
+    assert r.status == Status.FEASIBLE and r.objective == 130 and r.stats["moves"] == 0
+    assert r.stats["stopped"] == "time limit" and "time limit" in r.message
+    ev = evaluate(CHAIN, r.solution, options)
+    assert ev.feasible and ev.objective == 130
+    # stopped before its second trial schedule: c -> CPU (free, 12 ms) is applied, a is not
+    calls: list[int] = []
+    sched, stats = offload_schedule(CHAIN, 15_000, lambda: bool(calls.append(1)) or len(calls) > 1)
+    assert stats["moves"] == 1 and stats["stopped"] == "time limit" and len(calls) == 2
+    assert sched.device == {"a": "gpu0", "b": "gpu0", "c": "cpu0"} and sched.makespan == 12_000
+    full = _run(CHAIN, "offload", objective="memory", slo_ms=15)
+    assert "stopped" not in full.stats and full.message == ""
 
 
 def test_offload_is_memory_pattern_only():

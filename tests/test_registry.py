@@ -48,6 +48,26 @@ def test_warm_start_objective_is_the_evaluators_not_the_heuristics(monkeypatch):
     assert [obj for name, _, obj in r.stats["warm_seen"] if name == "worst"] == [3.0]
 
 
+def test_warm_starts_get_at_most_their_share_of_the_limit(monkeypatch):
+    # an anytime heuristic run as a warm start sees WARM_SHARE of the exact method's limit, not
+    # all of it (offload took 148 s at 1788 operators and left the model nothing)
+    from optgap.solvers import backends
+
+    toy = importlib.import_module("tests.plugin_toy")
+    seen: list[float] = []
+
+    def timed(inst, options):
+        seen.append(backends.remaining(options))
+        return toy._sol(inst["n"])
+
+    m = registry.method("toy", "worst")
+    monkeypatch.setitem(registry.METHODS["toy"], "worst", replace(m, run=timed))
+    r = registry.solve("toy", "warm", {"n": 3}, SolveOptions(time_limit_s=10.0))
+    assert registry.WARM_SHARE == 0.5 and len(seen) == 1
+    assert 0 < seen[0] <= 5.0  # at most half of the 10 s
+    assert r.stats["limit_seen"] > 5.0  # the model gets the rest
+
+
 def test_a_heuristic_claiming_optimal_is_demoted():
     r = registry.solve("toy", "liar", {"n": 3}, SolveOptions())
     assert r.status == Status.FEASIBLE and r.bound is None and r.gap is None

@@ -33,10 +33,18 @@ applies at least one (an operator never returns to a GPU), so at most m + 1 pass
 candidate moves: O(m² · schedule) ⊆ O(n² · schedule), schedule = O((n + e) log n) list
 scheduling, plus O(n + e) per applied move for the bounds. In practice a few passes apply most
 moves. ``stats``: moves applied, passes, schedules evaluated, moves skipped (bound or capacity).
+
+Anytime: every applied move keeps the SLO, so the current schedule is an answer at every step.
+Before each trial schedule it checks the time limit (``--time-limit``; as a warm start, the
+share the solve layer gives it) and, once it has passed, stops with the schedule so far
+(``stopped: time limit`` in the stats). Measured: 148 s for the full greedy on an unrolled
+4-layer, 32-step LSTM (1788 operators, 8587 schedules), which no limit stopped before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 
 from optgap.formulations.dag.instance import DagInstance, Device, Operator, slo_us
@@ -51,6 +59,7 @@ from optgap.heuristics.dag.common import (
     upward_rank,
 )
 from optgap.heuristics.dag.heft import heft_schedule
+from optgap.solvers.backends import expired
 from optgap.solvers.result import Result, SolveOptions, Status
 
 
@@ -91,7 +100,10 @@ def _heads_tails(
     return head, tail
 
 
-def offload_schedule(inst: DagInstance, slo: int) -> tuple[Schedule, dict]:
+def offload_schedule(
+    inst: DagInstance, slo: int, stop: Callable[[], bool] = lambda: False
+) -> tuple[Schedule, dict]:
+    """The greedy above; ``stop()`` true ends it with the current schedule (``stats["stopped"]``)."""
     devices = {d.id: d for d in inst.devices}
     ops = {o.id: o for o in inst.operators}
     kind: str | None = "gpu"
@@ -105,6 +117,7 @@ def offload_schedule(inst: DagInstance, slo: int) -> tuple[Schedule, dict]:
     order = heft_order(inst, kind)  # every move is re-scheduled in the start's order
     current = start
     evaluated = skipped = moves = passes = 0
+    stopped = False
 
     pred = predecessors(inst)
     succ: dict[str, list] = {o: [] for o in ops}
@@ -167,6 +180,9 @@ def offload_schedule(inst: DagInstance, slo: int) -> tuple[Schedule, dict]:
             ):
                 skipped += 1
                 continue
+            if stop():
+                stopped = True
+                break
             # capacities were checked above, so this cannot run out of memory
             sched = fixed_placement_schedule(inst, {**placement, op_id: target}, order)
             evaluated += 1
@@ -182,6 +198,8 @@ def offload_schedule(inst: DagInstance, slo: int) -> tuple[Schedule, dict]:
                 value = Fraction(op.mem_kb, sched.makespan - current.makespan)
                 if best is None or value > best[0]:  # ties: the earlier, larger memory
                     best = (value, op_id, target, sched)
+        if stopped:
+            break
         if free_moves:
             continue  # costly moves are re-valued under the new placement
         if best is None:
@@ -189,12 +207,15 @@ def offload_schedule(inst: DagInstance, slo: int) -> tuple[Schedule, dict]:
         _, op_id, target, current = best
         placement[op_id] = target
         moves += 1
-    return current, {
+    stats: dict = {
         "moves": moves,
         "passes": passes,
         "schedules_evaluated": evaluated,
         "moves_skipped": skipped,
     }
+    if stopped:
+        stats["stopped"] = "time limit"
+    return current, stats
 
 
 def offload(inst: DagInstance, options: SolveOptions) -> Result:
@@ -203,7 +224,10 @@ def offload(inst: DagInstance, options: SolveOptions) -> Result:
             "", "", "python", Status.ERROR, message="offload is a memory-pattern heuristic"
         )
     try:
-        sched, stats = offload_schedule(inst, slo_us(inst, options.slo_ms))
+        sched, stats = offload_schedule(inst, slo_us(inst, options.slo_ms), expired)
     except HeuristicFailure as e:
         return Result("", "", "python", Status.ERROR, message=str(e))
-    return heuristic_result(inst, sched, options, **stats)
+    r = heuristic_result(inst, sched, options, **stats)
+    if stats.get("stopped") and r.status == Status.FEASIBLE:
+        r = replace(r, message=f"time limit: stopped after {stats['moves']} moves (the SLO held)")
+    return r
