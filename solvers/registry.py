@@ -202,7 +202,7 @@ def solve(family_id: str, name: str, instance: Any, options: SolveOptions) -> Re
     )
 
 
-WARM_SHARE = 0.5  # of an exact method's time limit, at most, for its warm-start heuristics
+WARM_SHARE = 0.8  # of an exact method's time limit, at most, for its warm-start heuristics
 
 
 def _warm_starts(
