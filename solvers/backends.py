@@ -137,8 +137,7 @@ def expired() -> bool:
 
 def check_time(what: str = "building the model") -> None:
     """Raise TimeUp when the deadline of the scope has passed (cheap: call it in long loops)."""
-    deadline = _DEADLINE.get()
-    if deadline is not None and time.monotonic() > deadline:
+    if expired():
         raise TimeUp(f"time limit reached while {what}")
 
 

@@ -192,6 +192,7 @@ def test_offload_stops_at_the_time_limit_with_the_schedule_so_far():
     options = SolveOptions(time_limit_s=0, objective="memory", slo_ms=15)
     r = registry.solve("dag", "offload", CHAIN, options)
     assert r.status == Status.FEASIBLE and r.objective == 130 and r.stats["moves"] == 0
+    assert r.stats["schedules_evaluated"] == 0  # no trial schedule is computed past the deadline
     assert r.stats["stopped"] == "time limit" and "time limit" in r.message
     ev = evaluate(CHAIN, r.solution, options)
     assert ev.feasible and ev.objective == 130
@@ -199,6 +200,7 @@ def test_offload_stops_at_the_time_limit_with_the_schedule_so_far():
     calls: list[int] = []
     sched, stats = offload_schedule(CHAIN, 15_000, lambda: bool(calls.append(1)) or len(calls) > 1)
     assert stats["moves"] == 1 and stats["stopped"] == "time limit" and len(calls) == 2
+    assert stats["schedules_evaluated"] == 1  # c's trial only: the check comes before each trial
     assert sched.device == {"a": "gpu0", "b": "gpu0", "c": "cpu0"} and sched.makespan == 12_000
     full = _run(CHAIN, "offload", objective="memory", slo_ms=15)
     assert "stopped" not in full.stats and full.message == ""
